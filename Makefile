@@ -1,0 +1,23 @@
+# The README's commands. Every target sets up first (idempotent).
+VENV := .venv/bin
+PORT ?= 8000
+
+.PHONY: setup run test bench-service clean
+
+setup:
+	@scripts/setup.sh
+
+# Train the Iris model (first time only), make a demo API key, serve with metrics.
+run: setup
+	@$(VENV)/modelwatch train --if-missing
+	@$(VENV)/modelwatch keys ensure demo
+	$(VENV)/modelwatch serve --port $(PORT)
+
+test: setup
+	$(VENV)/pytest -q -rs
+
+bench-service: setup
+	$(VENV)/python -m bench.service
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,1 @@
+"""Grafana dashboards generated from Python (issue 5; not built yet)."""

@@ -1,0 +1,1 @@
+"""Locust load-test scenarios (issue 6; not built yet)."""

@@ -1,0 +1,227 @@
+"""The versioned REST API, /api/v1."""
+
+from __future__ import annotations
+
+import json
+from time import perf_counter
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, Response, current_app, request
+
+from model_service.auth import require_key
+from model_service.baseline import bucket_index, bucket_indexes
+from model_service.inputs import InputError, batch_rows, classify_row
+from model_service.keys import KeyStore
+from model_service.metrics import ServiceMetrics
+from model_service.registry import Deployment, LoadedModel
+from model_service.serving import ModelServer, request_reload
+from modelwatch.config import ServiceConfig
+from modelwatch.errors import ModelwatchError
+
+JSON_TYPES = ("application/json",)
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def json_response(document: Any, status: int = 200) -> Response:
+    return Response(json.dumps(document), status=status, mimetype="application/json")
+
+
+def _parse_body(allow_form: bool) -> tuple[list | None, Any]:
+    """(form pairs, JSON document) of the request body; (None, None) when empty."""
+    if not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", ""):
+        return None, None
+    mimetype = request.mimetype
+    if mimetype in JSON_TYPES or mimetype.endswith("+json"):
+        data = request.get_data(cache=False)
+        try:
+            return None, json.loads(data)
+        except ValueError as exc:
+            raise InputError(f"body is not valid JSON: {exc}", code="invalid_json") from None
+    if allow_form and mimetype == FORM_TYPE:
+        return list(request.form.items(multi=True)), None
+    accepted = "application/json or application/x-www-form-urlencoded" if allow_form else "application/json"
+    raise InputError(
+        f"unsupported content type {mimetype or '(none)'!r}: send {accepted}", status=415, code="unsupported_media_type"
+    )
+
+
+def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics | None, config: ServiceConfig) -> Blueprint:
+    api = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+    user = require_key(keystore, metrics)
+    admin = require_key(keystore, metrics, role="admin")
+
+    def model_for(version: str | None) -> LoadedModel:
+        state = server.state
+        if state is None:
+            raise InputError("no model is loaded yet", status=503, code="not_ready")
+        if version is None:
+            return server.choose()
+        model = state.models.get(version)
+        if model is None:
+            raise InputError(
+                f"unknown model version {version!r}; loaded: {', '.join(state.models)}",
+                "version",
+                status=404,
+                code="unknown_version",
+            )
+        return model
+
+    def predict(model: LoadedModel, rows: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        started = perf_counter()
+        try:
+            proba = model.predictor.predict_proba(rows)
+        except Exception:
+            if metrics:
+                metrics.prediction_failed(model, len(rows))
+            raise
+        elapsed = perf_counter() - started
+        best = proba.argmax(axis=1)
+        classes = model.predictor.classes
+        labels = [classes[i] for i in best]
+        confidence = proba[np.arange(len(best)), best]
+        if metrics:
+            if len(rows) == 1:
+                buckets = [[bucket_index(edges, rows[0, f])] for f, edges in enumerate(model.bucket_edges)]
+            else:
+                buckets = [bucket_indexes(edges, rows[:, f]).tolist() for f, edges in enumerate(model.bucket_edges)]
+            metrics.observe_prediction(model, elapsed, labels, confidence.tolist(), buckets)
+        return labels, proba, confidence
+
+    def result(classes: tuple[str, ...], label: str, proba_row: np.ndarray, confidence: float) -> dict:
+        return {
+            "species": label,
+            "confidence": float(confidence),
+            "probabilities": dict(zip(classes, proba_row.tolist())),
+        }
+
+    def classify_in(model: LoadedModel) -> Response:
+        form, body = _parse_body(allow_form=True)
+        rows = classify_row(request.args.items(multi=True), form, body, model.feature_names)
+        labels, proba, confidence = predict(model, rows)
+        document = result(model.predictor.classes, labels[0], proba[0], confidence[0])
+        document["model"] = model.name
+        document["model_version"] = model.version
+        return json_response(document)
+
+    def predict_in(model: LoadedModel) -> Response:
+        extra = [name for name in request.args if name != "key"]
+        if extra:
+            raise InputError(f"unknown query parameter '{extra[0]}'", extra[0])
+        form, body = _parse_body(allow_form=False)
+        if body is None:
+            raise InputError('send a JSON body: {"instances": [...]}', code="missing_body")
+        rows = batch_rows(body, model.feature_names, config.max_batch_size)
+        labels, proba, confidence = predict(model, rows)
+        classes = model.predictor.classes
+        return json_response(
+            {
+                "model": model.name,
+                "model_version": model.version,
+                "predictions": [result(classes, labels[i], proba[i], confidence[i]) for i in range(len(labels))],
+            }
+        )
+
+    @api.route("/classify", methods=["GET", "POST"])
+    @user
+    def classify():
+        return classify_in(model_for(None))
+
+    @api.route("/models/<version>/classify", methods=["GET", "POST"])
+    @user
+    def classify_version(version: str):
+        return classify_in(model_for(version))
+
+    @api.route("/predict", methods=["POST"])
+    @user
+    def predict_batch():
+        return predict_in(model_for(None))
+
+    @api.route("/models/<version>/predict", methods=["POST"])
+    @user
+    def predict_batch_version(version: str):
+        return predict_in(model_for(version))
+
+    def describe(model: LoadedModel, state) -> dict:
+        meta = model.metadata
+        return {
+            "name": model.name,
+            "version": model.version,
+            "role": state.role(model.version),
+            "weight": state.deployment.canary_weight if state.role(model.version) == "canary" else 1 - state.deployment.canary_weight,
+            "predictor": type(model.predictor).__name__,
+            "load_seconds": model.load_seconds,
+            **{k: meta[k] for k in ("created", "algorithm", "features", "classes", "metrics", "libraries", "sha256")},
+        }
+
+    @api.route("/models", methods=["GET"])
+    @user
+    def models():
+        state = server.state
+        if state is None:
+            raise InputError("no model is loaded yet", status=503, code="not_ready")
+        return json_response({"models": [describe(m, state) for m in state.models.values()]})
+
+    def deployment_document() -> dict:
+        state = server.state
+        deployment = state.deployment if state else None
+        return {
+            "deployment": None if deployment is None else {
+                "stable": deployment.stable,
+                "canary": deployment.canary,
+                "canary_weight": deployment.canary_weight,
+            },
+            "registered_versions": server.registry.versions(),
+            "last_error": server.last_error,
+        }
+
+    @api.route("/admin/reload", methods=["POST"])
+    @admin
+    def reload():
+        try:
+            server.reload()
+        except ModelwatchError as exc:
+            raise InputError(str(exc), status=409, code="reload_rejected") from None
+        request_reload(server.registry)  # the other workers follow
+        return json_response(deployment_document())
+
+    @api.route("/admin/deployment", methods=["GET"])
+    @admin
+    def get_deployment():
+        return json_response(deployment_document())
+
+    @api.route("/admin/deployment", methods=["PUT"])
+    @admin
+    def put_deployment():
+        _, body = _parse_body(allow_form=False)
+        if not isinstance(body, dict):
+            raise InputError('send a JSON object: {"stable": "v1", "canary": "v2", "canary_weight": 0.1}')
+        unknown = [k for k in body if k not in ("stable", "canary", "canary_weight")]
+        if unknown:
+            raise InputError(f"unknown field '{unknown[0]}'", unknown[0])
+        if not isinstance(body.get("stable"), str):
+            raise InputError("field 'stable' must be a version name", "stable")
+        canary = body.get("canary")
+        if canary is not None and not isinstance(canary, str):
+            raise InputError("field 'canary' must be a version name or null", "canary")
+        weight = body.get("canary_weight", 0.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise InputError("field 'canary_weight' must be a number between 0 and 1", "canary_weight")
+        deployment = Deployment(body["stable"], canary, float(weight))
+        problems = deployment.problems()
+        if problems:
+            raise InputError("invalid deployment: " + "; ".join(problems), problems[0].split(":")[0])
+        previous = server.state.deployment if server.state else None
+        try:
+            # Validate by loading here before anything is written.
+            for version in deployment.versions:
+                server.registry.load(version, server.predictor_kind)
+            server.registry.set_deployment(deployment)
+            server.reload()
+        except ModelwatchError as exc:
+            if previous is not None and server.registry.deployment() != previous:
+                server.registry.set_deployment(previous)
+            raise InputError(str(exc), status=409, code="deployment_rejected") from None
+        return json_response(deployment_document())
+
+    return api

@@ -1,0 +1,127 @@
+"""The Flask application: operational routes, error handling and wiring.
+
+    app = create_app(load_config())
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import yaml
+from flask import Response, request, send_from_directory
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import HTTPException
+
+from model_service import multiprocess
+from model_service.api import create_api, json_response
+from model_service.auth import bearer_token_matches
+from model_service.http_metrics import HttpMetricsMiddleware, RouteRecordingFlask
+from model_service.inputs import InputError
+from model_service.keys import KeyStore
+from model_service.metrics import ServiceMetrics
+from model_service.registry import Registry
+from model_service.serving import ModelServer
+from modelwatch.config import Config, load_config
+from modelwatch.errors import ModelwatchError
+
+log = logging.getLogger(__name__)
+HERE = Path(__file__).parent
+OPENAPI_FILE = HERE / "openapi.yaml"
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return json_response({"error": {"status": status, "code": code, "message": message}}, status)
+
+
+def create_app(config: Config | None = None, *, registry: CollectorRegistry | None = None, rng=None, watch: bool = True):
+    """Build the service. Under gunicorn's multiprocess mode metrics go to the
+    shared folder; otherwise to ``registry`` (a fresh one when not given)."""
+    config = config or load_config()
+    multiproc_dir = os.environ.get(multiprocess.ENV_VAR)
+    metrics = None
+    if config.service.instrumentation:
+        if multiproc_dir:
+            metrics = ServiceMetrics(None)
+        else:
+            registry = registry if registry is not None else CollectorRegistry()
+            metrics = ServiceMetrics(registry)
+
+    app = RouteRecordingFlask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = config.service.max_body_bytes
+    app.json.sort_keys = False
+    registry_store = Registry(config.paths.registry_dir, config.model.name)
+    server = ModelServer(registry_store, config.service.predictor, metrics, **({"rng": rng} if rng else {}))
+    keystore = KeyStore(config.paths.keys_file)
+    openapi = yaml.safe_load(OPENAPI_FILE.read_text())
+    try:
+        server.reload()
+    except ModelwatchError:
+        pass  # logged and counted; /readyz says why
+    if watch:
+        server.watch(config.service.reload_poll_seconds)
+
+    app.register_blueprint(create_api(server, keystore, metrics, config.service))
+    app.extensions["modelwatch"] = {"server": server, "keys": keystore, "metrics": metrics, "config": config}
+
+    @app.get("/healthz")
+    def healthz():
+        return json_response({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz():
+        state = server.state
+        if state is None:
+            return json_response({"status": "not ready", "reason": server.last_error}, 503)
+        return json_response({"status": "ready", "versions": list(state.models)})
+
+    @app.get("/metrics")
+    def metrics_endpoint():
+        if metrics is None:
+            return _error(404, "not_found", "instrumentation is switched off")
+        token = config.service.metrics_token
+        if token and not bearer_token_matches(token):
+            return _error(401, "missing_token" if "Authorization" not in request.headers else "invalid_token",
+                          "/metrics needs the configured bearer token")
+        source = multiprocess.multiprocess_registry(Path(multiproc_dir)) if multiproc_dir else registry
+        return Response(generate_latest(source), mimetype=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/v1/openapi.json")
+    def openapi_document():
+        return json_response(openapi)
+
+    @app.get("/api/docs")
+    @app.get("/api/docs/")
+    def docs():
+        return send_from_directory(HERE / "static", "docs.html")
+
+    @app.get("/api/docs/<path:asset>")
+    def docs_asset(asset: str):
+        return send_from_directory(swagger_ui_path, asset)
+
+    @app.errorhandler(InputError)
+    def input_error(exc: InputError):
+        response = json_response(exc.body(), exc.status)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        messages = {404: f"no such route: {request.path[:200]}", 413: f"request body over {config.service.max_body_bytes} bytes"}
+        response = _error(exc.code or 500, code, messages.get(exc.code, exc.description or code))
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path[:200])
+        return _error(500, "internal_error", "the server failed to handle this request; see its log")
+
+    if metrics is not None:
+        app.wsgi_app = HttpMetricsMiddleware(app.wsgi_app, metrics)
+    return app

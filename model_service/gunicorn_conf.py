@@ -1,0 +1,53 @@
+"""gunicorn settings and hooks for the model service, from the one configuration.
+
+Hooks: the metrics folder is wiped at start; a dead worker's metric files are
+folded into the archive (bounded files, monotonic counters); SIGHUP to the
+master reloads models from the registry in every worker instead of replacing
+the workers.
+"""
+
+import os
+from pathlib import Path
+
+from model_service import multiprocess
+from model_service.registry import Registry
+from model_service.serving import request_reload
+from modelwatch.config import load_config
+
+_config = load_config()
+_service = _config.service
+_metrics_dir = Path(os.environ.get(multiprocess.ENV_VAR, _config.paths.multiproc_dir))
+
+bind = f"[{_service.host}]:{_service.port}" if ":" in _service.host else f"{_service.host}:{_service.port}"
+workers = _service.workers
+threads = _service.threads
+worker_class = "gthread"
+graceful_timeout = _service.graceful_timeout_seconds
+max_requests = _service.max_requests
+max_requests_jitter = max(0, _service.max_requests // 10)
+pidfile = str(_config.paths.service_pid_file)
+proc_name = f"modelwatch-{_config.model.name}"
+keepalive = 5
+accesslog = None
+errorlog = "-"
+# No control socket: several services (tests, benchmarks) may run side by side.
+control_socket_disable = True
+
+
+def on_starting(server):
+    multiprocess.prepare_dir(_metrics_dir)
+
+
+def child_exit(server, worker):
+    multiprocess.fold_dead_worker(_metrics_dir, worker.pid)
+
+
+def when_ready(server):
+    registry = Registry(_config.paths.registry_dir, _config.model.name)
+
+    def reload_models():
+        server.log.info("SIGHUP: workers reload models from %s", registry.model_dir)
+        request_reload(registry)
+
+    # The arbiter looks handlers up on the instance: HUP reloads models, not workers.
+    server.handle_hup = reload_models

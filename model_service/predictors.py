@@ -1,0 +1,86 @@
+"""Ways to evaluate a trained model. Each gives class probabilities for a batch
+of rows, in the order of ``classes``; the predicted class is their argmax.
+
+- ``LinearPredictor`` evaluates a multinomial linear model with numpy: the same
+  arithmetic as scikit-learn's decision function without its per-call
+  validation overhead (~95 µs for one row), so answers are identical.
+- ``OnnxPredictor`` runs the portable ONNX artifact with onnxruntime.
+- ``NativePredictor`` calls scikit-learn's ``predict_proba``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+
+class Predictor(Protocol):
+    classes: tuple[str, ...]
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray: ...
+
+
+class NativePredictor:
+    def __init__(self, model):
+        self._model = model
+        self.classes = tuple(str(c) for c in model.classes_)
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        return self._model.predict_proba(rows)
+
+
+class LinearPredictor:
+    """Softmax over X @ coef.T + intercept, as LogisticRegression does."""
+
+    def __init__(self, model):
+        coef = np.asarray(model.coef_)
+        if coef.ndim != 2 or coef.shape[0] != len(model.classes_):
+            raise ValueError("LinearPredictor needs a multinomial linear model (one coefficient row per class)")
+        self._weights = coef.T  # a view, as scikit-learn uses it: same float results
+        self._intercept = np.asarray(model.intercept_)
+        self.classes = tuple(str(c) for c in model.classes_)
+
+    @staticmethod
+    def supports(model) -> bool:
+        coef = getattr(model, "coef_", None)
+        return coef is not None and np.ndim(coef) == 2 and np.shape(coef)[0] == len(model.classes_) > 2
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        scores = rows @ self._weights + self._intercept
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        return scores
+
+
+class OnnxPredictor:
+    def __init__(self, onnx_path: Path, classes: Sequence[str]):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        self._output = self._session.get_outputs()[1].name  # [label, probabilities]
+        self.classes = tuple(classes)
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        return self._session.run([self._output], {self._input: rows.astype(np.float32)})[0]
+
+
+def predict_classes(predictor: Predictor, rows: np.ndarray) -> list[str]:
+    proba = predictor.predict_proba(rows)
+    return [predictor.classes[i] for i in proba.argmax(axis=1)]
+
+
+def build_predictor(kind: str, model, onnx_path: Path) -> Predictor:
+    """The predictor named by the configuration; "fast" falls back to native
+    for models that are not multinomial linear models."""
+    if kind == "onnx":
+        return OnnxPredictor(onnx_path, [str(c) for c in model.classes_])
+    if kind == "fast" and LinearPredictor.supports(model):
+        return LinearPredictor(model)
+    return NativePredictor(model)

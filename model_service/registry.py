@@ -1,0 +1,213 @@
+"""The model registry: versioned artifacts on disk and the deployment that says
+which versions serve.
+
+Layout, below ``paths.registry_dir``::
+
+    <model>/v1/model.joblib        the fitted scikit-learn model
+    <model>/v1/model.onnx          the same model in portable form
+    <model>/v1/metadata.json       version, sha256s, metrics, features, classes
+    <model>/v1/data-baseline.json  per-feature buckets and class mix
+    <model>/deployment.json        {"stable": "v1", "canary": null, "canary_weight": 0.0}
+
+A version is written into a temporary folder and renamed into place, so a
+reader never sees half a version and registering one never touches another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+from model_service.predictors import Predictor, build_predictor, predict_classes
+from modelwatch.errors import ModelwatchError
+
+VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+MODEL_FILE = "model.joblib"
+ONNX_FILE = "model.onnx"
+METADATA_FILE = "metadata.json"
+DATA_BASELINE_FILE = "data-baseline.json"
+DEPLOYMENT_FILE = "deployment.json"
+
+
+class ModelLoadError(ModelwatchError):
+    """A version could not be loaded; ``reason`` is a bounded metric label value."""
+
+    REASONS = ("missing", "checksum", "unreadable", "mismatch")
+
+    def __init__(self, version: str, reason: str, detail: str):
+        assert reason in self.REASONS
+        super().__init__(f"model version {version!r} rejected ({reason}): {detail}")
+        self.version = version
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Deployment:
+    stable: str
+    canary: str | None = None
+    canary_weight: float = 0.0
+
+    def problems(self) -> list[str]:
+        problems = []
+        if not 0.0 <= self.canary_weight <= 1.0:
+            problems.append("canary_weight: must be between 0 and 1")
+        if self.canary is None and self.canary_weight > 0:
+            problems.append("canary_weight: set a canary version first")
+        if self.canary is not None and self.canary == self.stable:
+            problems.append("canary: must differ from stable")
+        return problems
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        return (self.stable,) if self.canary is None else (self.stable, self.canary)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    version: str
+    metadata: dict[str, Any]
+    predictor: Predictor
+    feature_names: tuple[str, ...]
+    bucket_edges: tuple[tuple[float, ...], ...]  # per feature, see model_service.baseline
+    load_seconds: float
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json_atomically(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(document, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def _version_key(version: str) -> tuple:
+    match = re.fullmatch(r"v(\d+)", version)
+    return (0, int(match.group(1)), "") if match else (1, 0, version)
+
+
+class Registry:
+    def __init__(self, root: Path, model_name: str):
+        self.root = Path(root)
+        self.model_name = model_name
+        self.model_dir = self.root / model_name
+
+    # -- versions ---------------------------------------------------------------
+    def versions(self) -> list[str]:
+        if not self.model_dir.is_dir():
+            return []
+        found = [p.name for p in self.model_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        return sorted(found, key=_version_key)
+
+    def next_version(self) -> str:
+        numbers = [int(v[1:]) for v in self.versions() if re.fullmatch(r"v\d+", v)]
+        return f"v{max(numbers, default=0) + 1}"
+
+    def version_dir(self, version: str) -> Path:
+        return self.model_dir / version
+
+    def staging_dir(self) -> Path:
+        """A fresh folder to write a version into before ``commit``."""
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=self.model_dir, prefix=".staging-"))
+
+    def commit(self, staging: Path, version: str) -> Path:
+        if not VERSION_PATTERN.match(version):
+            raise ModelwatchError(f"invalid version name {version!r}: use letters, digits, '.', '_' or '-'")
+        target = self.version_dir(version)
+        try:
+            os.rename(staging, target)  # atomic; fails if the version exists
+        except OSError:
+            raise ModelwatchError(f"model version {version!r} already exists in {self.model_dir}") from None
+        return target
+
+    def metadata(self, version: str) -> dict[str, Any]:
+        path = self.version_dir(version) / METADATA_FILE
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ModelLoadError(version, "missing", f"{path} does not exist") from None
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(version, "unreadable", f"{path}: {exc}") from None
+
+    # -- deployment ---------------------------------------------------------------
+    @property
+    def deployment_file(self) -> Path:
+        return self.model_dir / DEPLOYMENT_FILE
+
+    def deployment(self) -> Deployment:
+        try:
+            raw = json.loads(self.deployment_file.read_text())
+            return Deployment(raw["stable"], raw.get("canary"), float(raw.get("canary_weight", 0.0)))
+        except FileNotFoundError:
+            versions = self.versions()
+            if not versions:
+                raise ModelwatchError(
+                    f"no model versions in {self.model_dir}: run 'modelwatch train' first"
+                ) from None
+            return Deployment(stable=versions[-1])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelwatchError(f"{self.deployment_file} is unreadable: {exc}") from None
+
+    def set_deployment(self, deployment: Deployment) -> None:
+        problems = deployment.problems()
+        missing = [v for v in deployment.versions if not self.version_dir(v).is_dir()]
+        problems += [f"unknown model version {v!r}" for v in missing]
+        if problems:
+            raise ModelwatchError("invalid deployment: " + "; ".join(problems))
+        write_json_atomically(self.deployment_file, asdict(deployment))
+
+    # -- loading --------------------------------------------------------------------
+    def load(self, version: str, predictor_kind: str) -> LoadedModel:
+        """Load and verify a version: checksums, then the answers recorded at training."""
+        started = time.perf_counter()
+        if not VERSION_PATTERN.match(version) or not self.version_dir(version).is_dir():
+            raise ModelLoadError(version, "missing", f"no such version in {self.model_dir}")
+        metadata = self.metadata(version)
+        folder = self.version_dir(version)
+        for filename, expected in metadata.get("sha256", {}).items():
+            path = folder / filename
+            if not path.exists():
+                raise ModelLoadError(version, "missing", f"{filename} is missing")
+            if sha256_of(path) != expected:
+                raise ModelLoadError(version, "checksum", f"{filename} does not match its recorded sha256")
+        try:
+            model = joblib.load(folder / MODEL_FILE)
+            predictor = build_predictor(predictor_kind, model, folder / ONNX_FILE)
+            baseline = json.loads((folder / DATA_BASELINE_FILE).read_text())
+            features = tuple(f["name"] for f in metadata["features"])
+            edges = tuple(tuple(baseline["features"][name]["edges"]) for name in features)
+            probe = metadata["probe"]
+            answers = predict_classes(predictor, np.asarray(probe["rows"], dtype=np.float64))
+        except Exception as exc:  # any failure to unpickle or evaluate rejects the version
+            raise ModelLoadError(version, "unreadable", f"{type(exc).__name__}: {exc}") from None
+        if answers != probe["classes"]:
+            raise ModelLoadError(version, "mismatch", "answers differ from those recorded at training")
+        return LoadedModel(
+            name=self.model_name,
+            version=version,
+            metadata=metadata,
+            predictor=predictor,
+            feature_names=features,
+            bucket_edges=edges,
+            load_seconds=time.perf_counter() - started,
+        )

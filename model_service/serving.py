@@ -1,0 +1,134 @@
+"""Which model versions serve, and switching them safely.
+
+``ModelServer`` holds an immutable ``ServingState`` (the deployment and its
+loaded versions) and replaces it in one assignment, so a request sees either
+the old or the new state, never a mix. A reload loads and verifies every
+deployed version first; if any fails, the current state keeps serving and the
+failure is counted (``model_reload_failures_total``).
+
+Each gunicorn worker watches the registry's ``deployment.json`` and a
+reload-request file; touching the latter (SIGHUP to the master, the admin
+endpoint) makes every worker reload from the registry.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from model_service.metrics import ServiceMetrics
+from model_service.registry import Deployment, LoadedModel, ModelLoadError, Registry
+from modelwatch.errors import ModelwatchError
+
+log = logging.getLogger(__name__)
+RELOAD_REQUEST_FILE = ".reload-request"
+
+
+@dataclass(frozen=True)
+class ServingState:
+    deployment: Deployment
+    models: dict[str, LoadedModel]
+
+    def role(self, version: str) -> str:
+        return "canary" if version == self.deployment.canary else "stable"
+
+
+def request_reload(registry: Registry) -> None:
+    """Ask every worker serving from this registry to reload."""
+    path = registry.model_dir / RELOAD_REQUEST_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        handle.write("reload\n")
+
+
+def _stamp(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+class ModelServer:
+    def __init__(
+        self,
+        registry: Registry,
+        predictor_kind: str,
+        metrics: ServiceMetrics | None,
+        rng: Callable[[], float] = random.random,
+    ):
+        self.registry = registry
+        self.predictor_kind = predictor_kind
+        self.metrics = metrics
+        self.rng = rng
+        self.state: ServingState | None = None
+        self.last_error: str | None = None
+        self._lock = threading.Lock()  # one reload at a time
+        self._stop = threading.Event()
+
+    def _watched(self) -> tuple:
+        return (_stamp(self.registry.deployment_file), _stamp(self.registry.model_dir / RELOAD_REQUEST_FILE))
+
+    def reload(self) -> ServingState:
+        """Load the deployment from the registry; on failure keep serving and raise."""
+        with self._lock:
+            try:
+                deployment = self.registry.deployment()
+                models = {v: self.registry.load(v, self.predictor_kind) for v in deployment.versions}
+            except ModelLoadError as exc:
+                self._failed(exc.reason, str(exc))
+                raise
+            except ModelwatchError as exc:
+                self._failed("missing", str(exc))
+                raise
+            new = ServingState(deployment, models)
+            old, self.state = self.state, new
+            self.last_error = None
+            if self.metrics:
+                if old:
+                    for version, model in old.models.items():
+                        self.metrics.model_unloaded(model, old.role(version))
+                for version, model in models.items():
+                    self.metrics.model_loaded(model, new.role(version))
+                self.metrics.reload_succeeded(self.registry.model_name)
+            log.info("serving %s", ", ".join(f"{v} ({new.role(v)})" for v in deployment.versions))
+            return new
+
+    def _failed(self, reason: str, message: str) -> None:
+        self.last_error = message
+        log.error("reload rejected, current versions keep serving: %s", message)
+        if self.metrics:
+            self.metrics.reload_failed(self.registry.model_name, reason)
+
+    def choose(self) -> LoadedModel:
+        """The version for one request: the canary with its weight, else stable."""
+        state = self.state
+        deployment = state.deployment
+        if deployment.canary is not None and self.rng() < deployment.canary_weight:
+            return state.models[deployment.canary]
+        return state.models[deployment.stable]
+
+    def watch(self, poll_seconds: float) -> threading.Thread:
+        """Reload whenever the deployment or the reload-request file changes."""
+
+        def loop():
+            seen = self._watched()
+            while not self._stop.wait(poll_seconds):
+                current = self._watched()
+                if current != seen:
+                    seen = current
+                    try:
+                        self.reload()
+                    except ModelwatchError:
+                        pass  # counted and logged; the current state keeps serving
+
+        thread = threading.Thread(target=loop, name="model-reload-watcher", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,3 @@
+from modelwatch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""modelwatch serve: run the model service under gunicorn.
+
+Sets PROMETHEUS_MULTIPROC_DIR in the environment before gunicorn starts (it
+must be set before prometheus_client is imported anywhere), then replaces this
+process with gunicorn configured by model_service.gunicorn_conf.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+from model_service.multiprocess import ENV_VAR
+from model_service.registry import Registry
+from modelwatch.config import Config
+from modelwatch.errors import ModelwatchError
+
+OVERRIDES = ("host", "port", "workers", "threads")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind (default 8000)")
+    parser.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--threads", type=int, help="threads per worker (default 4)")
+
+
+def check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ModelwatchError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    env = dict(os.environ)
+    for name in OVERRIDES:
+        value = getattr(args, name)
+        if value is not None:
+            env[f"MODELWATCH_SERVICE__{name.upper()}"] = str(value)
+    if args.config:
+        env["MODELWATCH_CONFIG"] = os.path.abspath(args.config)
+    host = args.host or config.service.host
+    port = args.port or config.service.port
+    registry = Registry(config.paths.registry_dir, config.model.name)
+    if not registry.versions():
+        raise ModelwatchError(f"no model versions in {registry.model_dir}: run 'modelwatch train' first")
+    check_port_free(host, port)
+    config.paths.run_dir.mkdir(parents=True, exist_ok=True)
+    env[ENV_VAR] = str(config.paths.multiproc_dir.resolve())
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:model_service.gunicorn_conf", "model_service.wsgi:app"]
+    print(f"serving {config.model.name} on http://{host}:{port} (API /api/v1, docs /api/docs, metrics /metrics)", flush=True)
+    os.execve(sys.executable, command, env)
+    return 0  # not reached

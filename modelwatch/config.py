@@ -1,0 +1,191 @@
+"""One typed configuration for every part of modelwatch.
+
+Values come from, in rising priority: the defaults below, a YAML file
+(``--config``, ``$MODELWATCH_CONFIG`` or ``./modelwatch.yaml``), and environment
+variables named ``MODELWATCH_<SECTION>__<FIELD>`` (e.g. ``MODELWATCH_SERVICE__PORT=8001``).
+Every bad value is reported at once, in one line.
+
+    >>> cfg = load_config(env={"MODELWATCH_SERVICE__PORT": "8001"})
+    >>> cfg.service.port
+    8001
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from modelwatch.errors import ConfigError
+
+ENV_PREFIX = "MODELWATCH_"
+DEFAULT_FILE = Path("modelwatch.yaml")
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    # Everything modelwatch writes lives below this folder.
+    state_dir: Path = Path("var")
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.state_dir / "models"
+
+    @property
+    def keys_file(self) -> Path:
+        return self.state_dir / "keys.json"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def multiproc_dir(self) -> Path:
+        return self.run_dir / "prometheus-multiproc"
+
+    @property
+    def service_pid_file(self) -> Path:
+        return self.run_dir / "service.pid"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "iris"
+    # Number of quantile buckets per feature in the data baseline (plus one
+    # bucket below and one above the training range).
+    feature_buckets: int = 10
+    random_seed: int = 7
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    threads: int = 4
+    # "fast": exact numpy evaluation of the linear model; "onnx": onnxruntime on
+    # the portable artifact; "native": scikit-learn's predict_proba.
+    predictor: str = "fast"
+    instrumentation: bool = True
+    max_batch_size: int = 1000
+    max_body_bytes: int = 1_048_576
+    # Bearer token for /metrics; empty leaves /metrics open (loopback default).
+    metrics_token: str = ""
+    graceful_timeout_seconds: int = 30
+    # Restart a worker after this many requests (0: never); bounded metric files
+    # make this safe.
+    max_requests: int = 0
+    reload_poll_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class Config:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+
+    def validate(self) -> list[str]:
+        problems = []
+        if self.service.predictor not in ("fast", "onnx", "native"):
+            problems.append(f"service.predictor: must be fast, onnx or native, not {self.service.predictor!r}")
+        for name in ("port", "workers", "threads", "max_batch_size", "max_body_bytes"):
+            if getattr(self.service, name) < 1:
+                problems.append(f"service.{name}: must be at least 1")
+        if self.model.feature_buckets < 2:
+            problems.append("model.feature_buckets: must be at least 2")
+        return problems
+
+
+def _coerce(value: Any, kind: type, where: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{where}: expected true or false, got {value!r}")
+    if kind in (int, float):
+        if isinstance(value, bool):
+            raise ValueError(f"{where}: expected a number, got {value!r}")
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: expected {'an integer' if kind is int else 'a number'}, got {value!r}") from None
+    if kind is Path:
+        return Path(str(value))
+    return str(value)
+
+
+def _build_section(cls: type, values: Mapping[str, Any], section: str, problems: list[str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            problems.append(f"{section}.{key}: unknown setting")
+            continue
+        try:
+            kwargs[key] = _coerce(value, hints[key], f"{section}.{key}")
+        except ValueError as exc:
+            problems.append(str(exc))
+    return cls(**kwargs)
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    overrides: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
+        overrides.setdefault(section, {})[key] = value
+    return overrides
+
+
+def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the configuration file (if any) and apply environment overrides."""
+    env = os.environ if env is None else env
+    if path is None and env.get("MODELWATCH_CONFIG"):
+        path = env["MODELWATCH_CONFIG"]
+    if path is None and DEFAULT_FILE.exists():
+        path = DEFAULT_FILE
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of sections")
+    problems: list[str] = []
+    sections = {f.name: f.default_factory for f in dataclasses.fields(Config)}
+    merged: dict[str, dict[str, Any]] = {}
+    for section, values in raw.items():
+        if section not in sections:
+            problems.append(f"{section}: unknown section")
+        elif not isinstance(values, dict):
+            problems.append(f"{section}: must be a mapping")
+        else:
+            merged[section] = dict(values)
+    for section, values in _env_overrides(env).items():
+        if section not in sections:
+            problems.append(f"{ENV_PREFIX}{section.upper()}__*: unknown section {section!r}")
+            continue
+        merged.setdefault(section, {}).update(values)
+    built = {
+        name: _build_section(type(factory()), merged.get(name, {}), name, problems)
+        for name, factory in sections.items()
+    }
+    config = Config(**built)
+    problems.extend(config.validate())
+    if problems:
+        raise ConfigError("invalid configuration: " + "; ".join(problems))
+    return config
