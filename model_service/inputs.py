@@ -33,8 +33,9 @@ class InputError(Exception):
         return {"error": error}
 
 
-def _number(value: Any, field: str) -> float:
-    if isinstance(value, str):
+def _number(value: Any, field: str, text_allowed: bool = False) -> float:
+    """A finite float; strings only where the transport is text (query, form)."""
+    if isinstance(value, str) and text_allowed:
         if not NUMBER.match(value):
             raise InputError(f"field '{field}' must be a number, got {value[:40]!r}", field)
         number = float(value)
@@ -47,7 +48,9 @@ def _number(value: Any, field: str) -> float:
     return number
 
 
-def _named_row(values: Mapping[str, Any], features: Sequence[str], where: str = "") -> list[float]:
+def _named_row(
+    values: Mapping[str, Any], features: Sequence[str], where: str = "", text: frozenset[str] = frozenset()
+) -> list[float]:
     unknown = [name for name in values if name not in features]
     if unknown:
         raise InputError(
@@ -57,21 +60,25 @@ def _named_row(values: Mapping[str, Any], features: Sequence[str], where: str = 
     for name in features:
         if name not in values:
             raise InputError(f"missing field '{where}{name}'", f"{where}{name}")
-        row.append(_number(values[name], f"{where}{name}"))
+        row.append(_number(values[name], f"{where}{name}", name in text))
     return row
 
 
-def _collect_single(sources: Iterable[tuple[Iterable[tuple[str, Any]], bool]]) -> dict[str, Any]:
-    """Merge (pairs, is_query) sources; a field given twice is an error."""
+def _collect_single(sources: Iterable[tuple[Iterable[tuple[str, Any]], str]]) -> tuple[dict[str, Any], frozenset[str]]:
+    """Merge (pairs, kind) sources; a field given twice is an error. Returns the
+    values and the names that came as text (query or form)."""
     merged: dict[str, Any] = {}
-    for pairs, is_query in sources:
+    text = set()
+    for pairs, kind in sources:
         for name, value in pairs:
-            if is_query and name in RESERVED_QUERY:
+            if kind == "query" and name in RESERVED_QUERY:
                 continue
             if name in merged:
                 raise InputError(f"field '{name}' is given more than once", name)
             merged[name] = value
-    return merged
+            if kind != "json":
+                text.add(name)
+    return merged, frozenset(text)
 
 
 def classify_row(
@@ -81,15 +88,15 @@ def classify_row(
     features: Sequence[str],
 ) -> np.ndarray:
     """One row from the query string plus a form or JSON object body."""
-    sources: list[tuple[Iterable[tuple[str, Any]], bool]] = [(query, True)]
+    sources: list[tuple[Iterable[tuple[str, Any]], str]] = [(query, "query")]
     if form is not None:
-        sources.append((form, False))
+        sources.append((form, "form"))
     if json_body is not None:
         if not isinstance(json_body, dict):
             raise InputError("JSON body must be an object of features, e.g. {\"sl\": 5.1, ...}")
-        sources.append((json_body.items(), False))
-    values = _collect_single(sources)
-    return np.array([_named_row(values, features)], dtype=np.float64)
+        sources.append((json_body.items(), "json"))
+    values, text = _collect_single(sources)
+    return np.array([_named_row(values, features, text=text)], dtype=np.float64)
 
 
 def batch_rows(json_body: Any, features: Sequence[str], max_batch: int) -> np.ndarray:

@@ -1,0 +1,80 @@
+"""Shared fixtures: a configuration in a temporary state folder, a trained
+registry (trained once per session, copied per test), keys, and a Flask client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from modelwatch.config import load_config
+
+ON_CI = os.environ.get("CI") == "true"
+
+
+def require_binary(name: str) -> str:
+    """Path of a system binary; on CI a missing one fails the test instead of skipping it."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (scripts/setup.sh installs it on Debian)"
+        if ON_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def make_config(state_dir: Path, **env):
+    values = {"MODELWATCH_PATHS__STATE_DIR": str(state_dir)}
+    values.update({f"MODELWATCH_{k.upper()}": str(v) for k, v in env.items()})
+    return load_config(env=values)
+
+
+@pytest.fixture(scope="session")
+def trained_state(tmp_path_factory) -> Path:
+    from model_service.training import train
+
+    state = tmp_path_factory.mktemp("trained")
+    config = make_config(state)
+    train(config)
+    train(config)  # v2, registered but not deployed
+    return state
+
+
+@pytest.fixture
+def state_dir(trained_state, tmp_path) -> Path:
+    state = tmp_path / "state"
+    shutil.copytree(trained_state, state)
+    return state
+
+
+@pytest.fixture
+def config(state_dir):
+    return make_config(state_dir)
+
+
+@pytest.fixture
+def keys(config) -> dict[str, str]:
+    from model_service.keys import KeyStore
+
+    store = KeyStore(config.paths.keys_file)
+    return {"user": store.add("alice"), "admin": store.add("ops", role="admin")}
+
+
+@pytest.fixture
+def app(config, keys):
+    from prometheus_client import CollectorRegistry
+
+    from model_service.app import create_app
+
+    registry = CollectorRegistry()
+    application = create_app(config, registry=registry, watch=False)
+    application.testing = True
+    application.extensions["test_registry"] = registry
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

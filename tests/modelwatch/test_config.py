@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from modelwatch.config import load_config
+from modelwatch.errors import ConfigError
+
+
+def test_defaults_bind_to_loopback():
+    config = load_config(env={})
+    assert config.service.host == "127.0.0.1"
+    assert config.paths.registry_dir == Path("var/models")
+
+
+def test_file_then_environment_override(tmp_path):
+    path = tmp_path / "modelwatch.yaml"
+    path.write_text("service:\n  port: 9000\n  workers: 3\nmodel:\n  name: flowers\n")
+    config = load_config(path, env={"MODELWATCH_SERVICE__PORT": "9100", "MODELWATCH_SERVICE__INSTRUMENTATION": "off"})
+    assert config.service.port == 9100  # the environment wins over the file
+    assert config.service.workers == 3
+    assert config.service.instrumentation is False
+    assert config.model.name == "flowers"
+
+
+def test_config_file_from_environment(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("service: {threads: 9}\n")
+    assert load_config(env={"MODELWATCH_CONFIG": str(path)}).service.threads == 9
+
+
+def test_every_problem_reported_in_one_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("service:\n  port: eighty\n  colour: blue\nextras: {}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={"MODELWATCH_SERVICE__PREDICTOR": "magic"})
+    message = str(caught.value)
+    assert "\n" not in message
+    for part in ("service.port: expected an integer", "service.colour: unknown setting", "extras: unknown section",
+                 "service.predictor: must be fast, onnx or native"):
+        assert part in message
+
+
+def test_unreadable_and_invalid_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "missing.yaml", env={})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("service: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad, env={})
+
+
+def test_booleans_are_strict():
+    with pytest.raises(ConfigError, match="expected true or false"):
+        load_config(env={"MODELWATCH_SERVICE__INSTRUMENTATION": "maybe"})
