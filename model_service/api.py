@@ -211,16 +211,9 @@ def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics 
         problems = deployment.problems()
         if problems:
             raise InputError("invalid deployment: " + "; ".join(problems), problems[0].split(":")[0])
-        previous = server.state.deployment if server.state else None
         try:
-            # Validate by loading here before anything is written.
-            for version in deployment.versions:
-                server.registry.load(version, server.predictor_kind)
-            server.registry.set_deployment(deployment)
-            server.reload()
+            server.deploy(deployment)
         except ModelwatchError as exc:
-            if previous is not None and server.registry.deployment() != previous:
-                server.registry.set_deployment(previous)
             raise InputError(str(exc), status=409, code="deployment_rejected") from None
         return json_response(deployment_document())
 

@@ -25,6 +25,7 @@ BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 CONFIDENCE_BUCKETS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"))
 AUTH_FAILURE_REASONS = ("missing", "unknown", "forbidden")
+RELOAD_FAILURE_REASONS = ("missing", "checksum", "unreadable", "mismatch")
 MODEL = ("model_name", "model_version")
 
 
@@ -155,6 +156,11 @@ class ServiceMetrics:
         self.info.labels(
             model.name, model.version, role, meta["sha256"]["model.joblib"], meta["algorithm"], meta["created"]
         ).set(0)
+
+    def model_registered(self, model_name: str) -> None:
+        """Start the reload-failure series at zero, so an alert sees the first increase."""
+        for reason in RELOAD_FAILURE_REASONS:
+            self.reload_failures.labels(model_name, reason)
 
     def reload_succeeded(self, model_name: str) -> None:
         self.last_reload.labels(model_name).set(time.time())

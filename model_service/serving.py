@@ -69,6 +69,8 @@ class ModelServer:
         self.last_error: str | None = None
         self._lock = threading.Lock()  # one reload at a time
         self._stop = threading.Event()
+        if metrics:
+            metrics.model_registered(registry.model_name)
 
     def _watched(self) -> tuple:
         return (_stamp(self.registry.deployment_file), _stamp(self.registry.model_dir / RELOAD_REQUEST_FILE))
@@ -78,25 +80,36 @@ class ModelServer:
         with self._lock:
             try:
                 deployment = self.registry.deployment()
-                models = {v: self.registry.load(v, self.predictor_kind) for v in deployment.versions}
-            except ModelLoadError as exc:
-                self._failed(exc.reason, str(exc))
-                raise
             except ModelwatchError as exc:
                 self._failed("missing", str(exc))
                 raise
-            new = ServingState(deployment, models)
-            old, self.state = self.state, new
-            self.last_error = None
-            if self.metrics:
-                if old:
-                    for version, model in old.models.items():
-                        self.metrics.model_unloaded(model, old.role(version))
-                for version, model in models.items():
-                    self.metrics.model_loaded(model, new.role(version))
-                self.metrics.reload_succeeded(self.registry.model_name)
-            log.info("serving %s", ", ".join(f"{v} ({new.role(v)})" for v in deployment.versions))
-            return new
+            return self._switch(deployment)
+
+    def deploy(self, deployment: Deployment) -> ServingState:
+        """Verify the versions, then write the deployment and serve it (blue/green, canary)."""
+        with self._lock:
+            return self._switch(deployment, persist=True)
+
+    def _switch(self, deployment: Deployment, persist: bool = False) -> ServingState:
+        try:
+            models = {v: self.registry.load(v, self.predictor_kind) for v in deployment.versions}
+        except ModelLoadError as exc:
+            self._failed(exc.reason, str(exc))
+            raise
+        if persist:
+            self.registry.set_deployment(deployment)
+        new = ServingState(deployment, models)
+        old, self.state = self.state, new
+        self.last_error = None
+        if self.metrics:
+            if old:
+                for version, model in old.models.items():
+                    self.metrics.model_unloaded(model, old.role(version))
+            for version, model in models.items():
+                self.metrics.model_loaded(model, new.role(version))
+            self.metrics.reload_succeeded(self.registry.model_name)
+        log.info("serving %s", ", ".join(f"{v} ({new.role(v)})" for v in deployment.versions))
+        return new
 
     def _failed(self, reason: str, message: str) -> None:
         self.last_error = message

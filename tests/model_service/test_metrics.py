@@ -1,0 +1,137 @@
+"""What /metrics says after real requests, the catalogue in docs/metrics.md,
+and bounded cardinality under hostile input."""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from model_service.baseline import bucket_index
+
+QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
+CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+
+
+@pytest.fixture
+def registry(app):
+    return app.extensions["test_registry"]
+
+
+def value(registry, name, **labels):
+    return registry.get_sample_value(name, labels)
+
+
+def series(registry) -> set[tuple]:
+    return {(s.name, tuple(sorted(s.labels.items()))) for family in registry.collect() for s in family.samples}
+
+
+def test_request_and_model_series(client, keys, registry, app):
+    headers = {"X-API-Key": keys["user"]}
+    for _ in range(3):
+        assert client.get(f"/api/v1/classify?{QUERY}", headers=headers).status_code == 200
+    client.post("/api/v1/predict", json={"instances": [[6.7, 3.0, 5.2, 2.3]] * 4}, headers=headers)
+    client.get("/no/such/page")
+    client.get("/api/v1/classify?sl=x", headers=headers)
+
+    http = "http_server_request_duration_seconds_count"
+    assert value(registry, http, http_route="/api/v1/classify", http_request_method="GET", http_response_status_code="200") == 3
+    assert value(registry, http, http_route="/api/v1/classify", http_request_method="GET", http_response_status_code="400") == 1
+    assert value(registry, http, http_route="/api/v1/predict", http_request_method="POST", http_response_status_code="200") == 1
+    assert value(registry, http, http_route="unmatched", http_request_method="GET", http_response_status_code="404") == 1
+    assert value(registry, "http_server_active_requests", http_request_method="GET") == 0
+
+    model = {"model_name": "iris", "model_version": "v1"}
+    assert value(registry, "model_predictions_total", outcome="success", **model) == 7
+    assert value(registry, "model_predicted_class_total", **{"class": "Iris setosa"}, **model) == 3
+    assert value(registry, "model_predicted_class_total", **{"class": "Iris virginica"}, **model) == 4
+    assert value(registry, "model_batch_size_count", **model) == 4
+    assert value(registry, "model_batch_size_sum", **model) == 7
+    assert value(registry, "model_inference_duration_seconds_count", **model) == 4
+    assert value(registry, "model_prediction_confidence_count", **model) == 7
+    assert value(registry, "model_client_requests_total", client="alice", http_route="/api/v1/classify") == 4
+
+    loaded = app.extensions["modelwatch"]["server"].state.models["v1"]
+    sl_edges = loaded.bucket_edges[0]
+    bucket = f"{bucket_index(sl_edges, 5.1):02d}"
+    assert value(registry, "model_input_feature_bucket_total", feature="sl", bucket=bucket, **model) == 3
+    # Every bucket of every feature exists from the start, at zero where unused.
+    for name, edges in zip(loaded.feature_names, loaded.bucket_edges):
+        for i in range(len(edges) + 1):
+            assert value(registry, "model_input_feature_bucket_total", feature=name, bucket=f"{i:02d}", **model) is not None
+
+
+def test_out_of_range_inputs_land_in_edge_buckets(client, keys, registry, app):
+    client.get("/api/v1/classify?sl=0.1&sw=99&pl=1.4&pw=0.3", headers={"X-API-Key": keys["user"]})
+    loaded = app.extensions["modelwatch"]["server"].state.models["v1"]
+    last = f"{len(loaded.bucket_edges[1]):02d}"
+    model = {"model_name": "iris", "model_version": "v1"}
+    assert value(registry, "model_input_feature_bucket_total", feature="sl", bucket="00", **model) == 1
+    assert value(registry, "model_input_feature_bucket_total", feature="sw", bucket=last, **model) == 1
+
+
+def test_auth_failures_by_reason(client, keys, registry):
+    client.get(f"/api/v1/classify?{QUERY}")
+    client.get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": "wrong"})
+    client.get("/api/v1/admin/deployment", headers={"X-API-Key": keys["user"]})
+    for reason in ("missing", "unknown", "forbidden"):
+        assert value(registry, "model_auth_failures_total", reason=reason) == 1
+
+
+def test_model_info_and_load_series(registry, app):
+    loaded = app.extensions["modelwatch"]["server"].state.models["v1"]
+    meta = loaded.metadata
+    assert value(registry, "model_info", model_name="iris", model_version="v1", role="stable",
+                 sha256=meta["sha256"]["model.joblib"], algorithm="LogisticRegression", created=meta["created"]) == 1
+    assert value(registry, "model_load_duration_seconds", model_name="iris", model_version="v1") > 0
+    assert value(registry, "model_last_reload_success_timestamp_seconds", model_name="iris") > 1.7e9
+
+
+def test_cardinality_is_bounded_under_random_paths_keys_and_values(client, keys, registry):
+    headers = {"X-API-Key": keys["user"]}
+    # Warm up every legitimate kind of request once, then count the series.
+    client.get(f"/api/v1/classify?{QUERY}", headers=headers)
+    client.get("/nothing", headers=headers)
+    client.get("/api/v1/classify?sl=x", headers=headers)
+    client.get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": "bad"})
+    client.get(f"/api/v1/classify?{QUERY}")
+    client.get("/api/v1/models/v9/classify", headers=headers)
+    before = series(registry)
+
+    rng = random.Random(1)
+    word = lambda n: "".join(rng.choices(string.ascii_letters + string.digits, k=n))  # noqa: E731
+    for _ in range(1000):
+        client.get(f"/{word(8)}/{word(12)}", headers=headers)
+        client.get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": f"mw_{word(12)}_{word(32)}"})
+        client.get(f"/api/v1/classify?{QUERY}&key={word(20)}")
+        client.get(f"/api/v1/classify?sl={rng.uniform(-1e6, 1e6)}&sw={rng.random()}&pl={rng.random()}&pw={rng.random()}",
+                   headers=headers)
+        client.get(f"/api/v1/classify?{word(5)}=1", headers=headers)
+        client.get(f"/api/v1/models/{word(6)}/classify?{QUERY}", headers=headers)
+    after = series(registry)
+    assert after == before, sorted(after - before)[:5]
+
+
+def catalogue() -> dict[str, tuple[str, set[str]]]:
+    rows = {}
+    for line in CATALOGUE.read_text().splitlines():
+        match = re.match(r"^\| `([a-z_]+)` \| (counter|gauge|histogram) \| ([^|]*) \|", line)
+        if match:
+            labels = set(re.findall(r"`([a-z0-9_]+)`", match.group(3)))
+            rows[match.group(1)] = (match.group(2), labels)
+    return rows
+
+
+def test_catalogue_lists_exactly_the_series_served(client, keys, registry):
+    client.get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": keys["user"]})
+    served = {}
+    for family in registry.collect():
+        name = family.name + ("_total" if family.type == "counter" else "")
+        labels = {k for s in family.samples for k in s.labels if k != "le"}
+        served[name] = (family.type, labels)
+    documented = catalogue()
+    service_rows = {name: row for name, row in documented.items() if name.startswith(("model_", "http_server_"))}
+    assert service_rows == served

@@ -1,0 +1,146 @@
+"""Canary weights, blue/green switches and reloads that must not disturb serving."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from model_service.app import create_app
+from model_service.registry import Deployment, Registry
+from model_service.serving import ModelServer
+
+QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
+
+
+def served_versions(client, key, n):
+    return [client.get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": key}).get_json()["model_version"] for _ in range(n)]
+
+
+def sample(registry: CollectorRegistry, name: str, **labels) -> float:
+    return registry.get_sample_value(name, labels) or 0.0
+
+
+def test_canary_weight_splits_traffic(config, keys):
+    Registry(config.paths.registry_dir, "iris").set_deployment(Deployment("v1", "v2", 0.25))
+    # A deterministic draw sequence: exactly one in four below the weight.
+    draws = itertools.cycle([0.1, 0.5, 0.7, 0.9])
+    client = create_app(config, watch=False, rng=lambda: next(draws)).test_client()
+    versions = served_versions(client, keys["user"], 400)
+    assert versions.count("v2") == 100 and versions.count("v1") == 300
+
+
+def test_canary_weight_with_real_randomness(config, keys):
+    Registry(config.paths.registry_dir, "iris").set_deployment(Deployment("v1", "v2", 0.1))
+    client = create_app(config, watch=False).test_client()
+    share = served_versions(client, keys["user"], 2000).count("v2") / 2000
+    assert 0.07 < share < 0.13  # binomial sd ~0.0067: this fails about once in 10^5 runs
+
+
+def test_models_endpoint_shows_roles_and_weights(config, keys):
+    Registry(config.paths.registry_dir, "iris").set_deployment(Deployment("v1", "v2", 0.1))
+    client = create_app(config, watch=False).test_client()
+    models = client.get("/api/v1/models", headers={"X-API-Key": keys["user"]}).get_json()["models"]
+    assert {(m["version"], m["role"], m["weight"]) for m in models} == {("v1", "stable", 0.9), ("v2", "canary", 0.1)}
+
+
+def test_pinned_version_routes(config, keys):
+    Registry(config.paths.registry_dir, "iris").set_deployment(Deployment("v1", "v2", 0.5))
+    client = create_app(config, watch=False).test_client()
+    for version in ("v1", "v2"):
+        body = client.post(f"/api/v1/models/{version}/predict", json={"instances": [[5.1, 3.5, 1.4, 0.3]]},
+                           headers={"X-API-Key": keys["user"]}).get_json()
+        assert body["model_version"] == version
+
+
+def test_blue_green_switch_is_atomic(app, client, keys):
+    admin = {"X-API-Key": keys["admin"]}
+    assert set(served_versions(client, keys["user"], 20)) == {"v1"}
+    response = client.put("/api/v1/admin/deployment", json={"stable": "v2"}, headers=admin)
+    assert response.status_code == 200
+    assert response.get_json()["deployment"] == {"stable": "v2", "canary": None, "canary_weight": 0.0}
+    assert set(served_versions(client, keys["user"], 20)) == {"v2"}
+    registry = app.extensions["test_registry"]
+    assert sample(registry, "model_info", model_name="iris", model_version="v2", role="stable",
+                  sha256=app.extensions["modelwatch"]["server"].state.models["v2"].metadata["sha256"]["model.joblib"],
+                  algorithm="LogisticRegression",
+                  created=app.extensions["modelwatch"]["server"].state.models["v2"].metadata["created"]) == 1
+
+
+def test_invalid_deployments_are_rejected(client, keys):
+    admin = {"X-API-Key": keys["admin"]}
+    for body, status in [({"stable": "v9"}, 409), ({"stable": "v1", "canary": "v2", "canary_weight": 1.5}, 400),
+                         ({"stable": "v1", "canary_weight": 0.2}, 400), ({"stable": 3}, 400), ({"stabel": "v1"}, 400)]:
+        response = client.put("/api/v1/admin/deployment", json=body, headers=admin)
+        assert response.status_code == status, body
+    assert set(served_versions(client, keys["user"], 5)) == {"v1"}
+
+
+def corrupt(path):
+    path.write_bytes(path.read_bytes()[:-10] + b"corrupted!")
+
+
+def test_corrupt_artifact_rejected_current_keeps_serving(app, client, keys, config):
+    corrupt(config.paths.registry_dir / "iris" / "v2" / "model.joblib")
+    response = client.put("/api/v1/admin/deployment", json={"stable": "v2"}, headers={"X-API-Key": keys["admin"]})
+    assert response.status_code == 409
+    assert "checksum" in response.get_json()["error"]["message"]
+    assert set(served_versions(client, keys["user"], 10)) == {"v1"}
+    assert Registry(config.paths.registry_dir, "iris").deployment().stable == "v1"  # not written
+    registry = app.extensions["test_registry"]
+    assert sample(registry, "model_reload_failures_total", model_name="iris", reason="checksum") == 1
+
+
+def test_reload_of_a_corrupted_running_version_keeps_the_loaded_one(app, client, keys, config):
+    corrupt(config.paths.registry_dir / "iris" / "v1" / "model.joblib")
+    response = client.post("/api/v1/admin/reload", headers={"X-API-Key": keys["admin"]})
+    assert response.status_code == 409
+    assert set(served_versions(client, keys["user"], 10)) == {"v1"}
+    assert sample(app.extensions["test_registry"], "model_reload_failures_total", model_name="iris", reason="checksum") == 1
+
+
+def test_artifact_that_answers_differently_is_rejected(config):
+    """Same checksums (recomputed) but another model: the recorded probe answers catch it."""
+    import json
+
+    import joblib
+    from sklearn.dummy import DummyClassifier
+
+    from model_service.registry import ModelLoadError, sha256_of
+    from model_service.training import load_dataset
+
+    folder = config.paths.registry_dir / "iris" / "v2"
+    features, species = load_dataset()
+    joblib.dump(DummyClassifier(strategy="constant", constant="Iris virginica").fit(features, species), folder / "model.joblib")
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["sha256"]["model.joblib"] = sha256_of(folder / "model.joblib")
+    (folder / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError) as caught:
+        Registry(config.paths.registry_dir, "iris").load("v2", "fast")
+    assert caught.value.reason == "mismatch"
+
+
+def test_watcher_follows_deployment_file(config, keys):
+    import time
+
+    client_app = create_app(config, watch=False)
+    server: ModelServer = client_app.extensions["modelwatch"]["server"]
+    server.watch(0.05)
+    try:
+        Registry(config.paths.registry_dir, "iris").set_deployment(Deployment("v2"))
+        deadline = time.monotonic() + 5
+        while server.state.deployment.stable != "v2" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.state.deployment.stable == "v2"
+    finally:
+        server.stop()
+
+
+def test_service_without_any_model_is_not_ready(tmp_path, keys):
+    from tests.conftest import make_config
+
+    client = create_app(make_config(tmp_path / "empty"), watch=False).test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 503 and "modelwatch train" in response.get_json()["reason"]
+    assert client.get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": keys["user"]}).status_code in (401, 503)
