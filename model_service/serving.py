@@ -69,6 +69,8 @@ class ModelServer:
         self.last_error: str | None = None
         self._lock = threading.Lock()  # one reload at a time
         self._stop = threading.Event()
+        # Taken before the first load, so a change made while loading is not missed.
+        self._seen = self._watched()
         if metrics:
             metrics.model_registered(registry.model_name)
 
@@ -129,11 +131,10 @@ class ModelServer:
         """Reload whenever the deployment or the reload-request file changes."""
 
         def loop():
-            seen = self._watched()
             while not self._stop.wait(poll_seconds):
                 current = self._watched()
-                if current != seen:
-                    seen = current
+                if current != self._seen:
+                    self._seen = current
                     try:
                         self.reload()
                     except ModelwatchError:
