@@ -54,7 +54,8 @@ fi
 stamp=.venv/.installed
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   say "installing modelwatch and its dependencies into .venv"
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  # (filter pip's warnings about find-links folders some machines' pip.conf names but lack)
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2> >(grep -v '^WARNING: Location' >&2)
   touch "$stamp"
 else
   say "modelwatch already installed in .venv"

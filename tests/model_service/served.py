@@ -38,10 +38,10 @@ def serve(state_dir: Path, workers: int = 2, **settings):
             if process.poll() is not None:
                 raise AssertionError(f"modelwatch serve exited: {(state_dir / 'serve.log').read_text()[-2000:]}")
             try:
-                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except requests.RequestException:
+                pass  # not listening yet, or workers still booting
             if time.monotonic() > deadline:
                 raise AssertionError("modelwatch serve did not become ready in 60 s")
             time.sleep(0.1)

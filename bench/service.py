@@ -1,0 +1,286 @@
+"""Service benchmark: side by side, interleaved, on loopback.
+
+    python -m bench.service [--rounds 3] [--duration 10] [--only reference,instrumented]
+
+Each round starts every variant in turn on one pinned core (taskset -c 0),
+warms it up, and drives it with wrk on the other core (32 connections, one
+thread); medians over rounds are compared as ratios, since this machine is
+shared and noisy. Then /metrics of the instrumented service is timed after
+100k requests. Prints a table and writes bench/results/service.json.
+
+Variants: (a) reference: bare Flask + scikit-learn, no metrics; (b) our
+service, instrumentation off; (c) our service, fully instrumented; (d) MLServer
+1.7.1 (parallel_workers 2 and 0); (e) BentoML 1.4. All serve the same fitted
+model with 2 workers (gunicorn gthread 2 x 4 for a-c).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from rich.console import Console
+from rich.table import Table
+
+from bench import competitors
+from model_service.keys import KeyStore
+from model_service.training import train
+from modelwatch.config import load_config
+
+CONNECTIONS = 32
+QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
+SERVER_CORE, LOAD_CORE = "0", "1"
+console = Console()
+
+
+@dataclass
+class Variant:
+    name: str
+    label: str
+    command: list[str]
+    path: str
+    env: dict = field(default_factory=dict)
+    body: dict | None = None
+    cwd: str | None = None
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wrk_script(variant: Variant, folder: Path) -> list[str]:
+    if variant.body is None:
+        return []
+    script = folder / f"{variant.name}.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps(variant.body))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    return ["-s", str(script)]
+
+
+def parse_wrk(output: str) -> dict:
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    latency = {}
+    for pct, number, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M):
+        latency[f"p{pct}_ms"] = float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors:.*", output)
+    requests_done = int(re.search(r"(\d+) requests in", output).group(1))
+    return {"rps": rate, **latency, "non_2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(0) if socket_errors else "", "requests": requests_done}
+
+
+def run_wrk(url: str, seconds: float, extra: list[str]) -> dict:
+    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", *extra, url]
+    return parse_wrk(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+class Running:
+    def __init__(self, variant: Variant, port: int, log: Path):
+        env = dict(os.environ, **variant.env)
+        self.log = open(log, "w")
+        self.process = subprocess.Popen(["taskset", "-c", SERVER_CORE, *variant.command], env=env, cwd=variant.cwd,
+                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.url = f"http://127.0.0.1:{port}{variant.path}"
+        self.variant = variant
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.variant.name} exited; see {self.log.name}")
+            try:
+                if self.variant.body is None:
+                    ok = requests.get(self.url, timeout=2).status_code == 200
+                else:
+                    ok = requests.post(self.url, json=self.variant.body, timeout=2).status_code == 200
+                if ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.variant.name} not ready after {timeout} s; see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+def build_variants(work: Path, only: set[str] | None) -> list[tuple[Variant, int]]:
+    state = work / "state"
+    config_env = {"MODELWATCH_PATHS__STATE_DIR": str(state)}
+    config = load_config(env=config_env)
+    train(config)
+    key = KeyStore(config.paths.keys_file).add("bench")
+    model_file = config.paths.registry_dir / config.model.name / "v1" / "model.joblib"
+    gunicorn = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "4", "--log-level", "warning"]
+    variants = []
+
+    def add(name, label, make):
+        if only and name not in only:
+            return
+        port = free_port()
+        try:
+            variants.append((make(port), port))
+        except subprocess.CalledProcessError as exc:
+            console.print(f"[yellow]skipping {name}: its virtual environment could not be built ({exc})")
+
+    add("reference", "(a) bare Flask + sklearn", lambda port: Variant(
+        "reference", "(a) bare Flask + sklearn", [*gunicorn, "-b", f"127.0.0.1:{port}", "bench.reference_app:app"],
+        f"/api/v1/classify?{QUERY}", env={"MODELWATCH_BENCH_MODEL": str(model_file)}, cwd=str(Path.cwd())))
+    for name, label, on in (("uninstrumented", "(b) modelwatch, metrics off", "false"),
+                            ("instrumented", "(c) modelwatch, full metrics", "true")):
+        add(name, label, lambda port, name=name, label=label, on=on: Variant(
+            name, label, [sys.executable, "-m", "modelwatch", "serve", "--port", str(port)],
+            f"/api/v1/classify?{QUERY}&key={key}",
+            env={**config_env, "MODELWATCH_SERVICE__INSTRUMENTATION": on,
+                 "MODELWATCH_PATHS__STATE_DIR": str(work / name)}))
+    for workers, name in ((2, "mlserver"), (0, "mlserver-pw0")):
+        def make(port, workers=workers, name=name):
+            command, body = competitors.mlserver_setup(model_file, work / name, port, workers)
+            return Variant(name, f"(d) MLServer 1.7.1, parallel_workers={workers}", command,
+                           "/v2/models/iris/infer", body=body)
+        add(name, f"(d) MLServer parallel_workers={workers}", make)
+    add("bentoml", "(e) BentoML 1.4", lambda port: Variant(
+        "bentoml", "(e) BentoML 1.4 (2 workers)", competitors.bentoml_setup(work / "bentoml", port), "/classify",
+        body=competitors.BODY, env={"MODELWATCH_BENCH_MODEL": str(model_file.resolve())}))
+    # (b) and (c) serve from their own state folders holding the same trained registry and key.
+    for name in ("uninstrumented", "instrumented"):
+        subprocess.run(["cp", "-r", str(state), str(work / name)], check=True)
+    return variants
+
+
+def measure_scrape(variant: Variant, port: int, work: Path, target_requests: int = 100_000) -> dict:
+    running = Running(variant, port, work / "scrape.log")
+    try:
+        running.wait_ready()
+        sent = 0
+        while sent < target_requests:
+            sent += run_wrk(running.url, 10, [])["requests"]
+        session = requests.Session()
+        times = []
+        for _ in range(30):
+            started = time.perf_counter()
+            response = session.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+            times.append((time.perf_counter() - started) * 1e3)
+            assert response.status_code == 200
+        return {"requests_before": sent, "median_ms": statistics.median(times), "max_ms": max(times),
+                "bytes": len(response.content)}
+    finally:
+        running.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.service", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=10, help="seconds of load per variant and round")
+    parser.add_argument("--only", help="comma-separated variant names")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/service.json"))
+    args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else None
+
+    work = Path(tempfile.mkdtemp(prefix="modelwatch-bench-"))
+    with console.status("building variants (first run creates MLServer and BentoML venvs)"):
+        variants = build_variants(work, only)
+    results: dict[str, list[dict]] = {v.name: [] for v, _ in variants}
+    for round_no in range(1, args.rounds + 1):
+        for variant, port in variants:
+            with console.status(f"round {round_no}/{args.rounds}: {variant.label}"):
+                running = Running(variant, port, work / f"{variant.name}.log")
+                try:
+                    running.wait_ready()
+                    run_wrk(running.url, 2, wrk_script(variant, work))  # warm-up
+                    results[variant.name].append(run_wrk(running.url, args.duration, wrk_script(variant, work)))
+                finally:
+                    running.stop()
+
+    summary = {}
+    for variant, _ in variants:
+        runs = results[variant.name]
+        summary[variant.name] = {
+            "label": variant.label,
+            "rps_median": statistics.median(r["rps"] for r in runs),
+            "p50_ms_median": statistics.median(r["p50_ms"] for r in runs),
+            "p99_ms_median": statistics.median(r["p99_ms"] for r in runs),
+            "non_2xx": sum(r["non_2xx"] for r in runs),
+            "runs": runs,
+        }
+    scrape = None
+    instrumented = next(((v, p) for v, p in variants if v.name == "instrumented"), None)
+    if instrumented:
+        with console.status("timing /metrics after 100k requests"):
+            scrape = measure_scrape(*instrumented, work)
+
+    def rps(name):
+        return summary.get(name, {}).get("rps_median")
+
+    targets = []
+
+    def target(text, value, goal, higher=True):
+        if value is not None:
+            targets.append({"target": text, "value": round(value, 3), "goal": goal,
+                            "met": value >= goal if higher else value < goal})
+
+    c = rps("instrumented")
+    if c:
+        target("(c) / (b)", c / rps("uninstrumented") if rps("uninstrumented") else None, 0.97)
+        target("(c) / (a)", c / rps("reference") if rps("reference") else None, 1.2)
+        mlserver_best = max(filter(None, (rps("mlserver"), rps("mlserver-pw0"))), default=None)
+        target("(c) / best MLServer", c / mlserver_best if mlserver_best else None, 1.4)
+        target("(c) / BentoML", c / rps("bentoml") if rps("bentoml") else None, 3.0)
+        target("(c) p99 ms at 32 connections", summary["instrumented"]["p99_ms_median"], 50, higher=False)
+    if scrape:
+        target("/metrics scrape ms after 100k requests", scrape["median_ms"], 5, higher=False)
+
+    table = Table(title=f"service benchmark: medians of {args.rounds} interleaved rounds, {args.duration:g} s each, "
+                        f"{CONNECTIONS} connections, server on core {SERVER_CORE}")
+    for column in ("variant", "req/s", "vs (a)", "p50 ms", "p99 ms", "non-2xx"):
+        table.add_column(column, justify="right" if column != "variant" else "left")
+    base = rps("reference")
+    for name, row in summary.items():
+        table.add_row(row["label"], f"{row['rps_median']:.0f}", f"{row['rps_median'] / base:.2f}x" if base else "-",
+                      f"{row['p50_ms_median']:.2f}", f"{row['p99_ms_median']:.2f}", str(row["non_2xx"]))
+    console.print(table)
+    goals = Table(title="targets")
+    for column in ("target", "value", "goal", "met"):
+        goals.add_column(column)
+    for t in targets:
+        goals.add_row(t["target"], str(t["value"]), ("≥ " if t["target"].startswith("(c) /") else "< ") + str(t["goal"]),
+                      "yes" if t["met"] else "NO")
+    console.print(goals)
+    if scrape:
+        console.print(f"/metrics after {scrape['requests_before']} requests: median {scrape['median_ms']:.2f} ms, "
+                      f"{scrape['bytes']} bytes")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"variants": summary, "scrape": scrape, "targets": targets,
+                                    "rounds": args.rounds, "duration_seconds": args.duration,
+                                    "connections": CONNECTIONS}, indent=2))
+    console.print(f"written {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
