@@ -88,7 +88,7 @@ def parse_wrk(output: str) -> dict:
 
 
 def run_wrk(url: str, seconds: float, extra: list[str]) -> dict:
-    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", *extra, url]
+    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency", *extra, url]
     return parse_wrk(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
 
 

@@ -49,6 +49,8 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
             registry = registry if registry is not None else CollectorRegistry()
             metrics = ServiceMetrics(registry)
 
+    if metrics is not None:
+        metrics.buffer.ensure_flushing()
     app = RouteRecordingFlask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.service.max_body_bytes
     app.json.sort_keys = False
@@ -85,6 +87,7 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
         if token and not bearer_token_matches(token):
             return _error(401, "missing_token" if "Authorization" not in request.headers else "invalid_token",
                           "/metrics needs the configured bearer token")
+        metrics.flush()  # this worker's pending updates; the others flush on their own timer
         source = multiprocess.multiprocess_registry(Path(multiproc_dir)) if multiproc_dir else registry
         return Response(generate_latest(source), mimetype=CONTENT_TYPE_LATEST)
 

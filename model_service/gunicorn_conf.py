@@ -38,6 +38,13 @@ def on_starting(server):
     multiprocess.prepare_dir(_metrics_dir)
 
 
+def worker_exit(server, worker):
+    # In the worker: write its pending metric updates before the master folds its files.
+    from model_service.metric_buffer import flush_all
+
+    flush_all()
+
+
 def child_exit(server, worker):
     multiprocess.fold_dead_worker(_metrics_dir, worker.pid)
 

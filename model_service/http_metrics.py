@@ -35,8 +35,7 @@ class HttpMetricsMiddleware:
         method = environ.get("REQUEST_METHOD", "")
         if method not in KNOWN_METHODS:
             method = "_OTHER"
-        active = self.metrics.active_requests(method)
-        active.inc()
+        self.metrics.request_started(method)
         status = "500"
 
         def recording_start_response(status_line, headers, exc_info=None):
@@ -48,5 +47,4 @@ class HttpMetricsMiddleware:
         try:
             return self.wsgi_app(environ, recording_start_response)
         finally:
-            self.metrics.observe_request(environ.get(ROUTE_KEY, UNMATCHED_ROUTE), method, status, perf_counter() - started)
-            active.dec()
+            self.metrics.request_finished(environ.get(ROUTE_KEY, UNMATCHED_ROUTE), method, status, perf_counter() - started)

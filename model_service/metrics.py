@@ -5,8 +5,9 @@ tests and several apps in one process get their own registry. Under gunicorn
 (multiprocess mode) pass ``registry=None``: values go to the shared mmap files
 and ``/metrics`` merges them (model_service.multiprocess).
 
-Hot-path methods cache their labelled children: a ``labels()`` lookup costs
-more than the increment itself.
+Hot-path methods cache their labelled children (a ``labels()`` lookup costs
+more than the increment itself) and go through a write-behind buffer
+(model_service.metric_buffer); call ``flush()`` before reading values.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import time
 from typing import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from model_service.metric_buffer import MetricBuffer
 
 # OpenTelemetry's advised buckets, with 1 ms and 2.5 ms in front: an Iris
 # prediction takes well under a millisecond, and a latency SLO needs a bucket
@@ -30,8 +33,9 @@ MODEL = ("model_name", "model_version")
 
 
 class ServiceMetrics:
-    def __init__(self, registry: CollectorRegistry | None):
+    def __init__(self, registry: CollectorRegistry | None, flush_interval: float = 0.1):
         r = {"registry": registry}
+        self.buffer = MetricBuffer(flush_interval)
         self.http_duration = Histogram(
             "http_server_request_duration_seconds",
             "Duration of HTTP server requests.",
@@ -115,19 +119,30 @@ class ServiceMetrics:
         for reason in AUTH_FAILURE_REASONS:
             self.auth_failures.labels(reason)
 
+    def flush(self) -> None:
+        self.buffer.flush()
+
     # -- HTTP (called by model_service.http_metrics) --------------------------------------
-    def active_requests(self, method: str):
+    def _active_child(self, method: str):
         child = self._active_children.get(method)
         if child is None:
             child = self._active_children[method] = self.http_active.labels(method)
         return child
 
-    def observe_request(self, route: str, method: str, status: str, seconds: float) -> None:
+    def request_started(self, method: str) -> None:
+        child = self._active_child(method)
+        with self.buffer.lock:
+            self.buffer.shift(child, 1)
+
+    def request_finished(self, route: str, method: str, status: str, seconds: float) -> None:
         key = (route, method, status)
         child = self._http_children.get(key)
         if child is None:
             child = self._http_children[key] = self.http_duration.labels(route, method, status)
-        child.observe(seconds)
+        active = self._active_child(method)
+        with self.buffer.lock:
+            self.buffer.shift(active, -1)
+            self.buffer.observe(child, seconds)
 
     # -- model ------------------------------------------------------------------------
     def model_loaded(self, model, role: str) -> None:
@@ -180,18 +195,20 @@ class ServiceMetrics:
         predictions, inference, batch_size, confidence, by_class, features = self._model_children[
             (model.name, model.version)
         ]
-        rows = 0
-        for label in classes:
-            by_class[label].inc()
-            rows += 1
-        for value in confidences:
-            confidence.observe(value)
-        for children, indexes in zip(features, buckets):
-            for index in indexes:
-                children[index].inc()
-        predictions.inc(rows)
-        inference.observe(seconds)
-        batch_size.observe(rows)
+        buffer = self.buffer
+        with buffer.lock:
+            rows = 0
+            for label in classes:
+                buffer.add(by_class[label])
+                rows += 1
+            for value in confidences:
+                buffer.observe(confidence, value)
+            for children, indexes in zip(features, buckets):
+                for index in indexes:
+                    buffer.add(children[index])
+            buffer.add(predictions, rows)
+            buffer.observe(inference, seconds)
+            buffer.observe(batch_size, rows)
 
     def prediction_failed(self, model, rows: int) -> None:
         self.predictions.labels(model.name, model.version, "error").inc(rows)
@@ -205,4 +222,5 @@ class ServiceMetrics:
         child = self._client_children.get(key)
         if child is None:
             child = self._client_children[key] = self.client_requests.labels(client, route)
-        child.inc()
+        with self.buffer.lock:
+            self.buffer.add(child)

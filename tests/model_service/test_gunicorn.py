@@ -38,6 +38,14 @@ def classify_count(samples, status="200") -> float:
     )
 
 
+def eventually(read, expected, timeout: float = 5.0):
+    """Poll ``read()`` until it returns ``expected``: workers flush metrics every 0.1 s."""
+    deadline = time.monotonic() + timeout
+    while (value := read()) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value
+
+
 def send(base: str, key: str, n: int, threads: int = 4) -> list[int]:
     def one(_):
         # A new connection per request spreads requests over the workers.
@@ -51,9 +59,8 @@ def test_multiprocess_metrics_sum_over_workers(state_dir, keys):
     promtool = require_binary("promtool")
     with serve(state_dir, workers=2) as (base, process):
         assert send(base, keys["user"], 200) == [200] * 200
+        assert eventually(lambda: classify_count(scrape(base)), 200) == 200
         text = requests.get(f"{base}/metrics", timeout=5).text
-        samples = scrape(base)
-        assert classify_count(samples) == 200
         # Both workers wrote their own files, and both served requests.
         files = list((state_dir / "run" / "prometheus-multiproc").glob("histogram_*.db"))
         assert len(files) == 2
@@ -82,7 +89,7 @@ def test_worker_restarts_keep_files_bounded_and_counters_monotonic(state_dir, ke
             sent += 60
             counts.append(classify_count(scrape(base)))
         assert counts == sorted(counts), f"a counter went backwards: {counts}"
-        assert counts[-1] == sent  # nothing lost when workers died
+        assert eventually(lambda: classify_count(scrape(base)), sent) == sent  # nothing lost when workers died
         assert worker_pids(process.pid).isdisjoint(first_workers)  # workers really were replaced
         files = sorted(p.name for p in (state_dir / "run" / "prometheus-multiproc").glob("*.db"))
         # Per live worker: counter, histogram and three gauge files; plus the archives.

@@ -22,10 +22,16 @@ def registry(app):
 
 
 def value(registry, name, **labels):
+    from model_service.metric_buffer import flush_all
+
+    flush_all()
     return registry.get_sample_value(name, labels)
 
 
 def series(registry) -> set[tuple]:
+    from model_service.metric_buffer import flush_all
+
+    flush_all()
     return {(s.name, tuple(sorted(s.labels.items()))) for family in registry.collect() for s in family.samples}
 
 

@@ -19,6 +19,9 @@ def served_versions(client, key, n):
 
 
 def sample(registry: CollectorRegistry, name: str, **labels) -> float:
+    from model_service.metric_buffer import flush_all
+
+    flush_all()
     return registry.get_sample_value(name, labels) or 0.0
 
 
