@@ -7,7 +7,8 @@ from time import perf_counter
 from typing import Any
 
 import numpy as np
-from flask import Blueprint, Response, current_app, request
+import orjson
+from flask import Blueprint, Request, Response, request
 
 from model_service.auth import require_key
 from model_service.baseline import bucket_index, bucket_indexes
@@ -24,12 +25,13 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def json_response(document: Any, status: int = 200) -> Response:
-    return Response(json.dumps(document), status=status, mimetype="application/json")
+    return Response(orjson.dumps(document), status=status, mimetype="application/json")
 
 
-def _parse_body(allow_form: bool) -> tuple[list | None, Any]:
+def _parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
     """(form pairs, JSON document) of the request body; (None, None) when empty."""
-    if not request.content_length and "chunked" not in request.headers.get("Transfer-Encoding", ""):
+    environ = request.environ
+    if not environ.get("CONTENT_LENGTH") and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", ""):
         return None, None
     mimetype = request.mimetype
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
@@ -67,58 +69,63 @@ def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics 
             )
         return model
 
-    def predict(model: LoadedModel, rows: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def predict(model: LoadedModel, rows: list[list[float]] | np.ndarray) -> tuple[list[str], list[list[float]]]:
+        """Classes and probabilities per row; records the model metrics."""
         started = perf_counter()
         try:
-            proba = model.predictor.predict_proba(rows)
+            if len(rows) == 1:
+                probabilities = [model.predictor.predict_row(rows[0])]
+            else:
+                probabilities = model.predictor.predict_proba(rows).tolist()
         except Exception:
             if metrics:
                 metrics.prediction_failed(model, len(rows))
             raise
         elapsed = perf_counter() - started
-        best = proba.argmax(axis=1)
         classes = model.predictor.classes
+        best = [max(range(len(p)), key=p.__getitem__) for p in probabilities]
         labels = [classes[i] for i in best]
-        confidence = proba[np.arange(len(best)), best]
         if metrics:
             if len(rows) == 1:
-                buckets = [[bucket_index(edges, rows[0, f])] for f, edges in enumerate(model.bucket_edges)]
+                buckets = [[bucket_index(edges, value)] for edges, value in zip(model.bucket_edges, rows[0])]
             else:
                 buckets = [bucket_indexes(edges, rows[:, f]).tolist() for f, edges in enumerate(model.bucket_edges)]
-            metrics.observe_prediction(model, elapsed, labels, confidence.tolist(), buckets)
-        return labels, proba, confidence
+            metrics.observe_prediction(model, elapsed, labels, [p[i] for p, i in zip(probabilities, best)], buckets)
+        return labels, probabilities
 
-    def result(classes: tuple[str, ...], label: str, proba_row: np.ndarray, confidence: float) -> dict:
+    def result(classes: tuple[str, ...], label: str, probabilities: list[float]) -> dict:
         return {
             "species": label,
-            "confidence": float(confidence),
-            "probabilities": dict(zip(classes, proba_row.tolist())),
+            "confidence": max(probabilities),
+            "probabilities": dict(zip(classes, probabilities)),
         }
 
     def classify_in(model: LoadedModel) -> Response:
-        form, body = _parse_body(allow_form=True)
-        rows = classify_row(request.args.items(multi=True), form, body, model.feature_names)
-        labels, proba, confidence = predict(model, rows)
-        document = result(model.predictor.classes, labels[0], proba[0], confidence[0])
+        req = request._get_current_object()
+        form, body = _parse_body(req, allow_form=True)
+        row = classify_row(req.args.items(multi=True), form, body, model.feature_names)
+        labels, probabilities = predict(model, [row])
+        document = result(model.predictor.classes, labels[0], probabilities[0])
         document["model"] = model.name
         document["model_version"] = model.version
         return json_response(document)
 
     def predict_in(model: LoadedModel) -> Response:
-        extra = [name for name in request.args if name != "key"]
+        req = request._get_current_object()
+        extra = [name for name in req.args if name != "key"]
         if extra:
             raise InputError(f"unknown query parameter '{extra[0]}'", extra[0])
-        form, body = _parse_body(allow_form=False)
+        form, body = _parse_body(req, allow_form=False)
         if body is None:
             raise InputError('send a JSON body: {"instances": [...]}', code="missing_body")
         rows = batch_rows(body, model.feature_names, config.max_batch_size)
-        labels, proba, confidence = predict(model, rows)
+        labels, probabilities = predict(model, rows)
         classes = model.predictor.classes
         return json_response(
             {
                 "model": model.name,
                 "model_version": model.version,
-                "predictions": [result(classes, labels[i], proba[i], confidence[i]) for i in range(len(labels))],
+                "predictions": [result(classes, label, p) for label, p in zip(labels, probabilities)],
             }
         )
 
@@ -193,7 +200,7 @@ def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics 
     @api.route("/admin/deployment", methods=["PUT"])
     @admin
     def put_deployment():
-        _, body = _parse_body(allow_form=False)
+        _, body = _parse_body(request._get_current_object(), allow_form=False)
         if not isinstance(body, dict):
             raise InputError('send a JSON object: {"stable": "v1", "canary": "v2", "canary_weight": 0.1}')
         unknown = [k for k in body if k not in ("stable", "canary", "canary_weight")]

@@ -86,7 +86,7 @@ def classify_row(
     form: Iterable[tuple[str, Any]] | None,
     json_body: Any,
     features: Sequence[str],
-) -> np.ndarray:
+) -> list[float]:
     """One row from the query string plus a form or JSON object body."""
     sources: list[tuple[Iterable[tuple[str, Any]], str]] = [(query, "query")]
     if form is not None:
@@ -96,7 +96,7 @@ def classify_row(
             raise InputError("JSON body must be an object of features, e.g. {\"sl\": 5.1, ...}")
         sources.append((json_body.items(), "json"))
     values, text = _collect_single(sources)
-    return np.array([_named_row(values, features, text=text)], dtype=np.float64)
+    return _named_row(values, features, text=text)
 
 
 def batch_rows(json_body: Any, features: Sequence[str], max_batch: int) -> np.ndarray:

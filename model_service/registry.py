@@ -198,10 +198,12 @@ class Registry:
             features = tuple(f["name"] for f in metadata["features"])
             edges = tuple(tuple(baseline["features"][name]["edges"]) for name in features)
             probe = metadata["probe"]
-            answers = predict_classes(predictor, np.asarray(probe["rows"], dtype=np.float64))
+            rows = np.asarray(probe["rows"], dtype=np.float64)
+            answers = predict_classes(predictor, rows)
+            one_by_one = [predictor.classes[int(np.argmax(predictor.predict_row(r)))] for r in probe["rows"]]
         except Exception as exc:  # any failure to unpickle or evaluate rejects the version
             raise ModelLoadError(version, "unreadable", f"{type(exc).__name__}: {exc}") from None
-        if answers != probe["classes"]:
+        if answers != probe["classes"] or one_by_one != probe["classes"]:
             raise ModelLoadError(version, "mismatch", "answers differ from those recorded at training")
         return LoadedModel(
             name=self.model_name,

@@ -3,6 +3,7 @@ metrics, worker restarts, SIGHUP reloads, graceful shutdown."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -77,7 +78,7 @@ def test_talks_curl_example_against_real_server(state_dir, keys):
     with serve(state_dir) as (base, _):
         out = subprocess.run([curl, "-s", "--data", QUERY, f"{base}/api/v1/classify?key={keys['user']}"],
                              capture_output=True, text=True, check=True).stdout
-    assert '"species": "Iris setosa"' in out
+    assert json.loads(out)["species"] == "Iris setosa"
 
 
 def test_worker_restarts_keep_files_bounded_and_counters_monotonic(state_dir, keys):

@@ -63,6 +63,12 @@ def test_portable_and_fast_predictors_agree_with_sklearn_on_whole_dataset(regist
     assert predict_classes(LinearPredictor(model), features) == native
     assert predict_classes(NativePredictor(model), features) == native
     np.testing.assert_allclose(LinearPredictor(model).predict_proba(features), model.predict_proba(features), rtol=1e-9)
+    # The one-row paths, as classify uses them.
+    for predictor in (LinearPredictor(model), OnnxPredictor(folder / "model.onnx", model.classes_)):
+        rows = [predictor.predict_row(row) for row in features.tolist()]
+        assert [predictor.classes[int(np.argmax(p))] for p in rows] == native
+    np.testing.assert_allclose([LinearPredictor(model).predict_row(r) for r in features.tolist()],
+                               model.predict_proba(features), rtol=1e-9)
 
 
 def test_second_version_leaves_first_untouched(config, registry):
