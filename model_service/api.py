@@ -11,7 +11,6 @@ import orjson
 from flask import Blueprint, Request, Response, request
 
 from model_service.auth import require_key
-from model_service.baseline import bucket_index, bucket_indexes
 from model_service.inputs import InputError, batch_rows, classify_row
 from model_service.keys import KeyStore
 from model_service.metrics import ServiceMetrics
@@ -86,11 +85,7 @@ def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics 
         best = [max(range(len(p)), key=p.__getitem__) for p in probabilities]
         labels = [classes[i] for i in best]
         if metrics:
-            if len(rows) == 1:
-                buckets = [[bucket_index(edges, value)] for edges, value in zip(model.bucket_edges, rows[0])]
-            else:
-                buckets = [bucket_indexes(edges, rows[:, f]).tolist() for f, edges in enumerate(model.bucket_edges)]
-            metrics.observe_prediction(model, elapsed, labels, [p[i] for p, i in zip(probabilities, best)], buckets)
+            metrics.observe_prediction(model, elapsed, rows, best, [p[i] for p, i in zip(probabilities, best)])
         return labels, probabilities
 
     def result(classes: tuple[str, ...], label: str, probabilities: list[float]) -> dict:

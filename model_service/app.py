@@ -50,7 +50,7 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
             metrics = ServiceMetrics(registry)
 
     if metrics is not None:
-        metrics.buffer.ensure_flushing()
+        metrics.flusher.start()
     app = RouteRecordingFlask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.service.max_body_bytes
     app.json.sort_keys = False

@@ -5,19 +5,26 @@ tests and several apps in one process get their own registry. Under gunicorn
 (multiprocess mode) pass ``registry=None``: values go to the shared mmap files
 and ``/metrics`` merges them (model_service.multiprocess).
 
-Hot-path methods cache their labelled children (a ``labels()`` lookup costs
-more than the increment itself) and go through a write-behind buffer
-(model_service.metric_buffer); call ``flush()`` before reading values.
+Hot-path methods only record events (model_service.metric_buffer); ``flush()``
+aggregates them into the series, so call it before reading values.
+Labelled children are cached: a ``labels()`` lookup costs more than the update.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from model_service.metric_buffer import MetricBuffer
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+
+from model_service.baseline import bucket_indexes, bucket_label
+from model_service.metric_buffer import EventColumns, Flusher, LabelIds, apply_histogram, grouped
 
 # OpenTelemetry's advised buckets, with 1 ms and 2.5 ms in front: an Iris
 # prediction takes well under a millisecond, and a latency SLO needs a bucket
@@ -35,7 +42,14 @@ MODEL = ("model_name", "model_version")
 class ServiceMetrics:
     def __init__(self, registry: CollectorRegistry | None, flush_interval: float = 0.1):
         r = {"registry": registry}
-        self.buffer = MetricBuffer(flush_interval)
+        self._http_ids = LabelIds()  # (route, method, status)
+        self._http_events = EventColumns(2)  # label id, seconds
+        self._client_ids = LabelIds()  # (client, route)
+        self._client_events = EventColumns(1)  # label id
+        # method -> (started, finished) counters; in flight = their difference
+        self._in_flight: dict[str, tuple] = {}
+        self._flush_lock = threading.Lock()
+        self.flusher = Flusher(self.flush, flush_interval)
         self.http_duration = Histogram(
             "http_server_request_duration_seconds",
             "Duration of HTTP server requests.",
@@ -119,30 +133,16 @@ class ServiceMetrics:
         for reason in AUTH_FAILURE_REASONS:
             self.auth_failures.labels(reason)
 
-    def flush(self) -> None:
-        self.buffer.flush()
-
     # -- HTTP (called by model_service.http_metrics) --------------------------------------
-    def _active_child(self, method: str):
-        child = self._active_children.get(method)
-        if child is None:
-            child = self._active_children[method] = self.http_active.labels(method)
-        return child
-
     def request_started(self, method: str) -> None:
-        child = self._active_child(method)
-        with self.buffer.lock:
-            self.buffer.shift(child, 1)
+        counters = self._in_flight.get(method)
+        if counters is None:
+            counters = self._in_flight.setdefault(method, (itertools.count(), itertools.count()))
+        next(counters[0])  # next() on itertools.count is atomic under the GIL: no lock
 
     def request_finished(self, route: str, method: str, status: str, seconds: float) -> None:
-        key = (route, method, status)
-        child = self._http_children.get(key)
-        if child is None:
-            child = self._http_children[key] = self.http_duration.labels(route, method, status)
-        active = self._active_child(method)
-        with self.buffer.lock:
-            self.buffer.shift(active, -1)
-            self.buffer.observe(child, seconds)
+        next(self._in_flight[method][1])
+        self._http_events.extend((self._http_ids.id_of((route, method, status)), seconds))
 
     # -- model ------------------------------------------------------------------------
     def model_loaded(self, model, role: str) -> None:
@@ -153,15 +153,17 @@ class ServiceMetrics:
         self.load_duration.labels(*labels).set(model.load_seconds)
         feature_children = []
         for name, edges in zip(model.feature_names, model.bucket_edges):
-            feature_children.append(
-                [self.feature_bucket.labels(*labels, name, f"{i:02d}") for i in range(len(edges) + 1)]
-            )
-        self._model_children[labels] = (
+            buckets = [self.feature_bucket.labels(*labels, name, bucket_label(i)) for i in range(len(edges) + 1)]
+            feature_children.append((edges, buckets))
+        known = self._model_children.get(labels)  # a reload keeps the events not yet flushed
+        self._model_children[labels] = ModelSeries(
+            known.requests if known else EventColumns(2),  # per request: seconds, rows
+            known.rows if known else EventColumns(2 + len(model.feature_names)),  # per row: class, confidence, features
             self.predictions.labels(*labels, "success"),
             self.inference.labels(*labels),
             self.batch_size.labels(*labels),
             self.confidence.labels(*labels),
-            {c: self.predicted_class.labels(*labels, c) for c in model.predictor.classes},
+            [self.predicted_class.labels(*labels, c) for c in model.predictor.classes],
             feature_children,
         )
         self.predictions.labels(*labels, "error")
@@ -184,31 +186,15 @@ class ServiceMetrics:
         self.reload_failures.labels(model_name, reason).inc()
 
     def observe_prediction(
-        self,
-        model,
-        seconds: float,
-        classes: Iterable[str],
-        confidences: Iterable[float],
-        buckets: list[list[int]],
+        self, model, seconds: float, rows: Sequence[Sequence[float]], classes: Sequence[int], confidences: Sequence[float]
     ) -> None:
-        """One request's predictions: ``buckets[f]`` holds feature f's bucket index per row."""
-        predictions, inference, batch_size, confidence, by_class, features = self._model_children[
-            (model.name, model.version)
-        ]
-        buffer = self.buffer
-        with buffer.lock:
-            rows = 0
-            for label in classes:
-                buffer.add(by_class[label])
-                rows += 1
-            for value in confidences:
-                buffer.observe(confidence, value)
-            for children, indexes in zip(features, buckets):
-                for index in indexes:
-                    buffer.add(children[index])
-            buffer.add(predictions, rows)
-            buffer.observe(inference, seconds)
-            buffer.observe(batch_size, rows)
+        """One request's predictions: input rows, predicted class indexes and their probabilities."""
+        series = self._model_children[(model.name, model.version)]
+        series.requests.extend((seconds, len(classes)))
+        if len(classes) == 1:
+            series.rows.extend((classes[0], confidences[0], *rows[0]))
+        else:
+            series.rows.extend(np.column_stack([classes, confidences, rows]).ravel().tolist())
 
     def prediction_failed(self, model, rows: int) -> None:
         self.predictions.labels(model.name, model.version, "error").inc(rows)
@@ -218,9 +204,62 @@ class ServiceMetrics:
         self.auth_failures.labels(reason).inc()
 
     def client_request(self, client: str, route: str) -> None:
-        key = (client, route)
-        child = self._client_children.get(key)
+        self._client_events.extend((self._client_ids.id_of((client, route)),))
+
+    # -- aggregation --------------------------------------------------------------------
+    def flush(self) -> None:
+        """Apply the recorded events to the series (one writer at a time)."""
+        with self._flush_lock:
+            self._flush_http()
+            self._flush_predictions()
+            for label_id, events in grouped(self._client_events.drain()):
+                labels = self._client_ids.labels[label_id]
+                self._child(self._client_children, self.client_requests, labels).inc(len(events))
+
+    def _child(self, cache: dict, metric, labels: tuple):
+        child = cache.get(labels)
         if child is None:
-            child = self._client_children[key] = self.client_requests.labels(client, route)
-        with self.buffer.lock:
-            self.buffer.add(child)
+            child = cache[labels] = metric.labels(*labels)
+        return child
+
+    def _flush_http(self) -> None:
+        for label_id, events in grouped(self._http_events.drain()):
+            labels = self._http_ids.labels[label_id]
+            apply_histogram(self._child(self._http_children, self.http_duration, labels), events[:, 1])
+        for method, (started, finished) in list(self._in_flight.items()):
+            # Reading advances both counters by one, which keeps their difference.
+            in_flight = next(started) - next(finished)
+            self._child(self._active_children, self.http_active, (method,)).set(max(0, in_flight))
+
+    def _flush_predictions(self) -> None:
+        for series in list(self._model_children.values()):
+            requests, rows = series.requests.drain(), series.rows.drain()
+            if len(requests):
+                apply_histogram(series.inference, requests[:, 0])
+                apply_histogram(series.batch_size, requests[:, 1])
+            if not len(rows):
+                continue
+            series.predictions.inc(len(rows))
+            classes = rows[:, 0].astype(np.int64)
+            for index, count in enumerate(np.bincount(classes, minlength=len(series.by_class)).tolist()):
+                if count:
+                    series.by_class[index].inc(count)
+            apply_histogram(series.confidence, rows[:, 1])
+            for column, (edges, buckets) in enumerate(series.features, start=2):
+                counts = np.bincount(bucket_indexes(edges, rows[:, column]), minlength=len(buckets))
+                for child, count in zip(buckets, counts.tolist()):
+                    if count:
+                        child.inc(count)
+
+
+class ModelSeries(NamedTuple):
+    """One model version's event columns and its labelled children."""
+
+    requests: EventColumns
+    rows: EventColumns
+    predictions: object
+    inference: object
+    batch_size: object
+    confidence: object
+    by_class: list
+    features: list  # (bucket edges, bucket children) per feature

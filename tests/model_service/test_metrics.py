@@ -133,6 +133,7 @@ def catalogue() -> dict[str, tuple[str, set[str]]]:
 
 def test_catalogue_lists_exactly_the_series_served(client, keys, registry):
     client.get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": keys["user"]})
+    series(registry)  # flushes
     served = {}
     for family in registry.collect():
         name = family.name + ("_total" if family.type == "counter" else "")
