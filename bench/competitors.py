@@ -57,7 +57,7 @@ def mlserver_setup(model_file: Path, folder: Path, port: int, parallel_workers: 
     }))
     (folder / "settings.json").write_text(json.dumps({
         "host": "127.0.0.1", "http_port": port, "grpc_port": port + 1, "metrics_port": port + 2,
-        "parallel_workers": parallel_workers, "debug": False,
+        "parallel_workers": parallel_workers, "debug": False, "metrics_dir": str(folder / "metrics"),
     }))
     python = ensure_venv("mlserver")
     command = [str(python.parent / "mlserver"), "start", str(folder)]
