@@ -30,7 +30,7 @@ def json_response(document: Any, status: int = 200) -> Response:
 def _parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
     """(form pairs, JSON document) of the request body; (None, None) when empty."""
     environ = request.environ
-    if not environ.get("CONTENT_LENGTH") and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", ""):
+    if environ.get("CONTENT_LENGTH", "") in ("", "0") and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", ""):
         return None, None
     mimetype = request.mimetype
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
@@ -39,6 +39,8 @@ def _parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
             return None, json.loads(data)
         except ValueError as exc:
             raise InputError(f"body is not valid JSON: {exc}", code="invalid_json") from None
+        except RecursionError:
+            raise InputError("body is not valid JSON: nested too deeply", code="invalid_json") from None
     if allow_form and mimetype == FORM_TYPE:
         return list(request.form.items(multi=True)), None
     accepted = "application/json or application/x-www-form-urlencoded" if allow_form else "application/json"

@@ -182,6 +182,15 @@ def test_bad_json_values(api, raw, field, fragment):
     assert error["field"] == field and fragment in error["message"]
 
 
+def test_hostile_bodies_get_4xx_not_5xx(api):
+    deep = api("POST", "/api/v1/predict", data="[" * 50_000, content_type="application/json")
+    assert deep.status_code == 400 and error_of(deep)["code"] == "invalid_json"
+    binary = api("POST", "/api/v1/classify", data=b"\xff\xfe\x00garbage", content_type="application/json")
+    assert binary.status_code == 400
+    empty = api("POST", "/api/v1/classify?sl=5.1&sw=3.5&pl=1.4&pw=0.3", data=b"", content_type="application/json")
+    assert empty.status_code == 200  # an empty body adds nothing to the query
+
+
 def test_query_and_body_giving_same_field(api):
     response = api("POST", "/api/v1/classify?sl=5.0", json=SETOSA)
     assert response.status_code == 400 and error_of(response)["field"] == "sl"
