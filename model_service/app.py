@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from flask import Response, request, send_from_directory
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from swagger_ui_bundle import swagger_ui_path
+from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 from werkzeug.exceptions import HTTPException
 
 from model_service import multiprocess
@@ -30,6 +30,7 @@ from modelwatch.errors import ModelwatchError
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 OPENAPI_FILE = HERE / "openapi.yaml"
+SWAGGER_UI_ASSETS = SWAGGER_UI_PY_ROOT / "static"  # Swagger UI 5 from PyPI: no CDN
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -102,7 +103,7 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
 
     @app.get("/api/docs/<path:asset>")
     def docs_asset(asset: str):
-        return send_from_directory(swagger_ui_path, asset)
+        return send_from_directory(SWAGGER_UI_ASSETS, asset)
 
     @app.errorhandler(InputError)
     def input_error(exc: InputError):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up modelwatch on this machine, idempotently:
-#   1. Debian packages the stack runs (Prometheus, Alertmanager, Docker, busybox, wrk),
+#   1. Debian packages the stack runs and its tests use (Prometheus, Alertmanager,
+#      Docker, busybox, wrk for benchmarks, Chromium for what a person looks at),
 #   2. a virtual environment in .venv with modelwatch and its test tools installed.
 # Usage: scripts/setup.sh            (CI=true makes a missing system package an error)
 set -euo pipefail
@@ -17,6 +18,7 @@ declare -A PACKAGES=(
   [dockerd]=docker.io
   [busybox]=busybox-static
   [wrk]=wrk
+  [chromium]=chromium
 )
 
 missing=()
@@ -40,7 +42,7 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 else
-  say "Debian packages present (prometheus, prometheus-alertmanager, docker.io, busybox-static, wrk)"
+  say "Debian packages present (prometheus, prometheus-alertmanager, docker.io, busybox-static, wrk, chromium)"
 fi
 
 python=${PYTHON:-python3}
