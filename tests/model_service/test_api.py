@@ -94,6 +94,12 @@ def test_swagger_ui_served_from_package_assets(api):
     assert b"https://" not in page.data  # nothing from a CDN
 
 
+def test_openapi_document_is_valid():
+    from openapi_spec_validator import validate
+
+    validate(spec())  # raises on any violation of the OpenAPI 3.1 schema
+
+
 def test_every_route_is_documented_and_every_documented_path_exists(app):
     served = {
         rule.rule.replace("<", "{").replace(">", "}").replace("{path:", "{")
