@@ -87,6 +87,19 @@ def parse_wrk(output: str) -> dict:
             "socket_errors": socket_errors.group(0) if socket_errors else "", "requests": requests_done}
 
 
+def group_cpu_seconds(group: int) -> float:
+    """User + system CPU of every live process in a process group (the server and its workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(url: str, seconds: float, extra: list[str]) -> dict:
     command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency", *extra, url]
     return parse_wrk(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
@@ -213,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     running.wait_ready()
                     run_wrk(running.url, 2, wrk_script(variant, work))  # warm-up
-                    results[variant.name].append(run_wrk(running.url, args.duration, wrk_script(variant, work)))
+                    cpu_before = group_cpu_seconds(running.process.pid)
+                    result = run_wrk(running.url, args.duration, wrk_script(variant, work))
+                    # CPU per request is steadier than req/s on a shared machine.
+                    result["cpu_us_per_request"] = (group_cpu_seconds(running.process.pid) - cpu_before) / result["requests"] * 1e6
+                    results[variant.name].append(result)
                 finally:
                     running.stop()
 
@@ -225,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             "rps_median": statistics.median(r["rps"] for r in runs),
             "p50_ms_median": statistics.median(r["p50_ms"] for r in runs),
             "p99_ms_median": statistics.median(r["p99_ms"] for r in runs),
+            "cpu_us_per_request_median": statistics.median(r["cpu_us_per_request"] for r in runs),
             "non_2xx": sum(r["non_2xx"] for r in runs),
             "runs": runs,
         }
@@ -247,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     c = rps("instrumented")
     if c:
         target("(c) / (b)", c / rps("uninstrumented") if rps("uninstrumented") else None, 0.97)
+        if "uninstrumented" in summary:
+            target("(c) / (b) by CPU per request", summary["uninstrumented"]["cpu_us_per_request_median"]
+                   / summary["instrumented"]["cpu_us_per_request_median"], 0.97)
         target("(c) / (a)", c / rps("reference") if rps("reference") else None, 1.2)
         mlserver_best = max(filter(None, (rps("mlserver"), rps("mlserver-pw0"))), default=None)
         target("(c) / best MLServer", c / mlserver_best if mlserver_best else None, 1.4)
@@ -257,12 +278,13 @@ def main(argv: list[str] | None = None) -> int:
 
     table = Table(title=f"service benchmark: medians of {args.rounds} interleaved rounds, {args.duration:g} s each, "
                         f"{CONNECTIONS} connections, server on core {SERVER_CORE}")
-    for column in ("variant", "req/s", "vs (a)", "p50 ms", "p99 ms", "non-2xx"):
+    for column in ("variant", "req/s", "vs (a)", "p50 ms", "p99 ms", "CPU µs/req", "non-2xx"):
         table.add_column(column, justify="right" if column != "variant" else "left")
     base = rps("reference")
     for name, row in summary.items():
         table.add_row(row["label"], f"{row['rps_median']:.0f}", f"{row['rps_median'] / base:.2f}x" if base else "-",
-                      f"{row['p50_ms_median']:.2f}", f"{row['p99_ms_median']:.2f}", str(row["non_2xx"]))
+                      f"{row['p50_ms_median']:.2f}", f"{row['p99_ms_median']:.2f}",
+                      f"{row['cpu_us_per_request_median']:.0f}", str(row["non_2xx"]))
     console.print(table)
     goals = Table(title="targets")
     for column in ("target", "value", "goal", "met"):

@@ -44,11 +44,9 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
     multiproc_dir = os.environ.get(multiprocess.ENV_VAR)
     metrics = None
     if config.service.instrumentation:
-        if multiproc_dir:
-            metrics = ServiceMetrics(None)
-        else:
+        if not multiproc_dir:
             registry = registry if registry is not None else CollectorRegistry()
-            metrics = ServiceMetrics(registry)
+        metrics = ServiceMetrics(None if multiproc_dir else registry, config.service.metrics_flush_seconds)
 
     if metrics is not None:
         metrics.flusher.start()

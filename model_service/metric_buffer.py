@@ -8,7 +8,7 @@ the GIL without a lock, and it creates no objects the garbage collector must
 track — queued tuples would make every collection slower) and bumps
 ``itertools.count`` objects for the in-flight gauge. ``flush`` drains the
 columns and applies the aggregates with numpy, one write per touched series:
-every ``interval`` seconds on a background thread, before this worker answers
+every ``interval`` seconds (``service.metrics_flush_seconds``) on a background thread, before this worker answers
 a scrape, and when the worker exits. A scrape can miss at most the last interval of the *other*
 workers; a worker killed with SIGKILL loses at most one interval.
 

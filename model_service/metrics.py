@@ -40,7 +40,7 @@ MODEL = ("model_name", "model_version")
 
 
 class ServiceMetrics:
-    def __init__(self, registry: CollectorRegistry | None, flush_interval: float = 0.1):
+    def __init__(self, registry: CollectorRegistry | None, flush_interval: float = 1.0):
         r = {"registry": registry}
         self._http_ids = LabelIds()  # (route, method, status)
         self._http_events = EventColumns(2)  # label id, seconds

@@ -81,6 +81,10 @@ class ServiceConfig:
     # make this safe.
     max_requests: int = 0
     reload_poll_seconds: float = 1.0
+    # How often each worker writes its recorded metrics to the shared files. A
+    # worker also writes its own before answering a scrape, so only the other
+    # workers' last interval can be missing from a scrape.
+    metrics_flush_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,9 @@ class Config:
         for name in ("port", "workers", "threads", "max_batch_size", "max_body_bytes"):
             if getattr(self.service, name) < 1:
                 problems.append(f"service.{name}: must be at least 1")
+        for name in ("metrics_flush_seconds", "reload_poll_seconds"):
+            if getattr(self.service, name) <= 0:
+                problems.append(f"service.{name}: must be above 0")
         if self.model.feature_buckets < 2:
             problems.append("model.feature_buckets: must be at least 2")
         return problems

@@ -40,7 +40,7 @@ def classify_count(samples, status="200") -> float:
 
 
 def eventually(read, expected, timeout: float = 5.0):
-    """Poll ``read()`` until it returns ``expected``: workers flush metrics every 0.1 s."""
+    """Poll ``read()`` until it returns ``expected``: workers flush metrics every second."""
     deadline = time.monotonic() + timeout
     while (value := read()) != expected and time.monotonic() < deadline:
         time.sleep(0.05)
