@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     for column in ("variant", "req/s", "vs (a)", "p50 ms", "p99 ms", "CPU µs/req", "non-2xx"):
         table.add_column(column, justify="right" if column != "variant" else "left")
     base = rps("reference")
-    for name, row in summary.items():
+    for row in summary.values():
         table.add_row(row["label"], f"{row['rps_median']:.0f}", f"{row['rps_median'] / base:.2f}x" if base else "-",
                       f"{row['p50_ms_median']:.2f}", f"{row['p99_ms_median']:.2f}",
                       f"{row['cpu_us_per_request_median']:.0f}", str(row["non_2xx"]))

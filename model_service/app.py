@@ -52,7 +52,6 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
         metrics.flusher.start()
     app = RouteRecordingFlask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.service.max_body_bytes
-    app.json.sort_keys = False
     registry_store = Registry(config.paths.registry_dir, config.model.name)
     server = ModelServer(registry_store, config.service.predictor, metrics, **({"rng": rng} if rng else {}))
     keystore = KeyStore(config.paths.keys_file)

@@ -10,7 +10,6 @@ so drift can be computed in PromQL.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import Counter
 from typing import Sequence
 
@@ -27,16 +26,8 @@ def quantile_edges(values: np.ndarray, buckets: int) -> list[float]:
     return sorted({round(float(q), 6) for q in quantiles})
 
 
-def bucket_index(edges: Sequence[float], value: float) -> int:
-    if value < edges[0]:
-        return 0
-    if value > edges[-1]:
-        return len(edges)
-    return max(1, bisect_left(edges, value))
-
-
 def bucket_indexes(edges: Sequence[float], values: np.ndarray) -> np.ndarray:
-    """Vectorised bucket_index."""
+    """The bucket of each value (see the module docstring for the labels)."""
     index = np.maximum(np.searchsorted(edges, values, side="left"), 1)
     index[values < edges[0]] = 0
     index[values > edges[-1]] = len(edges)

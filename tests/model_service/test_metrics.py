@@ -8,9 +8,10 @@ import re
 import string
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from model_service.baseline import bucket_index
+from model_service.baseline import bucket_indexes
 
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
 CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -62,7 +63,7 @@ def test_request_and_model_series(client, keys, registry, app):
 
     loaded = app.extensions["modelwatch"]["server"].state.models["v1"]
     sl_edges = loaded.bucket_edges[0]
-    bucket = f"{bucket_index(sl_edges, 5.1):02d}"
+    bucket = f"{bucket_indexes(sl_edges, np.array([5.1]))[0]:02d}"
     assert value(registry, "model_input_feature_bucket_total", feature="sl", bucket=bucket, **model) == 3
     # Every bucket of every feature exists from the start, at zero where unused.
     for name, edges in zip(loaded.feature_names, loaded.bucket_edges):
