@@ -47,7 +47,9 @@ def ensure_venv(name: str) -> Path:
     return python
 
 
-def mlserver_setup(model_file: Path, folder: Path, port: int, parallel_workers: int) -> tuple[list[str], dict]:
+def mlserver_setup(
+    model_file: Path, folder: Path, ports: tuple[int, int, int], parallel_workers: int
+) -> tuple[list[str], dict]:
     """Command and body of an MLServer serving ``model_file`` with the V2 protocol."""
     model_dir = folder / "iris"
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -56,7 +58,7 @@ def mlserver_setup(model_file: Path, folder: Path, port: int, parallel_workers: 
         "parameters": {"uri": str(model_file.resolve()), "version": "v1"},
     }))
     (folder / "settings.json").write_text(json.dumps({
-        "host": "127.0.0.1", "http_port": port, "grpc_port": port + 1, "metrics_port": port + 2,
+        "host": "127.0.0.1", "http_port": ports[0], "grpc_port": ports[1], "metrics_port": ports[2],
         "parallel_workers": parallel_workers, "debug": False, "metrics_dir": str(folder / "metrics"),
     }))
     python = ensure_venv("mlserver")

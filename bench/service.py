@@ -87,17 +87,33 @@ def parse_wrk(output: str) -> dict:
             "socket_errors": socket_errors.group(0) if socket_errors else "", "requests": requests_done}
 
 
-def group_cpu_seconds(group: int) -> float:
-    """User + system CPU of every live process in a process group (the server and its workers)."""
-    total = 0
+def _proc_stats() -> dict[int, list[str]]:
+    stats = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            stats[int(stat.parent.name)] = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # exited meanwhile
-        if int(fields[2]) == group:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return stats
+
+
+def process_tree(root: int, stats: dict[int, list[str]] | None = None) -> set[int]:
+    """``root`` and all its live descendants (servers that start their workers in new sessions too)."""
+    stats = _proc_stats() if stats is None else stats
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, fields in stats.items() if int(fields[1]) == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return tree & set(stats)
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU of the live processes of a server: the master and its workers."""
+    stats = _proc_stats()
+    ticks = sum(int(stats[pid][11]) + int(stats[pid][12]) for pid in process_tree(root, stats))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, seconds: float, extra: list[str]) -> dict:
@@ -132,14 +148,26 @@ class Running:
         raise RuntimeError(f"{self.variant.name} not ready after {timeout} s; see {self.log.name}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+        """Stop the server and every process it started; the next variant starts on a quiet core."""
+        tree = process_tree(self.process.pid) if self.process.poll() is None else set()
+        for pid in tree:
             try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            pass
+        deadline = time.monotonic() + 30
+        while (alive := tree & set(_proc_stats())) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in alive:
+            os.kill(pid, signal.SIGKILL)
+        if self.process.poll() is None:
+            self.process.wait()
         self.log.close()
+        time.sleep(1)
 
 
 def build_variants(work: Path, only: set[str] | None) -> list[tuple[Variant, int]]:
@@ -173,7 +201,8 @@ def build_variants(work: Path, only: set[str] | None) -> list[tuple[Variant, int
                  "MODELWATCH_PATHS__STATE_DIR": str(work / name)}))
     for workers, name in ((2, "mlserver"), (0, "mlserver-pw0")):
         def make(port, workers=workers, name=name):
-            command, body = competitors.mlserver_setup(model_file, work / name, port, workers)
+            ports = (port, free_port(), free_port())  # HTTP, gRPC, metrics: each its own free port
+            command, body = competitors.mlserver_setup(model_file, work / name, ports, workers)
             return Variant(name, f"(d) MLServer 1.7.1, parallel_workers={workers}", command,
                            "/v2/models/iris/infer", body=body)
         add(name, f"(d) MLServer parallel_workers={workers}", make)
@@ -224,12 +253,16 @@ def main(argv: list[str] | None = None) -> int:
             with console.status(f"round {round_no}/{args.rounds}: {variant.label}"):
                 running = Running(variant, port, work / f"{variant.name}.log")
                 try:
-                    running.wait_ready()
+                    try:
+                        running.wait_ready()
+                    except RuntimeError as exc:  # one broken competitor must not sink the run
+                        console.print(f"[red]round {round_no}: {exc}")
+                        continue
                     run_wrk(running.url, 2, wrk_script(variant, work))  # warm-up
-                    cpu_before = group_cpu_seconds(running.process.pid)
+                    cpu_before = tree_cpu_seconds(running.process.pid)
                     result = run_wrk(running.url, args.duration, wrk_script(variant, work))
                     # CPU per request is steadier than req/s on a shared machine.
-                    result["cpu_us_per_request"] = (group_cpu_seconds(running.process.pid) - cpu_before) / result["requests"] * 1e6
+                    result["cpu_us_per_request"] = (tree_cpu_seconds(running.process.pid) - cpu_before) / result["requests"] * 1e6
                     results[variant.name].append(result)
                 finally:
                     running.stop()
@@ -237,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     for variant, _ in variants:
         runs = results[variant.name]
+        if not runs:
+            continue
         summary[variant.name] = {
             "label": variant.label,
             "rps_median": statistics.median(r["rps"] for r in runs),
