@@ -2,7 +2,8 @@
 
     python -m bench.service [--rounds 3] [--duration 10] [--only reference,instrumented]
 
-Each round starts every variant in turn on one pinned core (taskset -c 0),
+Each round starts every variant in turn (the order rotates from round to
+round) on one pinned core (taskset -c 0),
 warms it up, and drives it with wrk on the other core (32 connections, one
 thread); medians over rounds are compared as ratios, since this machine is
 shared and noisy. Then /metrics of the instrumented service is timed after
@@ -249,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         variants = build_variants(work, only)
     results: dict[str, list[dict]] = {v.name: [] for v, _ in variants}
     for round_no in range(1, args.rounds + 1):
-        for variant, port in variants:
+        # Rotate the order each round, so no variant always follows the same one.
+        shift = (round_no - 1) % len(variants)
+        for variant, port in variants[shift:] + variants[:shift]:
             with console.status(f"round {round_no}/{args.rounds}: {variant.label}"):
                 running = Running(variant, port, work / f"{variant.name}.log")
                 try:
