@@ -1,8 +1,10 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
+import yaml
 
-from modelwatch.config import load_config
+from modelwatch.config import Config, load_config
 from modelwatch.errors import ConfigError
 
 
@@ -52,3 +54,12 @@ def test_unreadable_and_invalid_yaml(tmp_path):
 def test_booleans_are_strict():
     with pytest.raises(ConfigError, match="expected true or false"):
         load_config(env={"MODELWATCH_SERVICE__INSTRUMENTATION": "maybe"})
+
+
+def test_example_file_lists_every_setting_at_its_default():
+    example = Path(__file__).resolve().parents[2] / "modelwatch.example.yaml"
+    assert load_config(example, env={}) == Config()
+    listed = yaml.safe_load(example.read_text())
+    for section in dataclasses.fields(Config):
+        fields = {f.name for f in dataclasses.fields(section.default_factory())}
+        assert set(listed[section.name]) == fields, f"{section.name}: example file and config differ"
