@@ -1,2 +1,11 @@
-"""The exporter: host, process, container and cluster metrics, probes and
-baselines on its own /metrics (issue 3; not built yet)."""
+"""The exporter: what the model service cannot see about itself, on its own
+/metrics (``modelwatch exporter``).
+
+- ``exporter.collectors``: one module per collector and the table of them;
+- ``exporter.scrape``: runs the enabled collectors with isolated failures and a
+  deadline, and reports on each (``modelwatch_scrape_collector_*``);
+- ``exporter.server``: the HTTP endpoint.
+
+Built so far: the framework, the self metrics and the baseline collector. The
+host, process, docker, kubernetes and probe collectors are still to come.
+"""

@@ -88,10 +88,26 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class ExporterConfig:
+    host: str = "127.0.0.1"
+    port: int = 9188
+    # Comma-separated collector names; see exporter/collectors/__init__.py.
+    collectors: str = "baseline"
+    # A scrape waits at most this long for a collector; a slower one is served
+    # from its last complete collection (with its age as a metric).
+    collector_deadline_seconds: float = 2.0
+
+    @property
+    def enabled_collectors(self) -> list[str]:
+        return [name.strip() for name in self.collectors.split(",") if name.strip()]
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    exporter: ExporterConfig = field(default_factory=ExporterConfig)
 
     def validate(self) -> list[str]:
         problems = []
@@ -103,6 +119,8 @@ class Config:
         for name in ("metrics_flush_seconds", "reload_poll_seconds"):
             if getattr(self.service, name) <= 0:
                 problems.append(f"service.{name}: must be above 0")
+        if self.exporter.collector_deadline_seconds <= 0:
+            problems.append("exporter.collector_deadline_seconds: must be above 0")
         if self.model.feature_buckets < 2:
             problems.append("model.feature_buckets: must be at least 2")
         return problems

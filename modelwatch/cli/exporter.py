@@ -1,0 +1,35 @@
+"""modelwatch exporter: serve the exporter's /metrics (collectors from exporter.collectors)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+
+from exporter.collectors import COLLECTORS
+from modelwatch.cli.serve import check_port_free
+from modelwatch.config import Config
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind (default 9188)")
+    parser.add_argument("--collectors", help=f"comma-separated, from: {', '.join(COLLECTORS)} (default: baseline)")
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    import dataclasses
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("collectors", args.collectors)) if v}
+    config = dataclasses.replace(config, exporter=dataclasses.replace(config.exporter, **overrides))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from exporter.server import serve
+
+    check_port_free(config.exporter.host, config.exporter.port)
+    serve(config)  # validates the collectors first: a bad name fails here, in one line
+    print(f"exporter on http://{config.exporter.host}:{config.exporter.port}/metrics "
+          f"(collectors: {', '.join(config.exporter.enabled_collectors)})", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.pause()
+    return 0

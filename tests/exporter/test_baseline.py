@@ -1,0 +1,88 @@
+"""The baseline collector against a trained registry and the service's own series."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from exporter.collectors.baseline import BaselineCollector, BaselineError, parse_data_baseline
+from model_service.registry import Deployment, Registry
+
+
+@pytest.fixture
+def registry(config):
+    collector_registry = CollectorRegistry()
+    collector_registry.register(BaselineCollector(config.paths.registry_dir, config.model.name))
+    return collector_registry
+
+
+def baseline_file(config, version="v1"):
+    return config.paths.registry_dir / "iris" / version / "data-baseline.json"
+
+
+def test_publishes_the_data_baseline(config, registry):
+    baseline = json.loads(baseline_file(config).read_text())
+    model = {"model_name": "iris", "model_version": "v1"}
+    for feature, spec in baseline["features"].items():
+        for bucket, share in zip(spec["buckets"], spec["reference_fractions"]):
+            assert registry.get_sample_value("modelwatch_baseline_feature_fraction",
+                                             {**model, "feature": feature, "bucket": bucket}) == share
+        last = spec["buckets"][-1]
+        assert registry.get_sample_value("modelwatch_baseline_feature_cumulative_fraction",
+                                         {**model, "feature": feature, "bucket": last}) == pytest.approx(1.0, abs=1e-5)
+        assert registry.get_sample_value("modelwatch_baseline_feature_bucket_upper_bound",
+                                         {**model, "feature": feature, "bucket": last}) == float("inf")
+    for label, share in baseline["class_mix"].items():
+        assert registry.get_sample_value("modelwatch_baseline_class_fraction", {**model, "class": label}) == share
+    assert registry.get_sample_value("modelwatch_baseline_rows", model) == baseline["rows"]
+
+
+def test_labels_match_the_services_feature_counters(config, registry, client, keys):
+    from model_service.metric_buffer import flush_all
+
+    client.get("/api/v1/classify?sl=5.1&sw=3.5&pl=1.4&pw=0.3", headers={"X-API-Key": keys["user"]})
+    flush_all()
+    service = client.application.extensions["test_registry"]
+
+    def label_sets(reg, name):
+        return {tuple(sorted(s.labels.items())) for f in reg.collect() for s in f.samples if s.name == name}
+
+    assert label_sets(service, "model_input_feature_bucket_total") == label_sets(
+        registry, "modelwatch_baseline_feature_fraction")
+    assert label_sets(service, "model_predicted_class_total") == label_sets(registry, "modelwatch_baseline_class_fraction")
+
+
+def test_follows_the_deployment(config, registry):
+    Registry(config.paths.registry_dir, "iris").set_deployment(Deployment("v1", "v2", 0.1))
+    assert registry.get_sample_value("modelwatch_baseline_rows", {"model_name": "iris", "model_version": "v2"}) == 120
+
+
+def test_malformed_file_rejected_last_good_kept_then_reloaded(config, registry):
+    path = baseline_file(config)
+    good = path.read_text()
+    labels = {"model_name": "iris", "model_version": "v1"}
+    assert registry.get_sample_value("modelwatch_baseline_rows", labels) == 120
+    path.write_text("{not json")
+    assert registry.get_sample_value("modelwatch_baseline_rows", labels) == 120  # last good one
+    assert registry.get_sample_value("modelwatch_baseline_load_failures_total", {**labels, "reason": "unreadable"}) == 1
+    document = json.loads(good)
+    document["rows"] = 99
+    path.write_text(json.dumps(document))
+    assert registry.get_sample_value("modelwatch_baseline_rows", labels) == 99  # changed file re-read
+
+
+@pytest.mark.parametrize("mutate,fragment", [
+    (lambda d: d.pop("class_mix"), "'class_mix' is a required property"),
+    (lambda d: d["features"]["sl"].update(buckets=["a", "b"]), "buckets must be 00"),
+    (lambda d: d["features"]["sl"]["reference_fractions"].__setitem__(1, 0.9), "fractions sum to 1"),
+    (lambda d: d["features"]["sl"]["edges"].reverse(), "edges must ascend"),
+    (lambda d: d.update(rows="many"), "rows"),
+])
+def test_invalid_documents_say_what_is_wrong(config, mutate, fragment):
+    document = json.loads(baseline_file(config).read_text())
+    mutate(document)
+    with pytest.raises(BaselineError) as caught:
+        parse_data_baseline(json.dumps(document))
+    assert caught.value.reason == "invalid" and fragment in str(caught.value)
