@@ -92,7 +92,8 @@ class ExporterConfig:
     host: str = "127.0.0.1"
     port: int = 9188
     # Comma-separated collector names; see exporter/collectors/__init__.py.
-    collectors: str = "baseline"
+    # Leave out "host" where a real node_exporter scrapes the same machine.
+    collectors: str = "baseline,host"
     # A scrape waits at most this long for a collector; a slower one is served
     # from its last complete collection (with its age as a metric).
     collector_deadline_seconds: float = 2.0

@@ -28,6 +28,13 @@ def _baseline(config: Config) -> Collector:
     return BaselineCollector(config.paths.registry_dir, config.model.name)
 
 
+def _host(config: Config) -> Collector:
+    from exporter.collectors.host import HostCollector
+
+    return HostCollector()
+
+
 COLLECTORS: dict[str, CollectorInfo] = {
     "baseline": CollectorInfo(_baseline, "data baselines of the deployed model versions"),
+    "host": CollectorInfo(_host, "CPU, memory, filesystems, disks, network, load (node_exporter names)"),
 }

@@ -125,7 +125,7 @@ def test_cardinality_is_bounded_under_random_paths_keys_and_values(client, keys,
 def catalogue() -> dict[str, tuple[str, set[str]]]:
     rows = {}
     for line in CATALOGUE.read_text().splitlines():
-        match = re.match(r"^\| `([a-z_]+)` \| (counter|gauge|histogram) \| ([^|]*) \|", line)
+        match = re.match(r"^\| `([a-zA-Z0-9_]+)` \| (counter|gauge|histogram) \| ([^|]*) \|", line)
         if match:
             labels = set(re.findall(r"`([a-z0-9_]+)`", match.group(3)))
             rows[match.group(1)] = (match.group(2), labels)
