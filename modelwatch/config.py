@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,10 +94,14 @@ class ExporterConfig:
     port: int = 9188
     # Comma-separated collector names; see exporter/collectors/__init__.py.
     # Leave out "host" where a real node_exporter scrapes the same machine.
-    collectors: str = "baseline,host"
+    collectors: str = "baseline,host,process"
     # A scrape waits at most this long for a collector; a slower one is served
     # from its last complete collection (with its age as a metric).
     collector_deadline_seconds: float = 2.0
+    # The process collector follows the service's pid file (paths.service_pid_file)
+    # and, when set, also processes whose command line matches this regex.
+    process_pattern: str = ""
+    process_groupname: str = "model-service"
 
     @property
     def enabled_collectors(self) -> list[str]:
@@ -120,6 +125,11 @@ class Config:
         for name in ("metrics_flush_seconds", "reload_poll_seconds"):
             if getattr(self.service, name) <= 0:
                 problems.append(f"service.{name}: must be above 0")
+        if self.exporter.process_pattern:
+            try:
+                re.compile(self.exporter.process_pattern)
+            except re.error as exc:
+                problems.append(f"exporter.process_pattern: not a regular expression ({exc})")
         if self.exporter.collector_deadline_seconds <= 0:
             problems.append("exporter.collector_deadline_seconds: must be above 0")
         if self.model.feature_buckets < 2:

@@ -34,7 +34,16 @@ def _host(config: Config) -> Collector:
     return HostCollector()
 
 
+def _process(config: Config) -> Collector:
+    from exporter.collectors.process import ProcessCollector
+
+    return ProcessCollector(
+        config.exporter.process_groupname, config.paths.service_pid_file, config.exporter.process_pattern
+    )
+
+
 COLLECTORS: dict[str, CollectorInfo] = {
     "baseline": CollectorInfo(_baseline, "data baselines of the deployed model versions"),
     "host": CollectorInfo(_host, "CPU, memory, filesystems, disks, network, load (node_exporter names)"),
+    "process": CollectorInfo(_process, "the model service's master and workers (process-exporter names)"),
 }

@@ -15,7 +15,7 @@ from modelwatch.config import Config
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to bind (default 9188)")
-    parser.add_argument("--collectors", help=f"comma-separated, from: {', '.join(COLLECTORS)} (default: baseline,host)")
+    parser.add_argument("--collectors", help=f"comma-separated, from: {', '.join(COLLECTORS)} (default: baseline,host,process)")
 
 
 def run(args: argparse.Namespace, config: Config) -> int:

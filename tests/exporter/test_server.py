@@ -18,6 +18,7 @@ from tests.model_service.served import free_port
 from tests.model_service.test_metrics import catalogue
 
 pytestmark = pytest.mark.integration
+PREFIXES = ("modelwatch_", "node_", "namedprocess_")
 
 
 @pytest.fixture
@@ -55,11 +56,13 @@ def test_exporter_serves_baselines_and_lints_clean(exporter_text):
 def test_catalogue_lists_exactly_the_exporters_series(exporter_text):
     served = {}
     for family in text_string_to_metric_families(exporter_text):
-        if family.name.startswith(("modelwatch_", "node_")) and family.samples:
+        if family.name.startswith(PREFIXES) and family.samples:
             name = family.name + ("_total" if family.type == "counter" else "")
             served[name] = (family.type, {k for s in family.samples for k in s.labels})
-    documented = {name: row for name, row in catalogue().items() if name.startswith(("modelwatch_", "node_"))}
-    # Series that appear only when something fails are documented too.
-    for name in ("modelwatch_scrape_collector_error_info", "modelwatch_baseline_load_failures_total"):
+    documented = {name: row for name, row in catalogue().items() if name.startswith(PREFIXES)}
+    # Series that appear only when something fails, or only while the service runs, are documented too.
+    for name in ("modelwatch_scrape_collector_error_info", "modelwatch_baseline_load_failures_total",
+                 "namedprocess_namegroup_oldest_start_time_seconds",
+                 *(n for n in documented if n.startswith("modelwatch_process_"))):
         served.setdefault(name, documented.get(name))
     assert served == documented
