@@ -102,6 +102,11 @@ class ExporterConfig:
     # and, when set, also processes whose command line matches this regex.
     process_pattern: str = ""
     process_groupname: str = "model-service"
+    # The probe collector calls the service as a client would.
+    probe_url: str = "http://127.0.0.1:8000"
+    probe_key: str = ""  # an API key for the probe: modelwatch keys add probe
+    probe_interval_seconds: float = 5.0
+    probe_timeout_seconds: float = 2.0
 
     @property
     def enabled_collectors(self) -> list[str]:

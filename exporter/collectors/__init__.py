@@ -42,8 +42,21 @@ def _process(config: Config) -> Collector:
     )
 
 
+def _probe(config: Config) -> Collector:
+    from exporter.collectors.probe import ProbeCollector
+    from model_service.registry import Registry
+    from modelwatch.errors import ConfigError
+
+    if not config.exporter.probe_key:
+        raise ConfigError("exporter.probe_key: the probe collector needs an API key (modelwatch keys add probe)")
+    return ProbeCollector(config.exporter.probe_url, config.exporter.probe_key,
+                          Registry(config.paths.registry_dir, config.model.name),
+                          config.exporter.probe_interval_seconds, config.exporter.probe_timeout_seconds)
+
+
 COLLECTORS: dict[str, CollectorInfo] = {
     "baseline": CollectorInfo(_baseline, "data baselines of the deployed model versions"),
     "host": CollectorInfo(_host, "CPU, memory, filesystems, disks, network, load (node_exporter names)"),
     "process": CollectorInfo(_process, "the model service's master and workers (process-exporter names)"),
+    "probe": CollectorInfo(_probe, "a synthetic client checking the API's answers (needs exporter.probe_key)"),
 }

@@ -24,7 +24,10 @@ PREFIXES = ("modelwatch_", "node_", "namedprocess_")
 @pytest.fixture
 def exporter_text(state_dir):
     port = free_port()
-    env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(state_dir))
+    # Every collector, the probe aimed at a port where nothing listens.
+    env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(state_dir), MODELWATCH_EXPORTER__PROBE_KEY="unused",
+               MODELWATCH_EXPORTER__PROBE_URL=f"http://127.0.0.1:{free_port()}",
+               MODELWATCH_EXPORTER__COLLECTORS="baseline,host,process,probe")
     process = subprocess.Popen([sys.executable, "-m", "modelwatch", "exporter", "--port", str(port)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -63,6 +66,7 @@ def test_catalogue_lists_exactly_the_exporters_series(exporter_text):
     # Series that appear only when something fails, or only while the service runs, are documented too.
     for name in ("modelwatch_scrape_collector_error_info", "modelwatch_baseline_load_failures_total",
                  "namedprocess_namegroup_oldest_start_time_seconds",
+                 *(n for n in documented if n.startswith("modelwatch_probe_") and not n.endswith("_total")),
                  *(n for n in documented if n.startswith("modelwatch_process_"))):
         served.setdefault(name, documented.get(name))
     assert served == documented

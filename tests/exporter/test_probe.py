@@ -1,0 +1,67 @@
+"""The probe against a real service, a wrong key, a dead port and a lying server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from exporter.collectors.probe import ProbeCollector
+from model_service.registry import Registry
+from tests.model_service.served import free_port, serve
+
+pytestmark = pytest.mark.integration
+
+
+def probe(config, url, key) -> tuple[ProbeCollector, CollectorRegistry]:
+    collector = ProbeCollector(url, key, Registry(config.paths.registry_dir, "iris"), 3600, 2, background=False)
+    registry = CollectorRegistry()
+    registry.register(collector)
+    return collector, registry
+
+
+def test_real_service_answers_correctly_and_a_bad_key_is_an_http_error(config, keys, state_dir):
+    with serve(state_dir) as (base, _):
+        collector, registry = probe(config, base, keys["user"])
+        assert [collector.probe_once() for _ in range(5)] == ["success"] * 5
+        assert registry.get_sample_value("modelwatch_probe_answer_correct", {"target": base}) == 1
+        assert registry.get_sample_value("modelwatch_probe_duration_seconds", {"target": base}) < 2
+        assert registry.get_sample_value("modelwatch_probe_requests_total", {"target": base, "result": "success"}) == 5
+        bad, bad_registry = probe(config, base, "mw_000000000000_" + "x" * 32)
+        assert bad.probe_once() == "http_error"
+        assert bad_registry.get_sample_value("modelwatch_probe_success", {"target": base}) == 0
+
+
+def test_nothing_listening_is_a_connection_error(config):
+    url = f"http://127.0.0.1:{free_port()}"
+    collector, registry = probe(config, url, "k")
+    assert collector.probe_once() == "connection_error"
+    assert registry.get_sample_value("modelwatch_probe_requests_total", {"target": url, "result": "connection_error"}) == 1
+
+
+def test_a_wrong_answer_is_caught(config):
+    class Liar(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"species": "Iris nonsense", "model_version": "v1"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Liar)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        collector, registry = probe(config, url, "k")
+        assert collector.probe_once() == "wrong_answer"
+        assert registry.get_sample_value("modelwatch_probe_success", {"target": url}) == 1
+        assert registry.get_sample_value("modelwatch_probe_answer_correct", {"target": url}) == 0
+    finally:
+        server.shutdown()
