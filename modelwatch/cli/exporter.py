@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
 
 from exporter.collectors import COLLECTORS
-from modelwatch.cli.serve import check_port_free
+from modelwatch.ports import check_port_free
 from modelwatch.config import Config
 
 
@@ -19,8 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    import dataclasses
-
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("collectors", args.collectors)) if v}
     config = dataclasses.replace(config, exporter=dataclasses.replace(config.exporter, **overrides))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -30,6 +29,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     serve(config)  # validates the collectors first: a bad name fails here, in one line
     print(f"exporter on http://{config.exporter.host}:{config.exporter.port}/metrics "
           f"(collectors: {', '.join(config.exporter.enabled_collectors)})", flush=True)
+    # Nothing to flush or drain: the exporter holds no state worth saving.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.pause()
     return 0

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 
 from model_service.multiprocess import ENV_VAR
 from model_service.registry import Registry
 from modelwatch.config import Config
 from modelwatch.errors import ModelwatchError
+from modelwatch.ports import check_port_free
 
 OVERRIDES = ("host", "port", "workers", "threads")
 
@@ -25,16 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port to bind (default 8000)")
     parser.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
     parser.add_argument("--threads", type=int, help="threads per worker (default 4)")
-
-
-def check_port_free(host: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ModelwatchError(f"cannot bind {host}:{port}: {exc.strerror}") from None
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
