@@ -2,7 +2,7 @@
 VENV := .venv/bin
 PORT ?= 8000
 
-.PHONY: setup run test bench-service clean
+.PHONY: setup run test bench-service bench-exporter clean
 
 setup:
 	@scripts/setup.sh
@@ -18,6 +18,9 @@ test: setup
 
 bench-service: setup
 	$(VENV)/python -m bench.service
+
+bench-exporter: setup
+	$(VENV)/python -m bench.exporter
 
 clean:
 	rm -rf var .pytest_cache

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up modelwatch on this machine, idempotently:
 #   1. Debian packages the stack runs and its tests use (Prometheus, Alertmanager,
-#      Docker, busybox, wrk for benchmarks, Chromium for what a person looks at),
+#      Docker, busybox, wrk and node_exporter for benchmarks, Chromium for what a
+#      person looks at),
 #   2. a virtual environment in .venv with modelwatch and its test tools installed.
 # Usage: scripts/setup.sh            (CI=true makes a missing system package an error)
 set -euo pipefail
@@ -19,6 +20,7 @@ declare -A PACKAGES=(
   [busybox]=busybox-static
   [wrk]=wrk
   [chromium]=chromium
+  [prometheus-node-exporter]=prometheus-node-exporter
 )
 
 missing=()
@@ -42,7 +44,7 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 else
-  say "Debian packages present (prometheus, prometheus-alertmanager, docker.io, busybox-static, wrk, chromium)"
+  say "Debian packages present (prometheus, prometheus-alertmanager, docker.io, busybox-static, wrk, chromium, prometheus-node-exporter)"
 fi
 
 python=${PYTHON:-python3}

@@ -1,0 +1,123 @@
+"""Exporter benchmark: our host collector side by side with node_exporter.
+
+    python -m bench.exporter [--scrapes 200] [--rounds 3]
+
+Both exporters run pinned to core 0 (node_exporter with only the collectors
+that match ours: cpu, meminfo, filesystem, diskstats, netdev, loadavg, stat);
+the scraper runs on core 1 and alternates between them each round. Reports
+scrape latency p50/p99, CPU per scrape (from /proc), the CPU share of one core
+at a 15 s scrape interval, and resident memory. Prints a table and writes
+bench/results/exporter.json. (The container part of the exporter benchmark
+comes with the docker collector.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from rich.console import Console
+from rich.table import Table
+
+from bench.service import free_port, process_tree, tree_cpu_seconds
+
+SERVER_CORE, LOAD_CORE = "0", "1"
+NODE_EXPORTER_COLLECTORS = ("cpu", "meminfo", "filesystem", "diskstats", "netdev", "loadavg", "stat")
+console = Console()
+
+
+def start(name: str, port: int, state: Path) -> subprocess.Popen:
+    if name == "node_exporter":
+        binary = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+        if binary is None:
+            raise SystemExit("node_exporter is missing: apt-get install prometheus-node-exporter")
+        command = [binary, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults",
+                   *(f"--collector.{c}" for c in NODE_EXPORTER_COLLECTORS)]
+    else:
+        command = [sys.executable, "-m", "modelwatch", "exporter", "--port", str(port), "--collectors", "host"]
+    env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(state))
+    process = subprocess.Popen(["taskset", "-c", SERVER_CORE, *command], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).status_code == 200:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit(f"{name} did not start")
+
+
+def rss_bytes(root: int) -> int:
+    page = os.sysconf("SC_PAGE_SIZE")
+    return sum(int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page for pid in process_tree(root))
+
+
+def measure(url: str, root: int, scrapes: int) -> dict:
+    session = requests.Session()
+    for _ in range(5):
+        session.get(url, timeout=10)  # warm-up
+    cpu_before = tree_cpu_seconds(root)
+    latencies = []
+    for _ in range(scrapes):
+        started = time.perf_counter()
+        response = session.get(url, timeout=10)
+        latencies.append((time.perf_counter() - started) * 1e3)
+        assert response.status_code == 200
+    cpu_ms = (tree_cpu_seconds(root) - cpu_before) / scrapes * 1e3
+    latencies.sort()
+    return {"p50_ms": statistics.median(latencies), "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+            "cpu_ms_per_scrape": cpu_ms, "rss_mb": rss_bytes(root) / 2**20, "series": response.text.count("\n")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.exporter", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scrapes", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/exporter.json"))
+    args = parser.parse_args(argv)
+    os.sched_setaffinity(0, {int(LOAD_CORE)})  # the scraper stays off the exporters' core
+    state = Path(tempfile.mkdtemp(prefix="modelwatch-bench-exporter-"))
+    names = ["modelwatch host", "node_exporter"]
+    ports = {name: free_port() for name in names}
+    processes = {name: start(name, ports[name], state) for name in names}
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    try:
+        for round_no in range(args.rounds):
+            for name in names if round_no % 2 == 0 else names[::-1]:
+                with console.status(f"round {round_no + 1}/{args.rounds}: {name}"):
+                    runs[name].append(measure(f"http://127.0.0.1:{ports[name]}/metrics", processes[name].pid,
+                                              args.scrapes))
+    finally:
+        for process in processes.values():
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(10)
+    summary = {name: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for name, rs in runs.items()}
+    table = Table(title=f"host metrics exporters: medians of {args.rounds} rounds of {args.scrapes} scrapes, "
+                        f"server on core {SERVER_CORE}")
+    for column in ("exporter", "p50 ms", "p99 ms", "CPU ms/scrape", "CPU share at 15 s", "RSS MB", "lines"):
+        table.add_column(column, justify="left" if column == "exporter" else "right")
+    for name, row in summary.items():
+        table.add_row(name, f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}", f"{row['cpu_ms_per_scrape']:.2f}",
+                      f"{row['cpu_ms_per_scrape'] / 15_000:.4%}", f"{row['rss_mb']:.1f}", f"{row['series']:.0f}")
+    console.print(table)
+    ratio = summary["modelwatch host"]["cpu_ms_per_scrape"] / summary["node_exporter"]["cpu_ms_per_scrape"]
+    console.print(f"host collector CPU per scrape = {ratio:.2f}x node_exporter's (target: at most 3x)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"summary": summary, "runs": runs, "cpu_ratio_vs_node_exporter": ratio}, indent=2))
+    console.print(f"written {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
