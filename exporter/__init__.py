@@ -6,6 +6,6 @@
   deadline, and reports on each (``modelwatch_scrape_collector_*``);
 - ``exporter.server``: the HTTP endpoint.
 
-Built so far: the framework, the self metrics, and the baseline, host, process
-and probe collectors. The docker and kubernetes collectors are still to come.
+Built so far: the framework, the self metrics, and the baseline, host, process,
+docker and probe collectors. The kubernetes collector is still to come.
 """

@@ -102,6 +102,8 @@ class ExporterConfig:
     # and, when set, also processes whose command line matches this regex.
     process_pattern: str = ""
     process_groupname: str = "model-service"
+    # The docker collector reports only containers with this label (key or key=value); empty: all.
+    docker_label_filter: str = ""
     # The probe collector calls the service as a client would.
     probe_url: str = "http://127.0.0.1:8000"
     probe_key: str = ""  # an API key for the probe: modelwatch keys add probe

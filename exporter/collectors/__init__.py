@@ -54,9 +54,16 @@ def _probe(config: Config) -> Collector:
                           config.exporter.probe_interval_seconds, config.exporter.probe_timeout_seconds)
 
 
+def _docker(config: Config) -> Collector:
+    from exporter.collectors.docker import DockerCollector
+
+    return DockerCollector(config.exporter.docker_label_filter)
+
+
 COLLECTORS: dict[str, CollectorInfo] = {
     "baseline": CollectorInfo(_baseline, "data baselines of the deployed model versions"),
     "host": CollectorInfo(_host, "CPU, memory, filesystems, disks, network, load (node_exporter names)"),
     "process": CollectorInfo(_process, "the model service's master and workers (process-exporter names)"),
+    "docker": CollectorInfo(_docker, "running containers from the Docker engine (cAdvisor names)"),
     "probe": CollectorInfo(_probe, "a synthetic client checking the API's answers (needs exporter.probe_key)"),
 }

@@ -8,26 +8,32 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import require_binary
+from tests.exporter.docker_engine import IMAGE
 from tests.model_service.served import free_port
 from tests.model_service.test_metrics import catalogue
 
 pytestmark = pytest.mark.integration
-PREFIXES = ("modelwatch_", "node_", "namedprocess_")
+PREFIXES = ("modelwatch_", "node_", "namedprocess_", "container_")
 
 
 @pytest.fixture
-def exporter_text(state_dir):
+def exporter_text(state_dir, docker_engine):
     port = free_port()
-    # Every collector, the probe aimed at a port where nothing listens.
+    label = f"modelwatch.test={uuid.uuid4().hex[:8]}"
+    container = docker_engine.client.containers.run(IMAGE, ["sleep", "600"], detach=True, network_mode="none",
+                                                    labels=dict([label.split("=")]))
+    # Every collector; the probe aimed at a port where nothing listens.
     env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(state_dir), MODELWATCH_EXPORTER__PROBE_KEY="unused",
                MODELWATCH_EXPORTER__PROBE_URL=f"http://127.0.0.1:{free_port()}",
-               MODELWATCH_EXPORTER__COLLECTORS="baseline,host,process,probe")
+               MODELWATCH_EXPORTER__DOCKER_LABEL_FILTER=label,
+               MODELWATCH_EXPORTER__COLLECTORS="baseline,host,process,docker,probe")
     process = subprocess.Popen([sys.executable, "-m", "modelwatch", "exporter", "--port", str(port)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -43,6 +49,7 @@ def exporter_text(state_dir):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
+        container.remove(force=True)
 
 
 def test_exporter_serves_baselines_and_lints_clean(exporter_text):
@@ -54,6 +61,7 @@ def test_exporter_serves_baselines_and_lints_clean(exporter_text):
     assert unexpected == [], unexpected
     assert 'modelwatch_scrape_collector_success{collector="baseline"} 1.0' in exporter_text
     assert 'modelwatch_scrape_collector_success{collector="host"} 1.0' in exporter_text
+    assert 'modelwatch_scrape_collector_success{collector="docker"} 1.0' in exporter_text
 
 
 def test_catalogue_lists_exactly_the_exporters_series(exporter_text):
@@ -66,6 +74,8 @@ def test_catalogue_lists_exactly_the_exporters_series(exporter_text):
     # Series that appear only when something fails, or only while the service runs, are documented too.
     for name in ("modelwatch_scrape_collector_error_info", "modelwatch_baseline_load_failures_total",
                  "namedprocess_namegroup_oldest_start_time_seconds",
+                 # block I/O (empty on some hosts) and networks (the test container has none)
+                 *(n for n in documented if n.startswith(("container_fs_", "container_network_"))),
                  *(n for n in documented if n.startswith("modelwatch_probe_") and not n.endswith("_total")),
                  *(n for n in documented if n.startswith("modelwatch_process_"))):
         served.setdefault(name, documented.get(name))
