@@ -116,6 +116,11 @@ def container_runs(counts: list[int], scrapes: int, state: Path) -> dict[str, di
             try:
                 with console.status(f"scraping: {name}"):
                     results[name] = measure(f"http://127.0.0.1:{port}/metrics", process.pid, scrapes)
+                with console.status(f"idle for 15 s: {name}"):
+                    # Following the stats streams costs CPU between scrapes too.
+                    idle_before = tree_cpu_seconds(process.pid)
+                    time.sleep(15)
+                    results[name]["idle_cpu_share"] = (tree_cpu_seconds(process.pid) - idle_before) / 15
             finally:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(10)
@@ -123,6 +128,11 @@ def container_runs(counts: list[int], scrapes: int, state: Path) -> dict[str, di
             for container in containers:
                 container.remove(force=True)
     return results
+
+
+def cpu_share(row: dict) -> float:
+    """Share of one core with a scrape every 15 s: background work plus the scrape itself."""
+    return row.get("idle_cpu_share", 0.0) + row["cpu_ms_per_scrape"] / 15_000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,19 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     summary.update(container_runs(counts, max(20, args.scrapes // 5), state))
     table = Table(title=f"exporters: host rows are medians of {args.rounds} rounds of {args.scrapes} scrapes; "
                         f"server on core {SERVER_CORE}")
-    for column in ("exporter", "p50 ms", "p99 ms", "CPU ms/scrape", "CPU share at 15 s", "RSS MB", "lines"):
+    for column in ("exporter", "p50 ms", "p99 ms", "CPU ms/scrape", "CPU share, 15 s scrapes", "RSS MB", "lines"):
         table.add_column(column, justify="left" if column == "exporter" else "right")
     for name, row in summary.items():
         table.add_row(name, f"{row['p50_ms']:.2f}", f"{row['p99_ms']:.2f}", f"{row['cpu_ms_per_scrape']:.2f}",
-                      f"{row['cpu_ms_per_scrape'] / 15_000:.4%}", f"{row['rss_mb']:.1f}", f"{row['series']:.0f}")
+                      f"{cpu_share(row):.3%}", f"{row['rss_mb']:.1f}", f"{row['series']:.0f}")
     console.print(table)
     ratio = summary["modelwatch host"]["cpu_ms_per_scrape"] / summary["node_exporter"]["cpu_ms_per_scrape"]
     console.print(f"host collector CPU per scrape = {ratio:.2f}x node_exporter's (target: at most 3x)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for name, row in summary.items():
         if name.startswith("modelwatch docker"):
-            console.print(f"{name}: p99 {row['p99_ms']:.1f} ms (target < 100), CPU at 15 s "
-                          f"{row['cpu_ms_per_scrape'] / 15_000:.3%} (target < 2%), RSS {row['rss_mb']:.0f} MB (< 80)")
+            console.print(f"{name}: p99 {row['p99_ms']:.1f} ms (target < 100), CPU with 15 s scrapes "
+                          f"{cpu_share(row):.3%} of a core (target < 2%), RSS {row['rss_mb']:.0f} MB (< 80)")
     args.out.write_text(json.dumps({"summary": summary, "runs": runs, "cpu_ratio_vs_node_exporter": ratio}, indent=2))
     console.print(f"written {args.out}")
     return 0

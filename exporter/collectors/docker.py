@@ -7,9 +7,10 @@ dashboards work the same in compose and on Kubernetes.
 
 Only running containers are reported (a stopped one disappears), optionally
 only those with a label (``exporter.docker_label_filter``, e.g.
-``com.docker.compose.project=modelwatch``). Stats are Docker's one-shot stats,
-fetched concurrently by a bounded pool: never one container after another at
-1–2 s each. Labels: ``id`` (``/docker/<id>``, as cAdvisor), ``name``,
+``com.docker.compose.project=modelwatch``). Each container's stats stream is
+followed in the background (the way ``docker stats`` does) and a scrape reads
+the latest sample: Docker answers even a one-shot stats call only at its next
+1 s collection tick, so asking per scrape costs a second or more. Labels: ``id`` (``/docker/<id>``, as cAdvisor), ``name``,
 ``image`` (never empty) and the compose project and service as cAdvisor
 exposes Docker labels.
 
@@ -21,8 +22,8 @@ children read and wrote (``/proc/<pid>/io``) are reported too, as
 
 from __future__ import annotations
 
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable
@@ -53,31 +54,76 @@ def _process_io(pid: int, proc: Path) -> tuple[int, int] | None:
     return int(fields["read_bytes"]), int(fields["write_bytes"])
 
 
+class _StatsStream:
+    """Follows one container's stats stream (Docker sends a sample every second)
+    and keeps the latest, so a scrape never waits for Docker's collection tick:
+    even one-shot stats wait up to a second for it, per call."""
+
+    INSPECT_EVERY = 5.0  # seconds: state, health, restarts and limits change rarely
+
+    def __init__(self, client: docker.DockerClient, container_id: str):
+        self.latest: dict | None = None
+        self.attrs: dict = {}  # the container's inspect document, refreshed every INSPECT_EVERY
+        self.first = threading.Event()
+        self.alive = True
+        threading.Thread(target=self._follow, args=(client, container_id), name=f"docker-stats-{container_id[:12]}",
+                         daemon=True).start()
+
+    def _follow(self, client, container_id) -> None:
+        try:
+            inspected = 0.0
+            for sample in client.api.stats(container_id, stream=True, decode=True):
+                if time.monotonic() - inspected > self.INSPECT_EVERY:
+                    self.attrs = client.api.inspect_container(container_id)
+                    inspected = time.monotonic()
+                self.latest = sample
+                self.first.set()
+        except Exception:
+            pass  # the container stopped or the daemon went away: a new stream is made if it comes back
+        finally:
+            self.alive = False
+            self.first.set()
+
+
 class DockerCollector:
     def __init__(self, label_filter: str = "", connect: Callable[[], docker.DockerClient] | None = None,
-                 workers: int = 8, proc: Path = Path("/proc")):
+                 first_sample_wait: float = 1.5, proc: Path = Path("/proc")):
         self._filters = {"label": [label_filter]} if label_filter else {}
-        self._connect = connect or (lambda: docker.from_env(max_pool_size=workers * 2, timeout=10))
+        # One pooled connection per followed container, and some for listing.
+        self._connect = connect or (lambda: docker.from_env(max_pool_size=512, timeout=10))
         self._client: docker.DockerClient | None = None
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker-stats")
+        self._streams: dict[str, _StatsStream] = {}
+        self._first_sample_wait = first_sample_wait
         self._proc = proc
-
-    def _stats(self, container) -> tuple:
-        return container, container.stats(stream=False, one_shot=True)
 
     def collect(self) -> Iterable:
         try:
             if self._client is None:
                 self._client = self._connect()
-            containers = self._client.containers.list(filters=self._filters)
-            sampled = list(self._pool.map(self._stats, containers))
+                self._streams = {}
+            # sparse: no inspect per container here; each stream keeps its own inspect document
+            containers = self._client.containers.list(filters=self._filters, sparse=True)
         except Exception:
             self._client = None  # reconnect next time: the daemon may come back
             raise
+        running = {container.id for container in containers}
+        for stale in set(self._streams) - running:
+            del self._streams[stale]  # its stream ends with the container
+        new = []
+        for container in containers:
+            stream = self._streams.get(container.id)
+            if stream is None or not stream.alive:
+                stream = self._streams[container.id] = _StatsStream(self._client, container.id)
+                new.append(stream)
+        deadline = time.monotonic() + self._first_sample_wait
+        for stream in new:  # a container seen for the first time: wait briefly for its first sample
+            stream.first.wait(max(0.0, deadline - time.monotonic()))
         families = _Families()
         now = time.time()
-        for container, stats in sampled:
-            families.add(container, stats, now, self._proc)
+        for container in containers:
+            stream = self._streams[container.id]
+            if stream.latest is not None and stream.attrs:
+                families.add(container.id, stream.attrs, stream.latest, now, self._proc)
         return families.all()
 
 
@@ -117,11 +163,10 @@ class _Families:
         self.health = gauge("modelwatch_container_health", "1 for the container's health status (none: no check).",
                             ["status"])
 
-    def add(self, container, stats: dict, now: float, proc: Path) -> None:
-        attrs = container.attrs
+    def add(self, container_id: str, attrs: dict, stats: dict, now: float, proc: Path) -> None:
         docker_labels = attrs.get("Config", {}).get("Labels") or {}
         image = attrs.get("Config", {}).get("Image") or attrs.get("Image") or "unknown"
-        labels = [f"/docker/{container.id}", container.name, image,
+        labels = [f"/docker/{container_id}", attrs.get("Name", "").lstrip("/"), image,
                   docker_labels.get("com.docker.compose.project", ""),
                   docker_labels.get("com.docker.compose.service", "")]
         cpu = stats.get("cpu_stats", {})

@@ -45,11 +45,12 @@ def test_cpu_memory_writes_and_labels(containers):
     collector = DockerCollector(label)
     first, t0 = samples(collector, "container_cpu_usage_seconds_total"), time.monotonic()
     writes0 = samples(collector, "modelwatch_container_process_write_bytes_total")
-    time.sleep(3)
+    time.sleep(6)
     second, t1 = samples(collector, "container_cpu_usage_seconds_total"), time.monotonic()
-    assert set(second) == set(names.values())  # the label filter: only this test's containers
+    assert set(first) == set(second) == set(names.values())  # the label filter: only this test's containers
+    # Samples are up to 1 s old (Docker's tick), hence the wide band around one core.
     rate = (second[names["burner"]] - first[names["burner"]]) / (t1 - t0)
-    assert 0.3 < rate < 1.2, f"a busy loop should use about one core, used {rate:.2f}"
+    assert 0.4 < rate < 1.4, f"a busy loop should use about one core, used {rate:.2f}"
     assert second[names["limited"]] - first[names["limited"]] < 0.1  # sleeping
     limits = samples(collector, "container_spec_memory_limit_bytes")
     assert limits[names["limited"]] == 64 * 2**20 and limits[names["burner"]] == 0
