@@ -6,6 +6,5 @@
   deadline, and reports on each (``modelwatch_scrape_collector_*``);
 - ``exporter.server``: the HTTP endpoint.
 
-Built so far: the framework, the self metrics, and the baseline, host, process,
-docker and probe collectors. The kubernetes collector is still to come.
+Collectors: baseline, host, process, docker, kubernetes and probe.
 """

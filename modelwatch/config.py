@@ -104,11 +104,18 @@ class ExporterConfig:
     process_groupname: str = "model-service"
     # The docker collector reports only containers with this label (key or key=value); empty: all.
     docker_label_filter: str = ""
+    # The kubernetes collector: comma-separated namespaces, listed in the background this often.
+    kubernetes_namespaces: str = "default"
+    kubernetes_refresh_seconds: float = 30.0
     # The probe collector calls the service as a client would.
     probe_url: str = "http://127.0.0.1:8000"
     probe_key: str = ""  # an API key for the probe: modelwatch keys add probe
     probe_interval_seconds: float = 5.0
     probe_timeout_seconds: float = 2.0
+
+    @property
+    def kubernetes_namespace_list(self) -> list[str]:
+        return [name.strip() for name in self.kubernetes_namespaces.split(",") if name.strip()]
 
     @property
     def enabled_collectors(self) -> list[str]:

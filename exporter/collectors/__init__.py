@@ -60,10 +60,18 @@ def _docker(config: Config) -> Collector:
     return DockerCollector(config.exporter.docker_label_filter)
 
 
+def _kubernetes(config: Config) -> Collector:
+    from exporter.collectors.kubernetes import KubernetesCollector, connect_from_environment
+
+    return KubernetesCollector(config.exporter.kubernetes_namespace_list, config.exporter.kubernetes_refresh_seconds,
+                               connect_from_environment)
+
+
 COLLECTORS: dict[str, CollectorInfo] = {
     "baseline": CollectorInfo(_baseline, "data baselines of the deployed model versions"),
     "host": CollectorInfo(_host, "CPU, memory, filesystems, disks, network, load (node_exporter names)"),
     "process": CollectorInfo(_process, "the model service's master and workers (process-exporter names)"),
     "docker": CollectorInfo(_docker, "running containers from the Docker engine (cAdvisor names)"),
+    "kubernetes": CollectorInfo(_kubernetes, "deployments, pods, HPAs, nodes (kube-state-metrics names) and usage"),
     "probe": CollectorInfo(_probe, "a synthetic client checking the API's answers (needs exporter.probe_key)"),
 }

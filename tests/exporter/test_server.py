@@ -16,16 +16,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import require_binary
 from tests.exporter.docker_engine import IMAGE
+from tests.exporter.fake_kube_api import FakeApiServer
 from tests.model_service.served import free_port
 from tests.model_service.test_metrics import catalogue
 
 pytestmark = pytest.mark.integration
-PREFIXES = ("modelwatch_", "node_", "namedprocess_", "container_")
+PREFIXES = ("modelwatch_", "node_", "namedprocess_", "container_", "kube_")
 
 
 @pytest.fixture
-def exporter_text(state_dir, docker_engine):
+def exporter_text(state_dir, docker_engine, tmp_path):
     port = free_port()
+    kube_api = FakeApiServer()
     label = f"modelwatch.test={uuid.uuid4().hex[:8]}"
     container = docker_engine.client.containers.run(IMAGE, ["sleep", "600"], detach=True, network_mode="none",
                                                     labels=dict([label.split("=")]))
@@ -33,7 +35,9 @@ def exporter_text(state_dir, docker_engine):
     env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(state_dir), MODELWATCH_EXPORTER__PROBE_KEY="unused",
                MODELWATCH_EXPORTER__PROBE_URL=f"http://127.0.0.1:{free_port()}",
                MODELWATCH_EXPORTER__DOCKER_LABEL_FILTER=label,
-               MODELWATCH_EXPORTER__COLLECTORS="baseline,host,process,docker,probe")
+               KUBECONFIG=str(kube_api.kubeconfig(tmp_path / "kubeconfig")),
+               MODELWATCH_EXPORTER__KUBERNETES_NAMESPACES="modelwatch",
+               MODELWATCH_EXPORTER__COLLECTORS="baseline,host,process,docker,kubernetes,probe")
     process = subprocess.Popen([sys.executable, "-m", "modelwatch", "exporter", "--port", str(port)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -50,6 +54,7 @@ def exporter_text(state_dir, docker_engine):
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
         container.remove(force=True)
+        kube_api.server.shutdown()
 
 
 def test_exporter_serves_baselines_and_lints_clean(exporter_text):
@@ -62,6 +67,7 @@ def test_exporter_serves_baselines_and_lints_clean(exporter_text):
     assert 'modelwatch_scrape_collector_success{collector="baseline"} 1.0' in exporter_text
     assert 'modelwatch_scrape_collector_success{collector="host"} 1.0' in exporter_text
     assert 'modelwatch_scrape_collector_success{collector="docker"} 1.0' in exporter_text
+    assert 'modelwatch_scrape_collector_success{collector="kubernetes"} 1.0' in exporter_text
 
 
 def test_catalogue_lists_exactly_the_exporters_series(exporter_text):

@@ -1,0 +1,72 @@
+"""A stand-in for the Kubernetes API server: answers list calls with recorded
+objects (tests/exporter/fixtures/kubernetes), can go down, and can lack
+metrics-server. There is no real API server on these machines."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from kubernetes import client
+
+FIXTURES = Path(__file__).parent / "fixtures" / "kubernetes"
+ROUTES = {
+    "/apis/apps/v1/namespaces/modelwatch/deployments": "deployments.json",
+    "/api/v1/namespaces/modelwatch/pods": "pods.json",
+    "/apis/autoscaling/v2/namespaces/modelwatch/horizontalpodautoscalers": "hpas.json",
+    "/api/v1/nodes": "nodes.json",
+    "/apis/metrics.k8s.io/v1beta1/namespaces/modelwatch/pods": "podmetrics.json",
+    "/apis/metrics.k8s.io/v1beta1/nodes": "nodemetrics.json",
+}
+
+
+class FakeApiServer:
+    def __init__(self):
+        self.down = False
+        self.requests: list[str] = []
+        self.metrics_server = True
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                path = self.path.split("?")[0]
+                outer.requests.append(path)
+                name = ROUTES.get(path)
+                if outer.down:
+                    status, body = 503, b'{"kind":"Status","code":503,"message":"unavailable"}'
+                elif name is None or (not outer.metrics_server and "metrics.k8s.io" in path):
+                    status, body = 404, b'{"kind":"Status","code":404,"reason":"NotFound"}'
+                else:
+                    status, body = 200, (FIXTURES / name).read_bytes()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def connect(self):
+        configuration = client.Configuration()
+        configuration.host = f"http://127.0.0.1:{self.server.server_port}"
+        return client.ApiClient(configuration)
+
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def kubeconfig(self, path: Path) -> Path:
+        """A kubeconfig file pointing at this server."""
+        path.write_text(
+            "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
+            f"clusters: [{{name: fake, cluster: {{server: '{self.url}'}}}}]\n"
+            "contexts: [{name: fake, context: {cluster: fake, user: fake}}]\n"
+            "users: [{name: fake, user: {token: unused}}]\n"
+        )
+        return path
