@@ -4,11 +4,11 @@ metrics-server. There is no real API server on these machines."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from kubernetes import client
+
+from tests.exporter.json_http import json_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kubernetes"
 ROUTES = {
@@ -26,30 +26,16 @@ class FakeApiServer:
         self.down = False
         self.requests: list[str] = []
         self.metrics_server = True
-        outer = self
+        self.server = json_server(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                path = self.path.split("?")[0]
-                outer.requests.append(path)
-                name = ROUTES.get(path)
-                if outer.down:
-                    status, body = 503, b'{"kind":"Status","code":503,"message":"unavailable"}'
-                elif name is None or (not outer.metrics_server and "metrics.k8s.io" in path):
-                    status, body = 404, b'{"kind":"Status","code":404,"reason":"NotFound"}'
-                else:
-                    status, body = 200, (FIXTURES / name).read_bytes()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, path: str) -> tuple[int, bytes]:
+        self.requests.append(path)
+        name = ROUTES.get(path)
+        if self.down:
+            return 503, b'{"kind":"Status","code":503,"message":"unavailable"}'
+        if name is None or (not self.metrics_server and "metrics.k8s.io" in path):
+            return 404, b'{"kind":"Status","code":404,"reason":"NotFound"}'
+        return 200, (FIXTURES / name).read_bytes()
 
     def connect(self):
         configuration = client.Configuration()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.collectors.probe import ProbeCollector
 from model_service.registry import Registry
+from tests.exporter.json_http import json_server
 from tests.model_service.served import free_port, serve
 
 pytestmark = pytest.mark.integration
@@ -43,20 +42,8 @@ def test_nothing_listening_is_a_connection_error(config):
 
 
 def test_a_wrong_answer_is_caught(config):
-    class Liar(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = json.dumps({"species": "Iris nonsense", "model_version": "v1"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Liar)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    lie = json.dumps({"species": "Iris nonsense", "model_version": "v1"}).encode()
+    server = json_server(lambda path: (200, lie))
     try:
         url = f"http://127.0.0.1:{server.server_port}"
         collector, registry = probe(config, url, "k")

@@ -1,0 +1,27 @@
+"""A loopback HTTP server answering GETs with JSON, for stand-in backends in tests."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+
+def json_server(answer: Callable[[str], tuple[int, bytes]]) -> ThreadingHTTPServer:
+    """Serve ``answer(path) -> (status, JSON body)`` on 127.0.0.1 from a daemon thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            status, body = answer(self.path.split("?")[0])
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass  # keep test output quiet
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
