@@ -22,6 +22,7 @@ children read and wrote (``/proc/<pid>/io``) are reported too, as
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import datetime
@@ -62,7 +63,7 @@ class _StatsStream:
     INSPECT_EVERY = 5.0  # seconds: state, health, restarts and limits change rarely
 
     def __init__(self, client: docker.DockerClient, container_id: str):
-        self.latest: dict | None = None
+        self._raw: bytes | None = None  # parsed only when a scrape reads it: most samples are never read
         self.attrs: dict = {}  # the container's inspect document, refreshed every INSPECT_EVERY
         self.first = threading.Event()
         self.alive = True
@@ -72,17 +73,27 @@ class _StatsStream:
     def _follow(self, client, container_id) -> None:
         try:
             inspected = 0.0
-            for sample in client.api.stats(container_id, stream=True, decode=True):
+            for raw in client.api.stats(container_id, stream=True, decode=False):
                 if time.monotonic() - inspected > self.INSPECT_EVERY:
                     self.attrs = client.api.inspect_container(container_id)
                     inspected = time.monotonic()
-                self.latest = sample
+                self._raw = raw
                 self.first.set()
         except Exception:
             pass  # the container stopped or the daemon went away: a new stream is made if it comes back
         finally:
             self.alive = False
             self.first.set()
+
+    @property
+    def latest(self) -> dict | None:
+        raw = self._raw
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None  # a partial chunk: the next sample will do
 
 
 class DockerCollector:
@@ -122,8 +133,9 @@ class DockerCollector:
         now = time.time()
         for container in containers:
             stream = self._streams[container.id]
-            if stream.latest is not None and stream.attrs:
-                families.add(container.id, stream.attrs, stream.latest, now, self._proc)
+            sample = stream.latest
+            if sample is not None and stream.attrs:
+                families.add(container.id, stream.attrs, sample, now, self._proc)
         return families.all()
 
 
