@@ -94,7 +94,9 @@ class ScrapeCollector:
         info = GaugeMetricFamily("modelwatch_exporter_build_info", "modelwatch exporter version.",
                                  labels=["version", "python_version"])
         info.add_metric([__version__, platform.python_version()], 1.0)
-        yield from (duration, success, age, errors, info)
+        up = GaugeMetricFamily("modelwatch_up", "1 when every enabled collector succeeded within the deadline.")
+        up.add_metric([], 1.0 if all(s.value == 1.0 for s in success.samples) else 0.0)
+        yield from (duration, success, age, errors, info, up)
 
 
 def build(config: Config) -> ScrapeCollector:

@@ -144,6 +144,9 @@ class Config:
                 re.compile(self.exporter.process_pattern)
             except re.error as exc:
                 problems.append(f"exporter.process_pattern: not a regular expression ({exc})")
+        label = self.exporter.docker_label_filter
+        if label and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*(=[^\s]*)?", label):
+            problems.append(f"exporter.docker_label_filter: expected key or key=value, not {label!r}")
         if self.exporter.collector_deadline_seconds <= 0:
             problems.append("exporter.collector_deadline_seconds: must be above 0")
         if self.model.feature_buckets < 2:

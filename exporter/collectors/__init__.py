@@ -62,9 +62,14 @@ def _docker(config: Config) -> Collector:
 
 def _kubernetes(config: Config) -> Collector:
     from exporter.collectors.kubernetes import KubernetesCollector, connect_from_environment
+    from modelwatch.errors import ConfigError
 
+    try:
+        api_client = connect_from_environment()  # reads the configuration; contacts nothing yet
+    except Exception as exc:
+        raise ConfigError(f"kubernetes collector: no in-cluster configuration and no usable kubeconfig ({exc})") from None
     return KubernetesCollector(config.exporter.kubernetes_namespace_list, config.exporter.kubernetes_refresh_seconds,
-                               connect_from_environment)
+                               lambda: api_client)
 
 
 COLLECTORS: dict[str, CollectorInfo] = {

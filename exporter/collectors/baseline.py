@@ -1,4 +1,7 @@
-"""The data baselines of the deployed model versions, as series.
+"""The baselines of the deployed model versions, as series: the data baseline
+written by ``modelwatch train`` and, once recorded, the performance baseline
+(``performance-baseline.json`` beside it: latency quantiles, throughput per
+replica, CPU per request, memory per replica, error ratio).
 
 Labels match the service's ``model_input_feature_bucket_total`` and
 ``model_predicted_class_total`` exactly, so drift is one PromQL join away::
@@ -7,9 +10,11 @@ Labels match the service's ``model_input_feature_bucket_total`` and
     # TYPE modelwatch_baseline_feature_fraction gauge
     modelwatch_baseline_feature_fraction{bucket="01",feature="pl",model_name="iris",model_version="v1"} 0.166667
 
-A baseline file is re-read when it changes. A missing, unreadable or invalid
-one is rejected (logged, counted in ``modelwatch_baseline_load_failures_total``)
-and the last good one keeps being served.
+A baseline file is re-read when it changes. An unreadable or invalid one (or a
+missing data baseline) is rejected — logged, counted in
+``modelwatch_baseline_load_failures_total{file,reason}`` — and the last good one
+keeps being served. No performance baseline yet is normal: its series are
+absent, which rules can alert on.
 """
 
 from __future__ import annotations
@@ -52,22 +57,55 @@ DATA_BASELINE_SCHEMA = {
 }
 
 
+PERFORMANCE_BASELINE_FILE = "performance-baseline.json"
+NON_NEGATIVE = {"type": "number", "minimum": 0}
+PERFORMANCE_BASELINE_SCHEMA = {
+    "type": "object",
+    "required": ["latency_seconds", "requests_per_second_per_replica", "cpu_seconds_per_request",
+                 "memory_bytes_per_replica", "error_ratio"],
+    "properties": {
+        "latency_seconds": {"type": "object", "minProperties": 1, "additionalProperties": NON_NEGATIVE,
+                            "propertyNames": {"pattern": "^(0(\\.[0-9]+)?|1)$"}},
+        "requests_per_second_per_replica": NON_NEGATIVE,
+        "cpu_seconds_per_request": NON_NEGATIVE,
+        "memory_bytes_per_replica": NON_NEGATIVE,
+        "error_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+}
+PERFORMANCE_SERIES = (
+    ("requests_per_second_per_replica", "Throughput per replica in the known-good run."),
+    ("cpu_seconds_per_request", "CPU seconds per request in the known-good run."),
+    ("memory_bytes_per_replica", "Resident memory per replica in the known-good run."),
+    ("error_ratio", "Share of failed requests in the known-good run."),
+)
+
+
 class BaselineError(Exception):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason  # missing | unreadable | invalid: a bounded label value
 
 
-def parse_data_baseline(text: str) -> dict:
-    """The baseline document, or BaselineError saying what is wrong with it."""
+def _validated(text: str, schema: dict) -> dict:
     try:
         document = json.loads(text)
     except ValueError as exc:
         raise BaselineError("unreadable", f"not JSON: {exc}") from None
     try:
-        jsonschema.validate(document, DATA_BASELINE_SCHEMA)
+        jsonschema.validate(document, schema)
     except jsonschema.ValidationError as exc:
         raise BaselineError("invalid", f"{'/'.join(map(str, exc.absolute_path)) or 'document'}: {exc.message}") from None
+    return document
+
+
+def parse_performance_baseline(text: str) -> dict:
+    """The performance baseline document, or BaselineError saying what is wrong with it."""
+    return _validated(text, PERFORMANCE_BASELINE_SCHEMA)
+
+
+def parse_data_baseline(text: str) -> dict:
+    """The data baseline document, or BaselineError saying what is wrong with it."""
+    document = _validated(text, DATA_BASELINE_SCHEMA)
     for name, feature in document["features"].items():
         edges, buckets, fractions = feature["edges"], feature["buckets"], feature["reference_fractions"]
         if buckets != [bucket_label(i) for i in range(len(edges) + 1)] or len(fractions) != len(buckets):
@@ -80,34 +118,39 @@ def parse_data_baseline(text: str) -> dict:
 class BaselineCollector:
     def __init__(self, registry_dir: Path, model_name: str):
         self.registry = Registry(registry_dir, model_name)
-        self._loaded: dict[str, tuple[tuple, dict]] = {}  # version -> (file stamp, last good document)
-        self._failures: dict[tuple[str, str], int] = {}  # (version, reason) -> count
+        self._loaded: dict[tuple[str, str], tuple[tuple, dict]] = {}  # (version, file) -> (stamp, last good)
+        self._failures: dict[tuple[str, str, str], int] = {}  # (version, file, reason) -> count
 
-    def _baseline(self, version: str) -> dict | None:
-        path = self.registry.version_dir(version) / DATA_BASELINE_FILE
+    def _baseline(self, version: str, kind: str) -> dict | None:
+        """The last good baseline of a kind ("data" or "performance"), re-read when its file changes."""
+        filename, parse = {"data": (DATA_BASELINE_FILE, parse_data_baseline),
+                           "performance": (PERFORMANCE_BASELINE_FILE, parse_performance_baseline)}[kind]
+        path = self.registry.version_dir(version) / filename
         try:
             stat = path.stat()
             stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         except FileNotFoundError:
             stamp = None
-        known = self._loaded.get(version)
+        known = self._loaded.get((version, kind))
         if known is not None and known[0] == stamp:
             return known[1]
+        if stamp is None and kind == "performance" and known is None:
+            return None  # not recorded yet: normal
         try:
             if stamp is None:
                 raise BaselineError("missing", f"{path} does not exist")
-            document = parse_data_baseline(path.read_text())
+            document = parse(path.read_text())
         except (BaselineError, OSError) as exc:
             reason = getattr(exc, "reason", "unreadable")
-            key = (version, reason)
+            key = (version, kind, reason)
             self._failures[key] = self._failures.get(key, 0) + 1
-            log.warning("baseline of %s %s rejected (%s): %s; serving the last good one", self.registry.model_name,
-                        version, reason, exc)
+            log.warning("%s baseline of %s %s rejected (%s): %s; serving the last good one", kind,
+                        self.registry.model_name, version, reason, exc)
             if known is not None:
-                self._loaded[version] = (stamp, known[1])  # do not retry an unchanged bad file every scrape
+                self._loaded[(version, kind)] = (stamp, known[1])  # do not retry an unchanged bad file
                 return known[1]
             return None
-        self._loaded[version] = (stamp, document)
+        self._loaded[(version, kind)] = (stamp, document)
         return document
 
     def collect(self) -> Iterable:
@@ -128,8 +171,19 @@ class BaselineCollector:
             "modelwatch_baseline_class_fraction", "Share of training rows of each class.", labels=[*MODEL, "class"])
         rows = GaugeMetricFamily("modelwatch_baseline_rows", "Training rows the data baseline was computed from.",
                                  labels=MODEL)
+        latency = GaugeMetricFamily(
+            "modelwatch_baseline_latency_seconds", "Request latency quantiles in the known-good run.",
+            labels=[*MODEL, "quantile"])
+        performance = {field: GaugeMetricFamily(f"modelwatch_baseline_{field}", text, labels=MODEL)
+                       for field, text in PERFORMANCE_SERIES}
         for version in deployment.versions:
-            baseline = self._baseline(version)
+            recorded = self._baseline(version, "performance")
+            if recorded is not None:
+                for quantile, seconds in sorted(recorded["latency_seconds"].items()):
+                    latency.add_metric([model, version, quantile], seconds)
+                for field, family in performance.items():
+                    family.add_metric([model, version], recorded[field])
+            baseline = self._baseline(version, "data")
             if baseline is None:
                 continue
             for feature, spec in baseline["features"].items():
@@ -146,8 +200,9 @@ class BaselineCollector:
             rows.add_metric([model, version], baseline["rows"])
         failures = CounterMetricFamily(
             "modelwatch_baseline_load_failures",
-            "Rejected baseline files, by reason (missing, unreadable, invalid); the last good one keeps being served.",
-            labels=[*MODEL, "reason"])
-        for (version, reason), count in sorted(self._failures.items()):
-            failures.add_metric([model, version, reason], count)
-        return [fraction, cumulative, upper, classes, rows, failures]
+            "Rejected baseline files (file: data or performance) by reason (missing, unreadable, invalid); "
+            "the last good one keeps being served.",
+            labels=[*MODEL, "file", "reason"])
+        for (version, kind, reason), count in sorted(self._failures.items()):
+            failures.add_metric([model, version, kind, reason], count)
+        return [fraction, cumulative, upper, classes, rows, latency, *performance.values(), failures]

@@ -66,7 +66,8 @@ def test_malformed_file_rejected_last_good_kept_then_reloaded(config, registry):
     assert registry.get_sample_value("modelwatch_baseline_rows", labels) == 120
     path.write_text("{not json")
     assert registry.get_sample_value("modelwatch_baseline_rows", labels) == 120  # last good one
-    assert registry.get_sample_value("modelwatch_baseline_load_failures_total", {**labels, "reason": "unreadable"}) == 1
+    assert registry.get_sample_value("modelwatch_baseline_load_failures_total",
+                                     {**labels, "file": "data", "reason": "unreadable"}) == 1
     document = json.loads(good)
     document["rows"] = 99
     path.write_text(json.dumps(document))
@@ -86,3 +87,28 @@ def test_invalid_documents_say_what_is_wrong(config, mutate, fragment):
     with pytest.raises(BaselineError) as caught:
         parse_data_baseline(json.dumps(document))
     assert caught.value.reason == "invalid" and fragment in str(caught.value)
+
+
+PERFORMANCE = {"recorded": "2026-11-26T00:00:00+00:00", "window_seconds": 300,
+               "latency_seconds": {"0.5": 0.002, "0.95": 0.006, "0.99": 0.011},
+               "requests_per_second_per_replica": 1800.0, "cpu_seconds_per_request": 0.00026,
+               "memory_bytes_per_replica": 9.1e7, "error_ratio": 0.0005}
+
+
+def test_performance_baseline_absent_until_recorded_then_published(config, registry):
+    labels = {"model_name": "iris", "model_version": "v1"}
+    assert registry.get_sample_value("modelwatch_baseline_error_ratio", labels) is None  # not recorded: silent
+    assert registry.get_sample_value("modelwatch_baseline_load_failures_total",
+                                     {**labels, "file": "performance", "reason": "missing"}) is None
+    path = config.paths.registry_dir / "iris" / "v1" / "performance-baseline.json"
+    path.write_text(json.dumps(PERFORMANCE))
+    assert registry.get_sample_value("modelwatch_baseline_latency_seconds", {**labels, "quantile": "0.95"}) == 0.006
+    assert registry.get_sample_value("modelwatch_baseline_requests_per_second_per_replica", labels) == 1800
+    assert registry.get_sample_value("modelwatch_baseline_cpu_seconds_per_request", labels) == 0.00026
+    assert registry.get_sample_value("modelwatch_baseline_memory_bytes_per_replica", labels) == 9.1e7
+    assert registry.get_sample_value("modelwatch_baseline_error_ratio", labels) == 0.0005
+    broken = dict(PERFORMANCE, error_ratio=3)
+    path.write_text(json.dumps(broken))
+    assert registry.get_sample_value("modelwatch_baseline_error_ratio", labels) == 0.0005  # last good one
+    assert registry.get_sample_value("modelwatch_baseline_load_failures_total",
+                                     {**labels, "file": "performance", "reason": "invalid"}) == 1

@@ -47,10 +47,12 @@ def test_a_failing_collector_does_not_fail_the_scrape():
     assert value(registry, "modelwatch_scrape_collector_success", collector="good") == 1
     assert value(registry, "modelwatch_scrape_collector_success", collector="bad") == 0
     assert value(registry, "modelwatch_scrape_collector_error_info", collector="bad", error="ConnectionError") == 1
+    assert value(registry, "modelwatch_up") == 0
     bad.fail = False  # the backend returns
     value(registry, "fake_bad")  # one scrape to collect again
     assert value(registry, "modelwatch_scrape_collector_success", collector="bad") == 1
     assert value(registry, "modelwatch_scrape_collector_error_info", collector="bad", error="ConnectionError") is None
+    assert value(registry, "modelwatch_up") == 1
 
 
 def test_a_slow_collector_is_served_stale_within_the_deadline():
@@ -80,3 +82,12 @@ def test_build_info_is_served():
 def test_unknown_collector_is_a_one_line_config_error(tmp_path):
     with pytest.raises(ConfigError, match="unknown collector 'dockr'; known: baseline"):
         build(make_config(tmp_path, exporter__collectors="baseline,dockr"))
+
+
+def test_bad_selectors_and_missing_cluster_config_fail_at_start(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="exporter.docker_label_filter: expected key or key=value"):
+        make_config(tmp_path, exporter__docker_label_filter="=oops")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(ConfigError, match="kubernetes collector: no in-cluster configuration and no usable kubeconfig"):
+        build(make_config(tmp_path, exporter__collectors="kubernetes"))
