@@ -12,19 +12,23 @@ Labelled children are cached: a ``labels()`` lookup costs more than the update.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
-from typing import Sequence
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
-import itertools
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from model_service.baseline import bucket_indexes, bucket_label
-from model_service.metric_buffer import EventColumns, Flusher, LabelIds, apply_histogram, grouped
+from model_service.metric_buffer import (
+    EventColumns,
+    Flusher,
+    LabelIds,
+    apply_histogram,
+    grouped,
+)
+from model_service.registry import ModelLoadError
 
 # OpenTelemetry's advised buckets, with 1 ms and 2.5 ms in front: an Iris
 # prediction takes well under a millisecond, and a latency SLO needs a bucket
@@ -35,7 +39,6 @@ BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 CONFIDENCE_BUCKETS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"))
 AUTH_FAILURE_REASONS = ("missing", "unknown", "forbidden")
-RELOAD_FAILURE_REASONS = ("missing", "checksum", "unreadable", "mismatch")
 MODEL = ("model_name", "model_version")
 
 
@@ -176,7 +179,7 @@ class ServiceMetrics:
 
     def model_registered(self, model_name: str) -> None:
         """Start the reload-failure series at zero, so an alert sees the first increase."""
-        for reason in RELOAD_FAILURE_REASONS:
+        for reason in ModelLoadError.REASONS:
             self.reload_failures.labels(model_name, reason)
 
     def reload_succeeded(self, model_name: str) -> None:

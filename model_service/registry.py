@@ -28,7 +28,6 @@ from typing import Any
 import joblib
 import numpy as np
 
-from model_service.metrics import RELOAD_FAILURE_REASONS
 from model_service.predictors import Predictor, build_predictor, predict_classes
 from modelwatch.errors import ModelwatchError
 
@@ -43,7 +42,7 @@ DEPLOYMENT_FILE = "deployment.json"
 class ModelLoadError(ModelwatchError):
     """A version could not be loaded; ``reason`` is a bounded metric label value."""
 
-    REASONS = RELOAD_FAILURE_REASONS
+    REASONS = ("missing", "checksum", "unreadable", "mismatch")
 
     def __init__(self, version: str, reason: str, detail: str):
         assert reason in self.REASONS

@@ -16,7 +16,8 @@ from modelwatch.config import Config
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to bind (default 9188)")
-    parser.add_argument("--collectors", help=f"comma-separated, from: {', '.join(COLLECTORS)} (default: baseline,host,process)")
+    known = "; ".join(f"{name}: {info.help}" for name, info in COLLECTORS.items())
+    parser.add_argument("--collectors", help=f"comma-separated (default: baseline,host,process). {known}")
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
