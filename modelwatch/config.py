@@ -123,11 +123,83 @@ class ExporterConfig:
 
 
 @dataclass(frozen=True)
+class SloConfig:
+    """Service level objectives over a rolling period; they drive the burn-rate alerts."""
+
+    period_days: int = 30
+    # Share of API requests answered without a 5xx.
+    availability_target: float = 0.999
+    # Share of API requests answered within latency_threshold_seconds, which
+    # must be one of the service's latency histogram bucket bounds.
+    latency_target: float = 0.99
+    latency_threshold_seconds: float = 0.25
+    # Which routes the SLOs cover (regex on http_route): the model API, not
+    # health checks or /metrics.
+    route_regex: str = "/api/v1/.+"
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Selectors and thresholds of the generated Prometheus rules."""
+
+    # Scrape job names, as in the Prometheus configuration of every runtime.
+    service_job: str = "model-service"
+    exporter_job: str = "modelwatch-exporter"
+    # Every alert links to its section of the runbooks (this URL + "#" + lower-cased name).
+    runbook_url: str = "https://github.com/modelwatch/modelwatch/blob/main/docs/runbooks.md"
+    # Container name of a replica in compose (service label) and Kubernetes.
+    replica_container: str = "model-service"
+    # Drift over the last hour: Population Stability Index and KS distance per
+    # feature (and PSI of the predicted class mix) against the training baseline.
+    drift_psi_warning: float = 0.1
+    drift_psi_critical: float = 0.25
+    drift_ks_warning: float = 0.1
+    drift_ks_critical: float = 0.2
+    # Fewer rows than this in the hour: no drift figure (too noisy to judge).
+    drift_min_rows: int = 200
+    # Share of a feature's values outside the training range.
+    out_of_range_warning: float = 0.05
+    # Deviation from the recorded performance baseline of the serving version.
+    baseline_factor: float = 1.5
+    baseline_error_ratio_margin: float = 0.01
+    # Canary worse than stable by this factor (p95 inference time, error ratio).
+    canary_factor: float = 1.5
+    # Canary and baseline comparisons need at least this much traffic to mean anything.
+    min_requests_per_second: float = 0.1
+    # Request rate this many standard deviations from its expected level.
+    request_rate_zscore: float = 3.0
+    # Traffic gone to zero: only when the usual (last day) rate is above this.
+    traffic_drop_min_requests_per_second: float = 0.05
+    # One Python worker tops out near one core (the GIL).
+    replica_cpu_saturation_cores: float = 0.9
+    replica_memory_limit_ratio: float = 0.9
+    autoscaler_flap_changes: int = 6
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """The Prometheus and Alertmanager of the local runtime."""
+
+    host: str = "127.0.0.1"
+    port: int = 9090
+    scrape_interval_seconds: float = 15.0
+    evaluation_interval_seconds: float = 15.0
+    retention: str = "15d"
+    alertmanager_port: int = 9093
+    # Webhooks for paging (critical) and ticket (warning) alerts; empty: not sent anywhere.
+    page_webhook_url: str = ""
+    ticket_webhook_url: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     exporter: ExporterConfig = field(default_factory=ExporterConfig)
+    slo: SloConfig = field(default_factory=SloConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
 
     def validate(self) -> list[str]:
         problems = []
@@ -151,6 +223,25 @@ class Config:
             problems.append("exporter.collector_deadline_seconds: must be above 0")
         if self.model.feature_buckets < 2:
             problems.append("model.feature_buckets: must be at least 2")
+        for name in ("availability_target", "latency_target"):
+            if not 0 < getattr(self.slo, name) < 1:
+                problems.append(f"slo.{name}: must be between 0 and 1 (e.g. 0.999)")
+        if self.slo.period_days < 1:
+            problems.append("slo.period_days: must be at least 1")
+        try:
+            re.compile(self.slo.route_regex)
+        except re.error as exc:
+            problems.append(f"slo.route_regex: not a regular expression ({exc})")
+        for name in ("drift_psi_warning", "drift_ks_warning", "baseline_factor", "canary_factor", "request_rate_zscore"):
+            if getattr(self.alerts, name) <= 0:
+                problems.append(f"alerts.{name}: must be above 0")
+        if self.alerts.drift_psi_critical < self.alerts.drift_psi_warning:
+            problems.append("alerts.drift_psi_critical: must not be below drift_psi_warning")
+        if self.alerts.drift_ks_critical < self.alerts.drift_ks_warning:
+            problems.append("alerts.drift_ks_critical: must not be below drift_ks_warning")
+        for name in ("scrape_interval_seconds", "evaluation_interval_seconds"):
+            if getattr(self.prometheus, name) <= 0:
+                problems.append(f"prometheus.{name}: must be above 0")
         return problems
 
 

@@ -1,0 +1,75 @@
+"""Request rate against its own history (GitLab's z-score approach): unusual
+highs and lows, and traffic that stopped while the service is up.
+
+The expected rate is the seasonal prediction (the same hour 1, 2 and 3 weeks
+ago plus the weekly trend, median of those that exist) once a week of data
+exists, and the last day's average before that. The spread is the last day's
+standard deviation, floored at 10 % of the usual rate so that a very steady
+service does not call a small wobble many sigmas.
+"""
+
+from __future__ import annotations
+
+from rules.builder import Alert, Group, Record
+from rules.selectors import Selectors, number
+
+RATE = "job:http_server_requests:rate5m"
+
+
+def _week_ago(weeks: int) -> str:
+    offset = f"{168 * weeks - 2}h"  # a 4h window centred on the same time `weeks` ago
+    trend = f"({RATE}:avg_over_time_1w - {RATE}:avg_over_time_1w offset {weeks}w or {RATE}:avg_over_time_1w * 0)"
+    return f'label_replace(avg_over_time({RATE}[4h] offset {offset}) + {trend}, "offset", "{weeks}w", "", "")'
+
+
+def groups(s: Selectors) -> list[Group]:
+    cfg = s.config.alerts
+    minimum = number(cfg.traffic_drop_min_requests_per_second)
+    seasonal = "\n  or ".join(_week_ago(weeks) for weeks in (1, 2, 3))
+    records = [
+        Record(f"{RATE}:avg_over_time_1d", f"avg_over_time({RATE}[1d])"),
+        Record(f"{RATE}:stddev_over_time_1d", f"stddev_over_time({RATE}[1d])"),
+        Record(f"{RATE}:avg_over_time_1w", f"avg_over_time({RATE}[1w])"),
+        Record(f"{RATE}:prediction", f"""
+            quantile without (offset) (0.5,
+              {seasonal}
+            )
+            or {RATE}:avg_over_time_1d
+            """),
+        Record(f"{RATE}:zscore", f"""
+            ({RATE} - {RATE}:prediction)
+            / clamp_min(
+                {RATE}:stddev_over_time_1d >= 0.1 * {RATE}:avg_over_time_1d
+                or 0.1 * {RATE}:avg_over_time_1d,
+                {minimum}
+              )
+            """),
+    ]
+    alerts = [
+        Alert(
+            "ModelwatchRequestRateAnomalous",
+            f"""
+            abs({RATE}:zscore) > {number(cfg.request_rate_zscore)}
+            and on (job) {RATE} offset 6h
+            """,
+            "warning",
+            "The model API's request rate is far from its usual level.",
+            f"{{{{ $labels.job }}}} is {{{{ $value | printf \"%.1f\" }}}} standard deviations from its expected request"
+            f" rate ({RATE}:prediction).",
+            for_="10m",
+        ),
+        Alert(
+            "ModelwatchTrafficStopped",
+            f"""
+            (sum by (job) (up{{{s.service}}}) > 0)
+            unless on (job) ({RATE} > 0)
+            and on (job) ({RATE}:avg_over_time_1d > {minimum})
+            """,
+            "warning",
+            "The model API gets no requests although the service is up.",
+            f"{{{{ $labels.job }}}} answered no API request in the last 5 minutes; over the last day it averaged more"
+            f" than {minimum} requests/s. Look upstream: clients, load balancer, DNS.",
+            for_="10m",
+        ),
+    ]
+    return [Group("modelwatch-anomaly.rules", records), Group("modelwatch-anomaly.alerts", alerts)]

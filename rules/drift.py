@@ -1,0 +1,148 @@
+"""Data drift in PromQL: the live distribution of each feature over the last
+hour (the service's bucket counters, summed across replicas) against the
+training baseline the exporter publishes for the same model version.
+
+- PSI = sum over buckets of (live - ref) * ln(live / ref), shares floored at
+  1e-4 so that an empty bucket costs a bounded amount;
+- KS = the largest gap between the live and reference cumulative shares at the
+  bucket edges (the live cumulative share is one rule per bucket label);
+- out-of-range = the share of values below or above the training range;
+- the predicted class mix gets the same PSI against the training class mix.
+
+Windows with fewer than ``alerts.drift_min_rows`` rows give no figure: drift
+measured on a handful of requests is noise.
+"""
+
+from __future__ import annotations
+
+from rules.builder import Alert, Group, Record
+from rules.selectors import PSI_FLOOR, Selectors, number
+
+MODEL = "model_name, model_version"
+LIVE = "model_version_feature_bucket:model_input_feature:fraction1h"
+ROWS = "model_version_feature:model_input_feature_rows:increase1h"
+CLASS_LIVE = "model_version_class:model_predicted_class:fraction1h"
+CLASS_ROWS = "model_version:model_predicted_class_rows:increase1h"
+
+
+def _psi(live: str, reference: str, on: str) -> str:
+    floor = number(PSI_FLOOR)
+    a = f"clamp_min({live}, {floor})"
+    r = f"clamp_min(max without (instance, job) ({reference}), {floor})"
+    return f"""(
+              ({a} - on ({on}) {r})
+              * ln({a} / on ({on}) {r})
+            )"""
+
+
+def groups(s: Selectors) -> list[Group]:
+    cfg = s.config.alerts
+    feature = f"{MODEL}, feature"
+    per_feature = f"job, {feature}"
+    enough = f"and on ({per_feature}) {ROWS} >= {cfg.drift_min_rows}"
+    records = [
+        Record(
+            "model_version_feature_bucket:model_input_feature:increase1h",
+            f"sum by (job, {feature}, bucket) (increase(model_input_feature_bucket_total{{{s.service}}}[1h]))",
+        ),
+        Record(ROWS, f"sum without (bucket) (model_version_feature_bucket:model_input_feature:increase1h)"),
+        Record(LIVE, f"model_version_feature_bucket:model_input_feature:increase1h / ignoring (bucket) group_left {ROWS}"),
+    ]
+    labels = s.bucket_labels
+    records += [
+        Record(
+            "model_version_feature_bucket:model_input_feature:cumulative_fraction1h",
+            f'sum without (bucket) ({LIVE}{{bucket=~"{"|".join(labels[: i + 1])}"}})',
+            {"bucket": label},
+        )
+        for i, label in enumerate(labels)
+    ]
+    records += [
+        Record(
+            "model_version_feature:model_input_feature:psi1h",
+            f"""
+            sum by ({per_feature}) {_psi(LIVE, f'modelwatch_baseline_feature_fraction{{{s.exporter}}}', f'{feature}, bucket')}
+            {enough}
+            """,
+        ),
+        Record(
+            "model_version_feature:model_input_feature:ks1h",
+            f"""
+            max by ({per_feature}) (
+              abs(
+                model_version_feature_bucket:model_input_feature:cumulative_fraction1h
+                - on ({feature}, bucket)
+                max without (instance, job) (modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}}})
+              )
+            )
+            {enough}
+            """,
+        ),
+        Record(
+            "model_version_feature:model_input_feature:out_of_range_ratio1h",
+            f"""
+            sum without (bucket) (
+              {LIVE}{{bucket="{labels[0]}"}}
+              or
+              {LIVE}
+              and on ({feature}, bucket)
+              (modelwatch_baseline_feature_bucket_upper_bound{{{s.exporter}}} == +Inf)
+            )
+            {enough}
+            """,
+        ),
+        Record(
+            "model_version_class:model_predicted_class:increase1h",
+            f"sum by (job, {MODEL}, class) (increase(model_predicted_class_total{{{s.service}}}[1h]))",
+        ),
+        Record(CLASS_ROWS, "sum without (class) (model_version_class:model_predicted_class:increase1h)"),
+        Record(CLASS_LIVE, f"model_version_class:model_predicted_class:increase1h / ignoring (class) group_left {CLASS_ROWS}"),
+        Record(
+            "model_version:model_predicted_class:psi1h",
+            f"""
+            sum by (job, {MODEL}) {_psi(CLASS_LIVE, f'modelwatch_baseline_class_fraction{{{s.exporter}}}', f'{MODEL}, class')}
+            and on (job, {MODEL}) {CLASS_ROWS} >= {cfg.drift_min_rows}
+            """,
+        ),
+    ]
+    alerts = []
+    for severity, psi, ks in (
+        ("warning", cfg.drift_psi_warning, cfg.drift_ks_warning),
+        ("critical", cfg.drift_psi_critical, cfg.drift_ks_critical),
+    ):
+        alerts += [
+            Alert(
+                "ModelwatchFeatureDrift",
+                f"model_version_feature:model_input_feature:{statistic}1h > {number(threshold)}",
+                severity,
+                "A feature's live distribution has moved away from the training data.",
+                "Feature {{ $labels.feature }} of {{ $labels.model_name }} {{ $labels.model_version }} has drifted over"
+                f" the last hour: {name} {{{{ $value | printf \"%.3f\" }}}} against the training baseline (threshold"
+                f" {number(threshold)}). Predictions on it may be unreliable.",
+                for_="15m",
+                labels={"statistic": statistic},
+            )
+            for statistic, name, threshold in (("psi", "PSI", psi), ("ks", "KS distance", ks))
+        ]
+        alerts += [
+            Alert(
+                "ModelwatchPredictionMixShift",
+                f"model_version:model_predicted_class:psi1h > {number(psi)}",
+                severity,
+                "The predicted class mix has moved away from the training mix.",
+                "The predicted class mix of {{ $labels.model_name }} {{ $labels.model_version }} over the last hour"
+                f" has a PSI of {{{{ $value | printf \"%.3f\" }}}} against the training mix (threshold {number(psi)}).",
+                for_="15m",
+            ),
+        ]
+    alerts.append(Alert(
+        "ModelwatchInputsOutOfRange",
+        f"model_version_feature:model_input_feature:out_of_range_ratio1h > {number(cfg.out_of_range_warning)}",
+        "warning",
+        "Many inputs fall outside the range seen in training.",
+        "{{ $value | humanizePercentage }} of feature {{ $labels.feature }} values sent to {{ $labels.model_name }}"
+        " {{ $labels.model_version }} in the last hour were outside the training range: the model extrapolates."
+        " Check for a unit change or a broken upstream feature.",
+        for_="15m",
+    ))
+    return [Group("modelwatch-drift.rules", records), Group("modelwatch-drift.alerts", alerts)]

@@ -1,0 +1,131 @@
+"""Is everything there and working: scrape targets, the exporter's collectors,
+model reloads, the synthetic probe, and the autoscaler (kube-state-metrics'
+HPA series, which the local autoscaler exports too)."""
+
+from __future__ import annotations
+
+from rules.builder import Alert, Group
+from rules.selectors import Selectors
+
+HPA = "namespace, horizontalpodautoscaler"
+
+
+def groups(s: Selectors) -> list[Group]:
+    cfg = s.config.alerts
+    own_jobs = f'job!~"{cfg.service_job}|{cfg.exporter_job}"'
+    targets = [
+        Alert(
+            "ModelwatchServiceDown",
+            f"max by (job) (up{{{s.service}}}) == 0 or absent(up{{{s.service}}})",
+            "critical",
+            "The model service is down.",
+            "No replica of {{ $labels.job }} has answered Prometheus's scrapes for 2 minutes; clients get errors"
+            " or time out.",
+            for_="2m",
+        ),
+        Alert(
+            "ModelwatchReplicaDown",
+            f"up{{{s.service}}} == 0",
+            "warning",
+            "A model service replica is down.",
+            "{{ $labels.instance }} of {{ $labels.job }} has not answered Prometheus's scrapes for 5 minutes; the"
+            " other replicas carry its load.",
+            for_="5m",
+        ),
+        Alert(
+            "ModelwatchExporterDown",
+            f"up{{{s.exporter}}} == 0 or absent(up{{{s.exporter}}})",
+            "warning",
+            "The modelwatch exporter is down.",
+            "{{ $labels.job }} has not been scraped for 5 minutes: baselines, drift, host and container metrics"
+            " are missing.",
+            for_="5m",
+        ),
+        Alert(
+            "ModelwatchTargetDown",
+            f"up{{{own_jobs}}} == 0",
+            "warning",
+            "A monitoring target cannot be scraped.",
+            "{{ $labels.instance }} of job {{ $labels.job }} has failed its scrapes for 5 minutes.",
+            for_="5m",
+        ),
+        Alert(
+            "ModelwatchCollectorFailing",
+            f"modelwatch_scrape_collector_success{{{s.exporter}}} == 0",
+            "warning",
+            "An exporter collector keeps failing.",
+            "The {{ $labels.collector }} collector of {{ $labels.instance }} has failed for 10 minutes; its series"
+            " are stale or missing (see modelwatch_scrape_collector_error_info).",
+            for_="10m",
+        ),
+    ]
+    model = [
+        Alert(
+            "ModelwatchModelReloadFailed",
+            f"increase(model_reload_failures_total{{{s.service}}}[10m]) > 0",
+            "warning",
+            "A model version was rejected at load.",
+            "{{ $labels.instance }} rejected a version of {{ $labels.model_name }} ({{ $labels.reason }}) in the"
+            " last 10 minutes; the versions already loaded keep serving.",
+        ),
+        Alert(
+            "ModelwatchProbeFailing",
+            "modelwatch_probe_success == 0",
+            "critical",
+            "The synthetic probe cannot get an answer from the model API.",
+            "Probe requests to {{ $labels.target }} have failed for 5 minutes: clients see the same.",
+            for_="5m",
+        ),
+        Alert(
+            "ModelwatchProbeWrongAnswer",
+            "modelwatch_probe_answer_correct == 0 and on (instance, target) modelwatch_probe_success == 1",
+            "critical",
+            "The model API answers the probe wrongly.",
+            "{{ $labels.target }} answers the probe's recorded inputs differently from what the version said at"
+            " training, for 5 minutes: a wrong artifact or a broken prediction path is serving.",
+            for_="5m",
+        ),
+    ]
+    autoscaler = [
+        Alert(
+            "ModelwatchAutoscalerAtMaxReplicas",
+            f"""
+            kube_horizontalpodautoscaler_status_current_replicas
+            >= on ({HPA}) kube_horizontalpodautoscaler_spec_max_replicas
+            and on ({HPA})
+            kube_horizontalpodautoscaler_status_desired_replicas
+            >= on ({HPA}) kube_horizontalpodautoscaler_spec_max_replicas
+            """,
+            "warning",
+            "The autoscaler is pinned at its maximum replicas.",
+            "{{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} has run at its maximum of"
+            " {{ $value }} replicas for 15 minutes and wants no fewer: raise the maximum or add capacity.",
+            for_="15m",
+        ),
+        Alert(
+            "ModelwatchAutoscalerFlapping",
+            f"changes(kube_horizontalpodautoscaler_status_desired_replicas[30m]) >= {cfg.autoscaler_flap_changes}",
+            "warning",
+            "The autoscaler keeps changing its mind.",
+            "{{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} changed its desired replicas"
+            " {{ $value }} times in 30 minutes: lengthen the scale-down stabilization window or widen the tolerance.",
+        ),
+        Alert(
+            "ModelwatchAutoscalerReplicasMismatch",
+            f"""
+            kube_horizontalpodautoscaler_status_desired_replicas
+            != on ({HPA}) kube_horizontalpodautoscaler_status_current_replicas
+            and on ({HPA}) changes(kube_horizontalpodautoscaler_status_current_replicas[15m]) == 0
+            """,
+            "warning",
+            "The autoscaler cannot reach its desired replicas.",
+            "{{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} wants {{ $value }} replicas but has"
+            " stayed at another count for 15 minutes: replicas fail to start or the cluster is full.",
+            for_="15m",
+        ),
+    ]
+    return [
+        Group("modelwatch-targets.alerts", targets),
+        Group("modelwatch-model.alerts", model),
+        Group("modelwatch-autoscaler.alerts", autoscaler),
+    ]

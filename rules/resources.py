@@ -1,0 +1,135 @@
+"""Replica CPU and memory in one shape for all three runtimes, and the
+saturation and fault alerts on them.
+
+A replica is a worker process locally (the exporter's process collector; the
+gunicorn master counts as one too), a container in compose (cAdvisor names
+from the exporter's Docker collector) and a pod's container on Kubernetes
+(cAdvisor via the kubelet). Each source is renamed to a ``replica`` label, so
+dashboards and the baseline comparisons read one series whatever runs.
+"""
+
+from __future__ import annotations
+
+from rules.builder import Alert, Group, Record
+from rules.selectors import Selectors, number
+
+
+def _per_replica(sources: list[tuple[str, str]]) -> str:
+    """Union of per-runtime series, each summed by its replica label renamed to ``replica``."""
+    terms = [
+        f'sum by (replica) (label_replace({expr}, "replica", "$1", "{label}", "(.+)"))'
+        for expr, label in sources
+    ]
+    return "\n  or ".join(terms)
+
+
+def groups(s: Selectors) -> list[Group]:
+    cfg = s.config.alerts
+    records = [
+        Record("modelwatch:replica_cpu_seconds:rate5m", _per_replica([
+            (f"rate(modelwatch_process_cpu_seconds_total{{{s.process_group}}}[5m])", "pid"),
+            (f"rate(container_cpu_usage_seconds_total{{{s.compose_replica}}}[5m])", "name"),
+            (f"rate(container_cpu_usage_seconds_total{{{s.pod_replica}}}[5m])", "pod"),
+        ])),
+        Record("modelwatch:replica_memory_bytes", _per_replica([
+            (f"modelwatch_process_resident_memory_bytes{{{s.process_group}}}", "pid"),
+            (f"container_memory_working_set_bytes{{{s.compose_replica}}}", "name"),
+            (f"container_memory_working_set_bytes{{{s.pod_replica}}}", "pod"),
+        ])),
+        # Containers only; 0 means unlimited, which is no limit to approach.
+        Record("modelwatch:replica_memory_limit_bytes", _per_replica([
+            (f"container_spec_memory_limit_bytes{{{s.compose_replica}}} > 0", "name"),
+            (f"container_spec_memory_limit_bytes{{{s.pod_replica}}} > 0", "pod"),
+        ])),
+        Record("modelwatch:replica_read_bytes:rate5m", _per_replica([
+            (f"rate(modelwatch_process_read_bytes_total{{{s.process_group}}}[5m])", "pid"),
+            (f"rate(container_fs_reads_bytes_total{{{s.compose_replica}}}[5m])", "name"),
+            (f"rate(container_fs_reads_bytes_total{{{s.pod_replica}}}[5m])", "pod"),
+        ])),
+        Record("modelwatch:replica_write_bytes:rate5m", _per_replica([
+            (f"rate(modelwatch_process_write_bytes_total{{{s.process_group}}}[5m])", "pid"),
+            (f"rate(container_fs_writes_bytes_total{{{s.compose_replica}}}[5m])", "name"),
+            (f"rate(container_fs_writes_bytes_total{{{s.pod_replica}}}[5m])", "pod"),
+        ])),
+        Record("modelwatch:replicas:count", "count(modelwatch:replica_memory_bytes)"),
+        Record("modelwatch:memory_bytes_per_replica:avg", "avg(modelwatch:replica_memory_bytes)"),
+        Record(
+            "modelwatch:cpu_seconds_per_request:ratio_rate5m",
+            "sum(modelwatch:replica_cpu_seconds:rate5m) / on () sum(job:http_server_requests:rate5m)",
+        ),
+        Record(
+            "modelwatch:requests_per_second_per_replica:rate5m",
+            "sum(job:http_server_requests:rate5m) / on () modelwatch:replicas:count",
+        ),
+    ]
+    alerts = [
+        Alert(
+            "ModelwatchReplicaCpuSaturated",
+            f"modelwatch:replica_cpu_seconds:rate5m > {number(cfg.replica_cpu_saturation_cores)}",
+            "warning",
+            "A model service replica is using all the CPU it can.",
+            "Replica {{ $labels.replica }} has used {{ $value | printf \"%.2f\" }} cores for 15 minutes; a Python"
+            " worker cannot use much more than one. Requests queue behind it: add replicas or check the autoscaler.",
+            for_="15m",
+        ),
+        Alert(
+            "ModelwatchReplicaMemoryNearLimit",
+            f"""
+            modelwatch:replica_memory_bytes / on (replica) modelwatch:replica_memory_limit_bytes
+            > {number(cfg.replica_memory_limit_ratio)}
+            """,
+            "warning",
+            "A model service replica is close to its memory limit.",
+            "Replica {{ $labels.replica }} uses {{ $value | humanizePercentage }} of its memory limit; at the limit"
+            " it is OOM-killed.",
+            for_="15m",
+        ),
+        Alert(
+            "ModelwatchDiskFillingUp",
+            """
+            node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.15
+            and predict_linear(node_filesystem_avail_bytes[6h], 24 * 3600) < 0
+            """,
+            "warning",
+            "A filesystem is predicted to fill up within a day.",
+            "{{ $labels.mountpoint }} ({{ $labels.device }}) has {{ $value | humanizePercentage }} space left and,"
+            " at the rate of the last 6 hours, fills up within 24 hours.",
+            for_="1h",
+        ),
+        Alert(
+            "ModelwatchDiskFillingUp",
+            """
+            node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.1
+            and predict_linear(node_filesystem_avail_bytes[6h], 4 * 3600) < 0
+            """,
+            "critical",
+            "A filesystem is predicted to fill up within four hours.",
+            "{{ $labels.mountpoint }} ({{ $labels.device }}) has {{ $value | humanizePercentage }} space left and,"
+            " at the rate of the last 6 hours, fills up within 4 hours.",
+            for_="1h",
+        ),
+        Alert(
+            "ModelwatchContainerRestarting",
+            """
+            increase(kube_pod_container_status_restarts_total[1h]) >= 3
+            or
+            max_over_time(modelwatch_container_restarts[1h]) - min_over_time(modelwatch_container_restarts[1h]) >= 3
+            """,
+            "warning",
+            "A container keeps restarting.",
+            "{{ with $labels.pod }}Pod {{ . }} container {{ $labels.container }}{{ else }}Container"
+            " {{ $labels.name }}{{ end }} restarted {{ $value | printf \"%.0f\" }} times in the last hour.",
+        ),
+        Alert(
+            "ModelwatchContainerOomKilled",
+            """
+            kube_pod_container_status_last_terminated_reason{reason="OOMKilled"} == 1
+            and on (namespace, pod, container) increase(kube_pod_container_status_restarts_total[10m]) > 0
+            """,
+            "warning",
+            "A container was killed for running out of memory.",
+            "Pod {{ $labels.namespace }}/{{ $labels.pod }} container {{ $labels.container }} was OOM-killed and"
+            " restarted in the last 10 minutes.",
+        ),
+    ]
+    return [Group("modelwatch-resources.rules", records), Group("modelwatch-resources.alerts", alerts)]

@@ -1,0 +1,118 @@
+"""Availability and latency SLOs with multi-window, multi-burn-rate alerts
+(the SRE workbook's parameters, as Sloth and kubernetes-mixin use them).
+
+Per SLO, the bad and total request rates are recorded over 5m; every longer
+window is the ratio of their sums over time, which weights each 5m step by its
+traffic and costs one series per window instead of re-reading raw counters
+over three days.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from rules.builder import Alert, Group, Record
+from rules.selectors import Selectors, number
+
+HTTP = "http_server_request_duration_seconds"
+WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+
+
+class BurnRate(NamedTuple):
+    severity: str
+    long: str
+    short: str
+    factor: float
+    for_: str
+
+
+# Share of a 30-day budget each pair catches: 2 % in 1h, 5 % in 6h (page);
+# 10 % in 1d, 10 % in 3d (ticket). `for` as in kubernetes-mixin.
+BURN_RATES = (
+    BurnRate("critical", "1h", "5m", 14.4, "2m"),
+    BurnRate("critical", "6h", "30m", 6, "15m"),
+    BurnRate("warning", "1d", "2h", 3, "1h"),
+    BurnRate("warning", "3d", "6h", 1, "3h"),
+)
+
+
+class Slo(NamedTuple):
+    name: str
+    alert: str
+    target: float
+    bad: str
+    what: str
+
+
+def slos(s: Selectors) -> list[Slo]:
+    slo = s.config.slo
+    total = f"sum by (job) (rate({HTTP}_count{{{s.api}}}[5m]))"
+    return [
+        Slo(
+            "availability", "ModelwatchAvailabilityBudgetBurn", slo.availability_target,
+            f'sum by (job) (rate({HTTP}_count{{{s.api}, http_response_status_code=~"5.."}}[5m]))'
+            f" or {total} * 0",
+            "answered with a 5xx",
+        ),
+        Slo(
+            "latency", "ModelwatchLatencyBudgetBurn", slo.latency_target,
+            f'{total} - sum by (job) (rate({HTTP}_bucket{{{s.api}, le="{s.latency_le}"}}[5m]))',
+            f"slower than {number(slo.latency_threshold_seconds)}s",
+        ),
+    ]
+
+
+def groups(s: Selectors) -> list[Group]:
+    total = f"sum by (job) (rate({HTTP}_count{{{s.api}}}[5m]))"
+    period = f"{s.config.slo.period_days}d"
+    records: list[Record] = []
+    budgets: list[Record] = []
+    alerts: list[Alert] = []
+    for slo in slos(s):
+        label = {"slo": slo.name}
+        sel = f'{{slo="{slo.name}"}}'
+        records += [
+            Record("slo:sli_bad:rate5m", slo.bad, label),
+            Record("slo:sli_total:rate5m", total, label),
+            Record("slo:sli_error:ratio_rate5m", f"slo:sli_bad:rate5m{sel} / slo:sli_total:rate5m{sel}", label),
+        ]
+        records += [
+            Record(
+                f"slo:sli_error:ratio_rate{window}",
+                f"sum_over_time(slo:sli_bad:rate5m{sel}[{window}]) / sum_over_time(slo:sli_total:rate5m{sel}[{window}])",
+                label,
+            )
+            for window in WINDOWS[1:]
+        ]
+        records.append(Record("slo:objective:ratio", f"vector({number(slo.target)})", label))
+        budgets.append(Record(
+            "slo:error_budget_remaining:ratio",
+            f"1 - (sum_over_time(slo:sli_bad:rate5m{sel}[{period}]) / sum_over_time(slo:sli_total:rate5m{sel}[{period}]))"
+            f" / {number(1 - slo.target)}",
+            label,
+        ))
+        budget = number(1 - slo.target)
+        for rate in BURN_RATES:
+            kind = "page" if rate.severity == "critical" else "ticket"
+            alerts.append(Alert(
+                slo.alert,
+                f"""
+                slo:sli_error:ratio_rate{rate.long}{sel} > ({number(rate.factor)} * {budget})
+                and
+                slo:sli_error:ratio_rate{rate.short}{sel} > ({number(rate.factor)} * {budget})
+                """,
+                rate.severity,
+                f"The model API is burning its {slo.name} error budget too fast.",
+                f"{{{{ $value | humanizePercentage }}}} of API requests to {{{{ $labels.job }}}} were {slo.what}"
+                f" over the last {rate.long} (objective {number(slo.target * 100)} %): {number(rate.factor)}x the"
+                f" sustainable rate, so the {period} budget lasts {number(s.config.slo.period_days / rate.factor)} days"
+                f" at this pace ({kind}).",
+                for_=rate.for_,
+                labels={"slo": slo.name, "long": rate.long, "short": rate.short},
+            ))
+    return [
+        Group("modelwatch-slo.rules", records),
+        # The whole period's budget reads a month of samples: once a minute is plenty.
+        Group("modelwatch-slo-budget.rules", budgets, interval="1m"),
+        Group("modelwatch-slo.alerts", alerts),
+    ]
