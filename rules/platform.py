@@ -116,6 +116,10 @@ def groups(s: Selectors) -> list[Group]:
             kube_horizontalpodautoscaler_status_desired_replicas
             != on ({HPA}) kube_horizontalpodautoscaler_status_current_replicas
             and on ({HPA}) changes(kube_horizontalpodautoscaler_status_current_replicas[15m]) == 0
+            and on ({HPA}) (
+              kube_horizontalpodautoscaler_status_current_replicas
+              < on ({HPA}) kube_horizontalpodautoscaler_spec_max_replicas
+            )
             """,
             "warning",
             "The autoscaler cannot reach its desired replicas.",

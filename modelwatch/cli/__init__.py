@@ -27,7 +27,8 @@ COMMANDS: dict[str, CommandInfo] = {
     "serve": CommandInfo("modelwatch.cli.serve", "serve the model API with metrics under gunicorn"),
     "keys": CommandInfo("modelwatch.cli.keys", "create, list and remove API keys"),
     "deploy": CommandInfo("modelwatch.cli.deploy", "choose the stable and canary versions that serve"),
-    "exporter": CommandInfo("modelwatch.cli.exporter", "serve the exporter's /metrics (baselines; more collectors to come)"),
+    "exporter": CommandInfo("modelwatch.cli.exporter", "serve the exporter's /metrics (baselines, host, processes, ...)"),
+    "rules": CommandInfo("modelwatch.cli.rules", "write the Prometheus rules and the Prometheus and Alertmanager configuration"),
 }
 
 

@@ -1,0 +1,46 @@
+"""prometheus.yml for the local runtime: scrape the service, the exporter,
+Prometheus and Alertmanager on loopback, load the generated rules, send alerts
+to the local Alertmanager. Job names are the ones the rules select on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from modelwatch.config import Config
+from rules.builder import duration
+
+
+def scrape_job(name: str, target: str, **extra) -> dict:
+    return {"job_name": name, "static_configs": [{"targets": [target]}], **extra}
+
+
+def prometheus_config(config: Config, rule_dir: Path, extra_jobs: list[dict] | None = None) -> dict:
+    prom = config.prometheus
+    service = scrape_job(config.alerts.service_job, f"{config.service.host}:{config.service.port}")
+    if config.service.metrics_token:
+        service["authorization"] = {"type": "Bearer", "credentials": config.service.metrics_token}
+    return {
+        "global": {
+            "scrape_interval": duration(prom.scrape_interval_seconds),
+            "evaluation_interval": duration(prom.evaluation_interval_seconds),
+            # Never longer than the interval: Prometheus refuses a timeout above it.
+            "scrape_timeout": duration(min(10.0, prom.scrape_interval_seconds)),
+        },
+        "rule_files": [str(rule_dir / "*.rules.yml")],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{prom.host}:{prom.alertmanager_port}"]}]}]},
+        "scrape_configs": [
+            service,
+            scrape_job(config.alerts.exporter_job, f"{config.exporter.host}:{config.exporter.port}"),
+            scrape_job("prometheus", f"{prom.host}:{prom.port}"),
+            scrape_job("alertmanager", f"{prom.host}:{prom.alertmanager_port}"),
+            *(extra_jobs or []),
+        ],
+    }
+
+
+def write_prometheus_config(config: Config, path: Path, rule_dir: Path, extra_jobs: list[dict] | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(prometheus_config(config, rule_dir, extra_jobs), sort_keys=False))
+    return path
