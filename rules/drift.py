@@ -29,9 +29,10 @@ def _psi(live: str, reference: str, on: str) -> str:
     floor = number(PSI_FLOOR)
     a = f"clamp_min({live}, {floor})"
     r = f"clamp_min(max without (instance, job) ({reference}), {floor})"
+    # group_left keeps the live side's labels (job); a plain on() would keep only the matched ones.
     return f"""(
-              ({a} - on ({on}) {r})
-              * ln({a} / on ({on}) {r})
+              ({a} - on ({on}) group_left {r})
+              * ln({a} / on ({on}) group_left {r})
             )"""
 
 
@@ -71,7 +72,7 @@ def groups(s: Selectors) -> list[Group]:
             max by ({per_feature}) (
               abs(
                 model_version_feature_bucket:model_input_feature:cumulative_fraction1h
-                - on ({feature}, bucket)
+                - on ({feature}, bucket) group_left
                 max without (instance, job) (modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}}})
               )
             )
