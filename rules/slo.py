@@ -105,7 +105,7 @@ def groups(s: Selectors) -> list[Group]:
                 f"The model API is burning its {slo.name} error budget too fast.",
                 f"{{{{ $value | humanizePercentage }}}} of API requests to {{{{ $labels.job }}}} were {slo.what}"
                 f" over the last {rate.long} (objective {number(slo.target * 100)} %): {number(rate.factor)}x the"
-                f" sustainable rate, so the {period} budget lasts {number(s.config.slo.period_days / rate.factor)} days"
+                f" sustainable rate, so the {period} budget lasts {s.config.slo.period_days / rate.factor:.3g} days"
                 f" at this pace ({kind}).",
                 for_=rate.for_,
                 labels={"slo": slo.name, "long": rate.long, "short": rate.short},
