@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from modelwatch.config import Config
-from rules import GENERATED_DIR
+from rules import GENERATED_DIR, MODULES
 
 TEST_DIR = Path(__file__).parent / "promtool"
 
@@ -27,8 +27,14 @@ def load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+def group_names(rule_files: list[Path]) -> list[str]:
+    return [group["name"] for path in rule_files for group in load(path)["groups"]]
+
+
 def complete(spec: dict, rule_files: list[Path], runbook_url: str) -> dict:
-    spec = dict(spec, rule_files=[str(p) for p in rule_files])
+    # Groups run in dependency order (the order of rules.MODULES): left to
+    # promtool, cross-group lags vary from run to run and so would the values.
+    spec = dict(spec, rule_files=[str(p) for p in rule_files], group_eval_order=group_names(rule_files))
     for test in spec["tests"]:
         for case in test.get("alert_rule_test", []):
             for alert in case.get("exp_alerts") or []:
@@ -39,7 +45,7 @@ def complete(spec: dict, rule_files: list[Path], runbook_url: str) -> dict:
 
 
 def run_promtool(promtool: str, path: Path, workdir: Path) -> subprocess.CompletedProcess:
-    rule_files = sorted(GENERATED_DIR.glob("*.rules.yml"))
+    rule_files = [GENERATED_DIR / name for name in MODULES]
     spec = complete(load(path), rule_files, Config().alerts.runbook_url)
     target = workdir / path.name
     target.write_text(yaml.safe_dump(spec, sort_keys=False))
