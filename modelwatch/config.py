@@ -226,6 +226,13 @@ class Config:
         for name in ("availability_target", "latency_target"):
             if not 0 < getattr(self.slo, name) < 1:
                 problems.append(f"slo.{name}: must be between 0 and 1 (e.g. 0.999)")
+        from model_service.metrics import HTTP_DURATION_BUCKETS  # the SLO counts requests per bucket
+
+        if self.slo.latency_threshold_seconds not in HTTP_DURATION_BUCKETS:
+            problems.append(
+                "slo.latency_threshold_seconds: must be a latency bucket bound, one of "
+                + ", ".join(f"{b:g}" for b in HTTP_DURATION_BUCKETS)
+            )
         if self.slo.period_days < 1:
             problems.append("slo.period_days: must be at least 1")
         try:

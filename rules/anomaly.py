@@ -18,7 +18,7 @@ RATE = "job:http_server_requests:rate5m"
 
 def _week_ago(weeks: int) -> str:
     offset = f"{168 * weeks - 2}h"  # a 4h window centred on the same time `weeks` ago
-    trend = f"({RATE}:avg_over_time_1w - {RATE}:avg_over_time_1w offset {weeks}w or {RATE}:avg_over_time_1w * 0)"
+    trend = f"(job:http_server_requests:avg_over_time_1w_rate5m - job:http_server_requests:avg_over_time_1w_rate5m offset {weeks}w or job:http_server_requests:avg_over_time_1w_rate5m * 0)"
     return f'label_replace(avg_over_time({RATE}[4h] offset {offset}) + {trend}, "offset", "{weeks}w", "", "")'
 
 
@@ -27,20 +27,20 @@ def groups(s: Selectors) -> list[Group]:
     minimum = number(cfg.traffic_drop_min_requests_per_second)
     seasonal = "\n  or ".join(_week_ago(weeks) for weeks in (1, 2, 3))
     records = [
-        Record(f"{RATE}:avg_over_time_1d", f"avg_over_time({RATE}[1d])"),
-        Record(f"{RATE}:stddev_over_time_1d", f"stddev_over_time({RATE}[1d])"),
-        Record(f"{RATE}:avg_over_time_1w", f"avg_over_time({RATE}[1w])"),
-        Record(f"{RATE}:prediction", f"""
+        Record(f"job:http_server_requests:avg_over_time_1d_rate5m", f"avg_over_time({RATE}[1d])"),
+        Record(f"job:http_server_requests:stddev_over_time_1d_rate5m", f"stddev_over_time({RATE}[1d])"),
+        Record(f"job:http_server_requests:avg_over_time_1w_rate5m", f"avg_over_time({RATE}[1w])"),
+        Record(f"job:http_server_requests:prediction_rate5m", f"""
             quantile without (offset) (0.5,
               {seasonal}
             )
-            or {RATE}:avg_over_time_1d
+            or job:http_server_requests:avg_over_time_1d_rate5m
             """),
-        Record(f"{RATE}:zscore", f"""
-            ({RATE} - {RATE}:prediction)
+        Record(f"job:http_server_requests:zscore_rate5m", f"""
+            ({RATE} - job:http_server_requests:prediction_rate5m)
             / clamp_min(
-                {RATE}:stddev_over_time_1d >= 0.1 * {RATE}:avg_over_time_1d
-                or 0.1 * {RATE}:avg_over_time_1d,
+                job:http_server_requests:stddev_over_time_1d_rate5m >= 0.1 * job:http_server_requests:avg_over_time_1d_rate5m
+                or 0.1 * job:http_server_requests:avg_over_time_1d_rate5m,
                 {minimum}
               )
             """),
@@ -49,13 +49,13 @@ def groups(s: Selectors) -> list[Group]:
         Alert(
             "ModelwatchRequestRateAnomalous",
             f"""
-            abs({RATE}:zscore) > {number(cfg.request_rate_zscore)}
+            abs(job:http_server_requests:zscore_rate5m) > {number(cfg.request_rate_zscore)}
             and on (job) {RATE} offset 6h
             """,
             "warning",
             "The model API's request rate is far from its usual level.",
             f"{{{{ $labels.job }}}} is {{{{ $value | printf \"%.1f\" }}}} standard deviations from its expected request"
-            f" rate ({RATE}:prediction).",
+            f" rate (job:http_server_requests:prediction_rate5m).",
             for_="10m",
         ),
         Alert(
@@ -63,7 +63,7 @@ def groups(s: Selectors) -> list[Group]:
             f"""
             (sum by (job) (up{{{s.service}}}) > 0)
             unless on (job) ({RATE} > 0)
-            and on (job) ({RATE}:avg_over_time_1d > {minimum})
+            and on (job) (job:http_server_requests:avg_over_time_1d_rate5m > {minimum})
             """,
             "warning",
             "The model API gets no requests although the service is up.",

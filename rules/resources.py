@@ -31,13 +31,13 @@ def groups(s: Selectors) -> list[Group]:
             (f"rate(container_cpu_usage_seconds_total{{{s.compose_replica}}}[5m])", "name"),
             (f"rate(container_cpu_usage_seconds_total{{{s.pod_replica}}}[5m])", "pod"),
         ])),
-        Record("modelwatch:replica_memory_bytes", _per_replica([
+        Record("modelwatch:replica_memory_bytes:sum", _per_replica([
             (f"modelwatch_process_resident_memory_bytes{{{s.process_group}}}", "pid"),
             (f"container_memory_working_set_bytes{{{s.compose_replica}}}", "name"),
             (f"container_memory_working_set_bytes{{{s.pod_replica}}}", "pod"),
         ])),
         # Containers only; 0 means unlimited, which is no limit to approach.
-        Record("modelwatch:replica_memory_limit_bytes", _per_replica([
+        Record("modelwatch:replica_memory_limit_bytes:sum", _per_replica([
             (f"container_spec_memory_limit_bytes{{{s.compose_replica}}} > 0", "name"),
             (f"container_spec_memory_limit_bytes{{{s.pod_replica}}} > 0", "pod"),
         ])),
@@ -51,8 +51,8 @@ def groups(s: Selectors) -> list[Group]:
             (f"rate(container_fs_writes_bytes_total{{{s.compose_replica}}}[5m])", "name"),
             (f"rate(container_fs_writes_bytes_total{{{s.pod_replica}}}[5m])", "pod"),
         ])),
-        Record("modelwatch:replicas:count", "count(modelwatch:replica_memory_bytes)"),
-        Record("modelwatch:memory_bytes_per_replica:avg", "avg(modelwatch:replica_memory_bytes)"),
+        Record("modelwatch:replicas:count", "count(modelwatch:replica_memory_bytes:sum)"),
+        Record("modelwatch:memory_bytes_per_replica:avg", "avg(modelwatch:replica_memory_bytes:sum)"),
         Record(
             "modelwatch:cpu_seconds_per_request:ratio_rate5m",
             "sum(modelwatch:replica_cpu_seconds:rate5m) / on () sum(job:http_server_requests:rate5m)",
@@ -75,7 +75,7 @@ def groups(s: Selectors) -> list[Group]:
         Alert(
             "ModelwatchReplicaMemoryNearLimit",
             f"""
-            modelwatch:replica_memory_bytes / on (replica) modelwatch:replica_memory_limit_bytes
+            modelwatch:replica_memory_bytes:sum / on (replica) modelwatch:replica_memory_limit_bytes:sum
             > {number(cfg.replica_memory_limit_ratio)}
             """,
             "warning",

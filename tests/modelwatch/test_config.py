@@ -63,3 +63,20 @@ def test_example_file_lists_every_setting_at_its_default():
     for section in dataclasses.fields(Config):
         fields = {f.name for f in dataclasses.fields(section.default_factory())}
         assert set(listed[section.name]) == fields, f"{section.name}: example file and config differ"
+
+
+def test_slo_and_alert_thresholds_are_checked():
+    with pytest.raises(ConfigError) as error:
+        load_config(env={
+            "MODELWATCH_SLO__LATENCY_THRESHOLD_SECONDS": "0.3",
+            "MODELWATCH_SLO__AVAILABILITY_TARGET": "99.9",
+            "MODELWATCH_ALERTS__DRIFT_PSI_CRITICAL": "0.05",
+            "MODELWATCH_SLO__ROUTE_REGEX": "(",
+        })
+    message = str(error.value)
+    assert "slo.latency_threshold_seconds: must be a latency bucket bound, one of 0.001, 0.0025" in message
+    assert "slo.availability_target: must be between 0 and 1" in message
+    assert "alerts.drift_psi_critical: must not be below drift_psi_warning" in message
+    assert "slo.route_regex: not a regular expression" in message
+    assert "\n" not in message
+    assert load_config(env={"MODELWATCH_SLO__LATENCY_THRESHOLD_SECONDS": "0.1"}).slo.latency_threshold_seconds == 0.1
