@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import sys
-import time
 import uuid
 
 import pytest
-import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import require_binary
 from tests.exporter.docker_engine import IMAGE
 from tests.exporter.fake_kube_api import FakeApiServer
+from tests.exporter.served import run_exporter
 from tests.model_service.served import free_port
 from tests.model_service.test_metrics import catalogue
 
@@ -26,38 +22,23 @@ PREFIXES = ("modelwatch_", "node_", "namedprocess_", "container_", "kube_")
 
 @pytest.fixture
 def exporter_text(state_dir, docker_engine, tmp_path):
-    port = free_port()
     kube_api = FakeApiServer()
     label = f"modelwatch.test={uuid.uuid4().hex[:8]}"
     container = docker_engine.client.containers.run(IMAGE, ["sleep", "600"], detach=True, network_mode="none",
                                                     labels=dict([label.split("=")]))
     # Every collector; the probe aimed at a port where nothing listens.
-    env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(state_dir), MODELWATCH_EXPORTER__PROBE_KEY="unused",
+    env = dict(MODELWATCH_EXPORTER__PROBE_KEY="unused",
                MODELWATCH_EXPORTER__PROBE_URL=f"http://127.0.0.1:{free_port()}",
                MODELWATCH_EXPORTER__DOCKER_LABEL_FILTER=label,
                KUBECONFIG=str(kube_api.kubeconfig(tmp_path / "kubeconfig")),
                MODELWATCH_EXPORTER__KUBERNETES_NAMESPACES="modelwatch",
                MODELWATCH_EXPORTER__COLLECTORS="baseline,host,process,docker,kubernetes,probe")
-    process = subprocess.Popen([sys.executable, "-m", "modelwatch", "exporter", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 30
         # Wait for a scrape where every collector has had its first sample (the container's
         # first stats, the probe's first answer): the catalogue is checked against it.
-        while True:
-            try:
-                text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-            except requests.ConnectionError:
-                assert process.poll() is None, process.stdout.read()
-                text = ""
-            if "container_last_seen{" in text and "modelwatch_probe_success{" in text:
-                break
-            assert time.monotonic() < deadline, f"no complete scrape in 30 s:\n{text[-2000:]}"
-            time.sleep(0.2)
-        yield text
+        with run_exporter(state_dir, ("container_last_seen{", "modelwatch_probe_success{"), env) as (_, text):
+            yield text
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
         container.remove(force=True)
         kube_api.server.shutdown()
 
