@@ -1,5 +1,10 @@
 """Traffic, errors and latency of the model service: per route, per job (the
-model API's routes) and per model version. Everything else builds on these."""
+model API's routes) and per model version. Everything else builds on these.
+
+Raw counters are read once per evaluation: the request rate by route and
+status code and the bucket rates by route; route, job and SLO figures are sums
+of those, which keeps the group cheap with many replicas.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,18 @@ from rules.selectors import Selectors
 
 QUANTILES = ("0.5", "0.95", "0.99")
 HTTP = "http_server_request_duration_seconds"
+BY_STATUS = "job_route_status:http_server_requests:rate5m"
+BUCKETS = "job_route_le:http_server_request_duration_seconds_bucket:rate5m"
+MODEL = "job, model_name, model_version"
+
+
+def api_routes(s: Selectors) -> str:
+    return f'http_route=~"{s.config.slo.route_regex}"'
+
+
+def _select(metric: str, *matchers: str) -> str:
+    matchers = tuple(m for m in matchers if m)
+    return f"{metric}{{{', '.join(matchers)}}}" if matchers else metric
 
 
 def _error_ratio(errors: str, total_record: str) -> str:
@@ -21,35 +38,34 @@ def _error_ratio(errors: str, total_record: str) -> str:
         """
 
 
-def groups(s: Selectors) -> list[Group]:
-    rules: list[Record] = []
-    for level, by, selector in (
-        ("job_route", "job, http_route", s.service),
-        ("job", "job", s.api),
-    ):
-        total = f"{level}:http_server_requests:rate5m"
-        rules.append(Record(total, f"sum by ({by}) (rate({HTTP}_count{{{selector}}}[5m]))"))
-        errors = f'sum by ({by}) (rate({HTTP}_count{{{selector}, http_response_status_code=~"5.."}}[5m]))'
-        rules.append(Record(f"{level}:http_server_request_errors:ratio_rate5m", _error_ratio(errors, total)))
-        for q in QUANTILES:
-            rules.append(Record(
-                f"{level}:{HTTP}:histogram_quantile",
-                f"histogram_quantile({q}, sum by ({by}, le) (rate({HTTP}_bucket{{{selector}}}[5m])))",
-                {"quantile": q},
-            ))
+def _quantiles(record: str, by: str, buckets: str) -> list[Record]:
+    return [
+        Record(record, f"histogram_quantile({q}, sum by ({by}, le) ({buckets}))", {"quantile": q})
+        for q in QUANTILES
+    ]
 
-    by_version = "job, model_name, model_version"
+
+def groups(s: Selectors) -> list[Group]:
+    api = api_routes(s)
+    rules = [
+        Record(BY_STATUS, f"sum by (job, http_route, http_response_status_code) (rate({HTTP}_count{{{s.service}}}[5m]))"),
+        Record(BUCKETS, f"sum by (job, http_route, le) (rate({HTTP}_bucket{{{s.service}}}[5m]))"),
+    ]
+    for level, by, selector in (("job_route", "job, http_route", ""), ("job", "job", api)):
+        total = f"{level}:http_server_requests:rate5m"
+        rules.append(Record(total, f"sum by ({by}) ({_select(BY_STATUS, selector)})"))
+        errors = f"""sum by ({by}) ({_select(BY_STATUS, selector, 'http_response_status_code=~"5.."')})"""
+        rules.append(Record(f"{level}:http_server_request_errors:ratio_rate5m", _error_ratio(errors, total)))
+        rules += _quantiles(f"{level}:{HTTP}:histogram_quantile", by, _select(BUCKETS, selector))
+
     predictions = "job_model_version:model_predictions:rate5m"
-    rules.append(Record(predictions, f"sum by ({by_version}) (rate(model_predictions_total{{{s.service}}}[5m]))"))
-    errors = f'sum by ({by_version}) (rate(model_predictions_total{{{s.service}, outcome="error"}}[5m]))'
+    rules.append(Record(predictions, f"sum by ({MODEL}) (rate(model_predictions_total{{{s.service}}}[5m]))"))
+    errors = f'sum by ({MODEL}) (rate(model_predictions_total{{{s.service}, outcome="error"}}[5m]))'
     rules.append(Record("job_model_version:model_prediction_errors:ratio_rate5m", _error_ratio(errors, predictions)))
-    for q in QUANTILES:
-        rules.append(Record(
-            "job_model_version:model_inference_duration_seconds:histogram_quantile",
-            f"histogram_quantile({q}, sum by ({by_version}, le) "
-            f"(rate(model_inference_duration_seconds_bucket{{{s.service}}}[5m])))",
-            {"quantile": q},
-        ))
+    rules += _quantiles(
+        "job_model_version:model_inference_duration_seconds:histogram_quantile", MODEL,
+        f"rate(model_inference_duration_seconds_bucket{{{s.service}}}[5m])",
+    )
     # Which versions serve, and in which role; replicas each report it, once is enough.
     rules.append(Record(
         "modelwatch:model_version:info",

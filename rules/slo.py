@@ -1,10 +1,12 @@
 """Availability and latency SLOs with multi-window, multi-burn-rate alerts
 (the SRE workbook's parameters, as Sloth and kubernetes-mixin use them).
 
-Per SLO, the bad and total request rates are recorded over 5m; every longer
-window is the ratio of their sums over time, which weights each 5m step by its
-traffic and costs one series per window instead of re-reading raw counters
-over three days.
+Per SLO, the bad and total request rates are recorded over 5m (from the
+service group's records, not the raw counters); every longer window is the
+ratio of their sums over time, which weights each step by its traffic and
+costs one series per window instead of re-reading raw counters over three
+days. The period's remaining budget reads a 5-minute-resolution copy, so a
+30-day window is 8640 samples rather than 172800.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import NamedTuple
 
 from rules.builder import Alert, Group, Record
 from rules.selectors import Selectors, number
+from rules.service import BUCKETS, BY_STATUS, api_routes
 
-HTTP = "http_server_request_duration_seconds"
+TOTAL = "job:http_server_requests:rate5m"
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 
@@ -45,25 +48,22 @@ class Slo(NamedTuple):
 
 
 def slos(s: Selectors) -> list[Slo]:
-    slo = s.config.slo
-    total = f"sum by (job) (rate({HTTP}_count{{{s.api}}}[5m]))"
+    slo, api = s.config.slo, api_routes(s)
     return [
         Slo(
             "availability", "ModelwatchAvailabilityBudgetBurn", slo.availability_target,
-            f'sum by (job) (rate({HTTP}_count{{{s.api}, http_response_status_code=~"5.."}}[5m]))'
-            f" or {total} * 0",
+            f'sum by (job) ({BY_STATUS}{{{api}, http_response_status_code=~"5.."}}) or {TOTAL} * 0',
             "answered with a 5xx",
         ),
         Slo(
             "latency", "ModelwatchLatencyBudgetBurn", slo.latency_target,
-            f'{total} - sum by (job) (rate({HTTP}_bucket{{{s.api}, le="{s.latency_le}"}}[5m]))',
+            f'{TOTAL} - sum by (job) ({BUCKETS}{{{api}, le="{s.latency_le}"}})',
             f"slower than {number(slo.latency_threshold_seconds)}s",
         ),
     ]
 
 
 def groups(s: Selectors) -> list[Group]:
-    total = f"sum by (job) (rate({HTTP}_count{{{s.api}}}[5m]))"
     period = f"{s.config.slo.period_days}d"
     records: list[Record] = []
     budgets: list[Record] = []
@@ -73,7 +73,7 @@ def groups(s: Selectors) -> list[Group]:
         sel = f'{{slo="{slo.name}"}}'
         records += [
             Record("slo:sli_bad:rate5m", slo.bad, label),
-            Record("slo:sli_total:rate5m", total, label),
+            Record("slo:sli_total:rate5m", TOTAL, label),
             Record("slo:sli_error:ratio_rate5m", f"slo:sli_bad:rate5m{sel} / slo:sli_total:rate5m{sel}", label),
         ]
         records += [
@@ -85,9 +85,14 @@ def groups(s: Selectors) -> list[Group]:
             for window in WINDOWS[1:]
         ]
         records.append(Record("slo:objective:ratio", f"vector({number(slo.target)})", label))
+        budgets += [
+            Record(f"slo:sli_{kind}:avg_over_time5m_rate5m", f"avg_over_time(slo:sli_{kind}:rate5m{sel}[5m])", label)
+            for kind in ("bad", "total")
+        ]
         budgets.append(Record(
             "slo:error_budget_remaining:ratio",
-            f"1 - (sum_over_time(slo:sli_bad:rate5m{sel}[{period}]) / sum_over_time(slo:sli_total:rate5m{sel}[{period}]))"
+            f"1 - (sum_over_time(slo:sli_bad:avg_over_time5m_rate5m{sel}[{period}])"
+            f" / sum_over_time(slo:sli_total:avg_over_time5m_rate5m{sel}[{period}]))"
             f" / {number(1 - slo.target)}",
             label,
         ))
@@ -112,7 +117,7 @@ def groups(s: Selectors) -> list[Group]:
             ))
     return [
         Group("modelwatch-slo.rules", records),
-        # The whole period's budget reads a month of samples: once a minute is plenty.
-        Group("modelwatch-slo-budget.rules", budgets, interval="1m"),
+        # Every 5 minutes: the budget moves slowly, and the copies it reads are 5m apart.
+        Group("modelwatch-slo-budget.rules", budgets, interval="5m"),
         Group("modelwatch-slo.alerts", alerts),
     ]
