@@ -15,7 +15,8 @@ from model_service.registry import Deployment, Registry
 from tests.conftest import make_config
 from tests.exporter.served import run_exporter
 from tests.model_service.served import serve
-from tests.prometheus_server import run_prometheus, wait_for
+from tests.prometheus_server import query, run_prometheus, wait_for
+from tests.rules.test_catalogue import documented_labels
 
 pytestmark = pytest.mark.integration
 FEATURES = ("sl", "sw", "pl", "pw")
@@ -57,6 +58,16 @@ def test_drifted_inputs_cross_the_drift_thresholds_and_normal_ones_do_not(state_
             mix = _by_version(wait_for(prometheus, "model_version:model_predicted_class:psi1h", lambda r: len(r) == 2))
             pending = wait_for(prometheus, 'ALERTS{alertname="ModelwatchFeatureDrift", alertstate="pending"}',
                                lambda r: len(r) > 0)
+            recorded = query(prometheus, '{__name__=~"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+"}')
+
+    # Every recorded series carries exactly the labels the catalogue gives it.
+    wrong = {
+        (r["metric"]["__name__"], tuple(sorted(set(r["metric"]) - {"__name__"})))
+        for r in recorded
+        if set(r["metric"]) - {"__name__"} != documented_labels(r["metric"]["__name__"])
+    }
+    assert len({r["metric"]["__name__"] for r in recorded}) > 30
+    assert not wrong, wrong
 
     alerts = config.alerts
     for feature in FEATURES:
