@@ -2,7 +2,7 @@
 VENV := .venv/bin
 PORT ?= 8000
 
-.PHONY: setup run test bench-service bench-exporter clean
+.PHONY: setup run test bench-service bench-exporter bench-rules clean
 
 setup:
 	@scripts/setup.sh
@@ -21,6 +21,9 @@ bench-service: setup
 
 bench-exporter: setup
 	$(VENV)/python -m bench.exporter
+
+bench-rules: setup
+	$(VENV)/python -m bench.rules
 
 clean:
 	rm -rf var .pytest_cache
