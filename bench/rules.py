@@ -189,8 +189,10 @@ def measure(workdir: Path, config: Config, seconds: int) -> dict[str, dict]:
             return {r["metric"]["rule_group"].split(";")[-1]: float(r["value"][1]) for r in result}
 
         window = f"[{seconds}s]"
-        median = per_group(f"quantile_over_time(0.5, prometheus_rule_group_last_duration_seconds{window})")
-        worst = per_group(f"max_over_time(prometheus_rule_group_last_duration_seconds{window})")
+        # Before its first evaluation a group reports 0: leave those samples out.
+        evaluated = f"(prometheus_rule_group_last_duration_seconds > 0)[{seconds}s:1s]"
+        median = per_group(f"quantile_over_time(0.5, {evaluated})")
+        worst = per_group(f"max_over_time({evaluated})")
         rules = per_group("prometheus_rule_group_rules")
         evaluations = per_group(f"increase(prometheus_rule_group_iterations_total{window})")
         missed = per_group("prometheus_rule_group_iterations_missed_total")

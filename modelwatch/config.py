@@ -247,8 +247,8 @@ class Config:
         if self.alerts.drift_ks_critical < self.alerts.drift_ks_warning:
             problems.append("alerts.drift_ks_critical: must not be below drift_ks_warning")
         for name in ("scrape_interval_seconds", "evaluation_interval_seconds"):
-            if getattr(self.prometheus, name) <= 0:
-                problems.append(f"prometheus.{name}: must be above 0")
+            if not 0 < getattr(self.prometheus, name) <= 30:
+                problems.append(f"prometheus.{name}: must be above 0 and at most 30 (the drift rules read 1-minute rates)")
         return problems
 
 

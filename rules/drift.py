@@ -11,11 +11,19 @@ training baseline the exporter publishes for the same model version.
 
 Windows with fewer than ``alerts.drift_min_rows`` rows give no figure: drift
 measured on a handful of requests is noise.
+
+Cost: the raw counters (replicas x versions x features x buckets) are read
+over one minute only; the hour is the sum of those per-version rates over time
+times the group's interval, which the group sets explicitly so the product is
+a count whatever the Prometheus default. Reading every replica's counters over
+an hour took twice as long with ten replicas (bench/rules.py). A one-minute
+rate needs scrapes at most 30 s apart (the configuration checks it) and counts
+a burst of requests within a minute.
 """
 
 from __future__ import annotations
 
-from rules.builder import Alert, Group, Record
+from rules.builder import Alert, Group, Record, duration
 from rules.selectors import PSI_FLOOR, Selectors, number
 
 MODEL = "model_name, model_version"
@@ -41,10 +49,19 @@ def groups(s: Selectors) -> list[Group]:
     feature = f"{MODEL}, feature"
     per_feature = f"job, {feature}"
     enough = f"and on ({per_feature}) {ROWS} >= {cfg.drift_min_rows}"
+    interval = s.config.prometheus.evaluation_interval_seconds
+
+    def hour_of(rate_record: str) -> str:
+        return f"sum_over_time({rate_record}[1h]) * {number(interval)}"
+
     records = [
         Record(
+            "model_version_feature_bucket:model_input_feature:rate1m",
+            f"sum by (job, {feature}, bucket) (rate(model_input_feature_bucket_total{{{s.service}}}[1m]))",
+        ),
+        Record(
             "model_version_feature_bucket:model_input_feature:increase1h",
-            f"sum by (job, {feature}, bucket) (increase(model_input_feature_bucket_total{{{s.service}}}[1h]))",
+            hour_of("model_version_feature_bucket:model_input_feature:rate1m"),
         ),
         Record(ROWS, f"sum without (bucket) (model_version_feature_bucket:model_input_feature:increase1h)"),
         Record(LIVE, f"model_version_feature_bucket:model_input_feature:increase1h / ignoring (bucket) group_left {ROWS}"),
@@ -93,9 +110,10 @@ def groups(s: Selectors) -> list[Group]:
             """,
         ),
         Record(
-            "model_version_class:model_predicted_class:increase1h",
-            f"sum by (job, {MODEL}, class) (increase(model_predicted_class_total{{{s.service}}}[1h]))",
+            "model_version_class:model_predicted_class:rate1m",
+            f"sum by (job, {MODEL}, class) (rate(model_predicted_class_total{{{s.service}}}[1m]))",
         ),
+        Record("model_version_class:model_predicted_class:increase1h", hour_of("model_version_class:model_predicted_class:rate1m")),
         Record(CLASS_ROWS, "sum without (class) (model_version_class:model_predicted_class:increase1h)"),
         Record(CLASS_LIVE, f"model_version_class:model_predicted_class:increase1h / ignoring (class) group_left {CLASS_ROWS}"),
         Record(
@@ -146,4 +164,7 @@ def groups(s: Selectors) -> list[Group]:
         " Check for a unit change or a broken upstream feature.",
         for_="15m",
     ))
-    return [Group("modelwatch-drift.rules", records), Group("modelwatch-drift.alerts", alerts)]
+    return [
+        Group("modelwatch-drift.rules", records, interval=duration(interval)),
+        Group("modelwatch-drift.alerts", alerts),
+    ]
