@@ -51,6 +51,14 @@ def groups(s: Selectors) -> list[Group]:
             (f"rate(container_fs_writes_bytes_total{{{s.compose_replica}}}[5m])", "name"),
             (f"rate(container_fs_writes_bytes_total{{{s.pod_replica}}}[5m])", "pod"),
         ])),
+        *(
+            Record(f"modelwatch:replica_network_{direction}_bytes:rate5m", _per_replica([
+                (f"rate(container_network_{direction}_bytes_total{{{s.compose_replica}}}[5m])", "name"),
+                # cAdvisor reports a pod's network on the pod, not on its containers.
+                (f'rate(container_network_{direction}_bytes_total{{pod=~"{cfg.replica_container}-.+"}}[5m])', "pod"),
+            ]) + f'\n  or label_replace(sum(rate(node_network_{direction}_bytes_total[5m])), "replica", "host", "", "")')
+            for direction in ("receive", "transmit")
+        ),
         Record("modelwatch:replicas:count", "count(modelwatch:replica_memory_bytes:sum)"),
         Record("modelwatch:memory_bytes_per_replica:avg", "avg(modelwatch:replica_memory_bytes:sum)"),
         Record(

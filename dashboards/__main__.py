@@ -1,0 +1,9 @@
+"""python -m dashboards: regenerate dashboards/generated/ for the default configuration."""
+
+from dashboards import GENERATED_DIR
+from dashboards.provisioning import write
+from modelwatch.config import Config
+
+# Compose and Kubernetes reach Prometheus by its service name.
+for path in write(Config(), GENERATED_DIR, prometheus_url="http://prometheus:9090"):
+    print(path)

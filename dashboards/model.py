@@ -1,0 +1,76 @@
+"""Model behaviour: what the model is asked and answers, against its training
+data — class mix, confidence, per-feature drift with its thresholds,
+out-of-range inputs — and inference time, batch sizes, versions and reloads."""
+
+from __future__ import annotations
+
+from dashboards.panels import ORANGE, RED, Query, bargauge, dashboard, heatmap, rows, state_timeline, stat, steps, \
+    table, timeseries
+from dashboards.variables import JOB, VERSION, service_variables
+from modelwatch.config import Config
+
+UID = "modelwatch-model"
+
+
+def build(config: Config):
+    alerts = config.alerts
+    psi_steps = steps((alerts.drift_psi_warning, ORANGE), (alerts.drift_psi_critical, RED))
+    ks_steps = steps((alerts.drift_ks_warning, ORANGE), (alerts.drift_ks_critical, RED))
+    out_steps = steps((alerts.out_of_range_warning, ORANGE))
+    model = f"{JOB}, {VERSION}"
+    answers = [
+        bargauge(
+            "Predicted class mix, last hour, against training",
+            [Query(f"model_version_class:model_predicted_class:fraction1h{{{model}}}", "{{model_version}} {{class}}"),
+             Query(f'modelwatch_baseline_class_fraction{{{VERSION}}}', "training {{model_version}} {{class}}")],
+            "percentunit", maximum=1,
+        ),
+        timeseries("Class mix shift (PSI)", Query(f"model_version:model_predicted_class:psi1h{{{model}}}",
+                                                  "{{model_version}}"), "none", thresholds=psi_steps,
+                   show_thresholds=True),
+        heatmap("Prediction confidence",
+                f"sum by (le) (rate(model_prediction_confidence_bucket{{{model}}}[$__rate_interval]))", "percentunit"),
+        timeseries("Predicted classes", Query(f"sum by (class) (rate(model_predicted_class_total{{{model}}}"
+                                              "[$__rate_interval]))", "{{class}}"), "suffix: rows/s", stack=True),
+    ]
+    drift = [
+        timeseries("Feature drift: PSI, last hour", Query(f"model_version_feature:model_input_feature:psi1h{{{model}}}",
+                                                           "{{model_version}} {{feature}}"),
+                   "none", thresholds=psi_steps, show_thresholds=True, width=8,
+                   description=f"Population Stability Index against the training data; needs "
+                               f"{alerts.drift_min_rows} rows in the hour."),
+        timeseries("Feature drift: KS distance, last hour",
+                   Query(f"model_version_feature:model_input_feature:ks1h{{{model}}}", "{{model_version}} {{feature}}"),
+                   "none", thresholds=ks_steps, show_thresholds=True, width=8),
+        timeseries("Inputs outside the training range",
+                   Query(f"model_version_feature:model_input_feature:out_of_range_ratio1h{{{model}}}",
+                         "{{model_version}} {{feature}}"),
+                   "percentunit", thresholds=out_steps, show_thresholds=True, width=8),
+        bargauge("Live share per bucket, last hour",
+                 Query(f"model_version_feature_bucket:model_input_feature:fraction1h{{{model}}}",
+                       "{{model_version}} {{feature}} {{bucket}}"), "percentunit", maximum=1, width=12),
+        bargauge("Training share per bucket",
+                 Query(f"modelwatch_baseline_feature_fraction{{{VERSION}}}", "{{model_version}} {{feature}} {{bucket}}"),
+                 "percentunit", maximum=1, width=12),
+    ]
+    runtime = [
+        timeseries("Inference time",
+                   Query(f"job_model_version:model_inference_duration_seconds:histogram_quantile{{{model}}}",
+                         "{{model_version}} p{{quantile}}"), "s"),
+        heatmap("Batch sizes", f"sum by (le) (rate(model_batch_size_bucket{{{model}}}[$__rate_interval]))", "short"),
+        table("Versions loaded", Query(f"model_info{{{JOB}}} == 1"), "none", width=12,
+              hidden_columns=("Time", "__name__", "Value", "instance")),
+        state_timeline("Versions serving", Query("modelwatch:model_version:info", "{{model_version}} ({{role}})"),
+                       "none", thresholds=steps((1, "green"), base="transparent")),
+        stat("Since the last successful load", f"time() - max(model_last_reload_success_timestamp_seconds{{{JOB}}})",
+             "s"),
+        stat("Rejected loads, last hour", f"sum(increase(model_reload_failures_total{{{JOB}}}[1h]))", "short",
+             thresholds=steps((1, RED))),
+        timeseries("Rejected loads by reason",
+                   Query(f"sum by (reason) (increase(model_reload_failures_total{{{JOB}}}[$__rate_interval]))",
+                         "{{reason}}"), "short", width=12),
+    ]
+    panels = rows(("Answers", answers), ("Drift against the training data", drift), ("Inference and versions", runtime))
+    return dashboard("modelwatch / Model behaviour", UID,
+                     "What the model is asked and what it answers, against its training data.",
+                     panels, service_variables())

@@ -1,0 +1,101 @@
+"""Service overview: traffic, errors, latency against the baseline, SLOs and
+their error budgets, and the model versions side by side."""
+
+from __future__ import annotations
+
+from dashboards.panels import (
+    ORANGE, RED, Query, dashboard, heatmap, rows, stat, steps, timeseries,
+)
+from dashboards.variables import INSTANCE, JOB, VERSION, service_variables
+from modelwatch.config import Config
+from rules.slo import BURN_RATES
+
+UID = "modelwatch-service"
+
+
+def build(config: Config):
+    slo = config.slo
+    budget = 1 - slo.availability_target
+    error_steps = steps((budget, ORANGE), (budget * BURN_RATES[0].factor, RED))
+    latency_steps = steps((slo.latency_threshold_seconds / 2, ORANGE), (slo.latency_threshold_seconds, RED))
+    budget_steps = steps((0, RED), (0.25, ORANGE), (0.5, "green"), base=RED)
+    burn_steps = steps(*((rate.factor, ORANGE if rate.severity == "warning" else RED) for rate in BURN_RATES[1::-1]))
+    role = "* on (model_name, model_version) group_left (role) modelwatch:model_version:info"
+    traffic = [
+        stat("API requests", f"sum(job:http_server_requests:rate5m{{{JOB}}})", "reqps"),
+        stat("API errors (5xx)", f"max(job:http_server_request_errors:ratio_rate5m{{{JOB}}})", "percentunit",
+             thresholds=error_steps),
+        stat("API latency p95", f'max(job:http_server_request_duration_seconds:histogram_quantile{{{JOB}, quantile="0.95"}})',
+             "s", thresholds=latency_steps),
+        stat("Requests in flight", f"sum(http_server_active_requests{{{JOB}, {INSTANCE}}})", "short",
+             description="Requests being handled right now, over the selected instances."),
+        timeseries("Request rate by route", Query(f"job_route:http_server_requests:rate5m{{{JOB}}}", "{{http_route}}"),
+                   "reqps", stack=True),
+        timeseries("Error ratio by route",
+                   Query(f"job_route:http_server_request_errors:ratio_rate5m{{{JOB}}}", "{{http_route}}"),
+                   "percentunit", thresholds=error_steps, show_thresholds=True),
+    ]
+    latency = [
+        timeseries(
+            "API latency against the baseline",
+            [
+                Query(f"job:http_server_request_duration_seconds:histogram_quantile{{{JOB}}}", "p{{quantile}}"),
+                Query("model_version:modelwatch_baseline_latency_seconds:stable",
+                      "baseline p{{quantile}} ({{model_version}})"),
+            ],
+            "s", thresholds=latency_steps,
+            description="Dashed lines are the performance baseline recorded for the stable version "
+                        "(modelwatch baseline record); none until one is recorded.",
+        ),
+        timeseries("p95 latency by route",
+                   Query(f'job_route:http_server_request_duration_seconds:histogram_quantile{{{JOB}, quantile="0.95"}}',
+                         "{{http_route}}"),
+                   "s", thresholds=latency_steps),
+        heatmap("API latency distribution",
+                f'sum by (le) (job_route_le:http_server_request_duration_seconds_bucket:rate5m{{{JOB}, '
+                f'http_route=~"{slo.route_regex}"}})', "s"),
+        timeseries("Slow requests (over the SLO threshold)",
+                   Query(f'slo:sli_bad:rate5m{{{JOB}, slo="latency"}}', "slower than "
+                         f"{slo.latency_threshold_seconds:g}s"), "reqps"),
+    ]
+    slos = [
+        stat("Availability budget left", f'slo:error_budget_remaining:ratio{{{JOB}, slo="availability"}}',
+             "percentunit", thresholds=budget_steps,
+             description=f"Share of the {slo.period_days}-day error budget of the {slo.availability_target:.3%} "
+                         "availability objective still unspent."),
+        stat("Latency budget left", f'slo:error_budget_remaining:ratio{{{JOB}, slo="latency"}}', "percentunit",
+             thresholds=budget_steps,
+             description=f"{slo.latency_target:.2%} of requests within {slo.latency_threshold_seconds:g}s, "
+                         f"over {slo.period_days} days."),
+        stat("Availability, last hour", f'1 - slo:sli_error:ratio_rate1h{{{JOB}, slo="availability"}}',
+             "percentunit", thresholds=steps((slo.availability_target, "green"), base=RED)),
+        stat("Within latency objective, last hour", f'1 - slo:sli_error:ratio_rate1h{{{JOB}, slo="latency"}}',
+             "percentunit", thresholds=steps((slo.latency_target, "green"), base=RED)),
+        timeseries(
+            "Error budget burn rate",
+            [Query(f"slo:sli_error:ratio_rate{window}{{{JOB}}} / on (slo) group_left () (1 - slo:objective:ratio)",
+                   f"{{{{slo}}}} {window}") for window in ("5m", "1h", "6h")],
+            "suffix:x", thresholds=burn_steps, show_thresholds=True, width=24,
+            description="1x spends the budget exactly over the period; the page alerts fire at 14.4x (1h) "
+                        "and 6x (6h), the tickets at 3x (1d) and 1x (3d).",
+        ),
+    ]
+    versions = [
+        timeseries("Predictions by version",
+                   Query(f"job_model_version:model_predictions:rate5m{{{JOB}, {VERSION}}} {role}",
+                         "{{model_version}} ({{role}})"), "suffix: rows/s", stack=True),
+        timeseries("Inference p95 by version",
+                   Query(f'job_model_version:model_inference_duration_seconds:histogram_quantile{{{JOB}, {VERSION}, '
+                         f'quantile="0.95"}} {role}', "{{model_version}} ({{role}})"), "s",
+                   description="Canary and stable side by side; the canary alert fires at "
+                               f"{config.alerts.canary_factor:g}x the stable version."),
+        timeseries("Prediction errors by version",
+                   Query(f"job_model_version:model_prediction_errors:ratio_rate5m{{{JOB}, {VERSION}}} {role}",
+                         "{{model_version}} ({{role}})"), "percentunit", thresholds=error_steps),
+        timeseries("API clients", Query(f"sum by (client) (rate(model_client_requests_total{{{JOB}}}[$__rate_interval]))",
+                                        "{{client}}"), "reqps", stack=True),
+    ]
+    panels = rows(("Traffic", traffic), ("Latency", latency), ("SLOs", slos), ("Model versions", versions))
+    return dashboard("modelwatch / Service overview", UID,
+                     "Traffic, errors and latency of the model API, its SLOs, and the versions serving.",
+                     panels, service_variables())

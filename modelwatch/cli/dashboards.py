@@ -1,0 +1,23 @@
+"""modelwatch dashboards: write the Grafana dashboards (JSON) and the
+provisioning files that load them with a Prometheus datasource."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dashboards.provisioning import DASHBOARDS_PATH, write
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--out", metavar="DIR", type=Path, default=Path("grafana"),
+                        help="folder to write into: dashboards/*.json and provisioning/ (default: ./grafana)")
+    parser.add_argument("--prometheus-url", metavar="URL",
+                        help="the datasource URL Grafana uses (default: this configuration's Prometheus)")
+    parser.add_argument("--dashboards-path", metavar="PATH", default=DASHBOARDS_PATH,
+                        help=f"where Grafana will find the JSON files (default: {DASHBOARDS_PATH})")
+
+
+def run(args, config) -> int:
+    for path in write(config, args.out, args.prometheus_url, args.dashboards_path):
+        print(path)
+    return 0

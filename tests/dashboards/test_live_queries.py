@@ -1,0 +1,129 @@
+"""Every query of every panel, with its template variables resolved the way
+Grafana resolves them, run against a real Prometheus that scrapes a real model
+service (gunicorn, stable and canary versions, real traffic) and the real
+exporter (baseline, host, process, and the kubernetes collector against
+recorded API objects). There is no Grafana server here: this is the stand-in,
+and each query must be valid PromQL and return data."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+import requests
+import yaml
+from sklearn.datasets import load_iris
+
+from dashboards import dashboard_files
+from model_service.registry import Deployment, Registry
+from modelwatch.config import Config
+from rules import rule_files
+from tests.conftest import make_config
+from tests.exporter.fake_kube_api import FakeApiServer
+from tests.exporter.served import run_exporter
+from tests.model_service.served import serve
+from tests.prometheus_server import query, run_prometheus, wait_for
+
+pytestmark = pytest.mark.integration
+RATE_INTERVAL = "1m"  # Grafana's $__rate_interval for a 15 s scrape interval
+LABEL_VALUES = re.compile(r"label_values\((.*),\s*(\w+)\)$")
+
+
+def _performance_baseline(state_dir, version: str) -> None:
+    (state_dir / "models" / "iris" / version / "performance-baseline.json").write_text(json.dumps({
+        "recorded": "2026-11-26T00:00:00Z", "window_seconds": 300,
+        "latency_seconds": {"0.5": 0.002, "0.95": 0.01, "0.99": 0.02},
+        "requests_per_second_per_replica": 50, "cpu_seconds_per_request": 0.002,
+        "memory_bytes_per_replica": 150e6, "error_ratio": 0.0,
+    }))
+
+
+def _rules_for_a_fast_test(config, rule_dir) -> None:
+    """The generated rules, with the 5-minute budget group run every second (the PromQL is unchanged)."""
+    rule_dir.mkdir()
+    for name, text in rule_files(config).items():
+        document = yaml.safe_load(text)
+        for group in document["groups"]:
+            if group.get("interval") == "5m":
+                group["interval"] = "1s"
+        (rule_dir / name).write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def _send_traffic(service: str, key: str) -> None:
+    headers = {"X-API-Key": key}
+    rows = load_iris().data[np.random.default_rng(5).choice(150, 300)].round(2).tolist()
+    for version in ("v1", "v2"):
+        answer = requests.post(f"{service}/api/v1/models/{version}/predict", headers=headers,
+                               json={"instances": rows}, timeout=10)
+        assert answer.status_code == 200, answer.text
+    for row in rows[:40]:
+        params = dict(zip(("sl", "sw", "pl", "pw"), row))
+        assert requests.get(f"{service}/api/v1/classify", params=params, headers=headers, timeout=5).status_code == 200
+    assert requests.get(f"{service}/api/v1/classify", params={"sl": "x"}, headers=headers, timeout=5).status_code == 400
+
+
+def _resolve_variables(prometheus: str, board: dict) -> dict[str, str]:
+    """Each variable's value as Grafana would substitute it: one value, or (a|b) for multi/All."""
+    values: dict[str, str] = {}
+    for variable in board["templating"]["list"]:
+        selector, label = LABEL_VALUES.match(_substitute(variable["query"], values)).groups()
+        found = requests.get(f"{prometheus}/api/v1/series", params={"match[]": selector}, timeout=10).json()["data"]
+        options = sorted({series[label] for series in found if label in series})
+        assert options, f"{board['title']}: variable {variable['name']} has no values ({selector})"
+        values[variable["name"]] = f"({'|'.join(options)})" if variable["multi"] else options[0]
+    return values
+
+
+def _substitute(expr: str, values: dict[str, str]) -> str:
+    expr = expr.replace("$__rate_interval", RATE_INTERVAL)
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: values.get(m.group(1), m.group(0)), expr)
+
+
+@pytest.fixture
+def live_stack(state_dir, keys, tmp_path):
+    config = make_config(state_dir)
+    Registry(config.paths.registry_dir, config.model.name).set_deployment(Deployment("v1", "v2", 0.5))
+    _performance_baseline(state_dir, "v1")
+    kube_api = FakeApiServer()
+    exporter_env = {
+        "KUBECONFIG": str(kube_api.kubeconfig(tmp_path / "kubeconfig")),
+        "MODELWATCH_EXPORTER__KUBERNETES_NAMESPACES": "modelwatch",
+        "MODELWATCH_EXPORTER__COLLECTORS": "baseline,host,process,kubernetes",
+    }
+    try:
+        with serve(state_dir, workers=2) as (service, _), \
+                run_exporter(state_dir, ("kube_horizontalpodautoscaler_spec_max_replicas{",), exporter_env) as (exporter, _):
+            prom_config = make_config(
+                state_dir, SERVICE__PORT=service.rsplit(":", 1)[1], EXPORTER__PORT=exporter.rsplit(":", 1)[1],
+                PROMETHEUS__SCRAPE_INTERVAL_SECONDS=1, PROMETHEUS__EVALUATION_INTERVAL_SECONDS=1,
+            )
+            _rules_for_a_fast_test(prom_config, tmp_path / "rules")
+            with run_prometheus(prom_config, tmp_path, rule_dir=tmp_path / "rules") as prometheus:
+                wait_for(prometheus, 'model_input_feature_bucket_total{model_version="v2"}', lambda r: len(r) > 0)
+                _send_traffic(service, keys["user"])
+                yield prometheus
+    finally:
+        kube_api.server.shutdown()
+
+
+def test_every_panel_query_returns_data(live_stack):
+    prometheus = live_stack
+    pending: dict[tuple[str, str, str], str] = {}
+    for board in dashboard_files(Config()).values():
+        values = _resolve_variables(prometheus, board)
+        for panel in board["panels"]:
+            for target in panel.get("targets", []):
+                expr = _substitute(target["expr"], values)
+                query(prometheus, expr)  # valid PromQL now, or the query error
+                pending[(board["title"], panel["title"], target["refId"])] = expr
+    deadline = time.monotonic() + 150  # the hour-long drift windows count a burst within a minute
+    while pending and time.monotonic() < deadline:
+        for key, expr in list(pending.items()):
+            if query(prometheus, expr):
+                del pending[key]
+        time.sleep(1)
+    assert not pending, "panels whose query returns nothing:\n" + "\n".join(
+        f"  {board} / {panel} ({ref}): {expr}" for (board, panel, ref), expr in pending.items())
