@@ -36,7 +36,7 @@ from model_service.baseline import bucket_label
 from model_service.metrics import HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS
 from bench.service import free_port
 from modelwatch.config import Config, load_config
-from rules import GENERATED_DIR, MODULES
+from rules import GENERATED_DIR
 from rules.prometheus_config import scrape_job, write_prometheus_config
 
 STEP = 15

@@ -14,11 +14,16 @@ from rules.builder import Alert, Group, Record
 from rules.selectors import Selectors, number
 
 RATE = "job:http_server_requests:rate5m"
+AVG_1D = "job:http_server_requests:avg_over_time_1d_rate5m"
+STDDEV_1D = "job:http_server_requests:stddev_over_time_1d_rate5m"
+AVG_1W = "job:http_server_requests:avg_over_time_1w_rate5m"
+PREDICTION = "job:http_server_requests:prediction_rate5m"
+ZSCORE = "job:http_server_requests:zscore_rate5m"
 
 
 def _week_ago(weeks: int) -> str:
     offset = f"{168 * weeks - 2}h"  # a 4h window centred on the same time `weeks` ago
-    trend = f"(job:http_server_requests:avg_over_time_1w_rate5m - job:http_server_requests:avg_over_time_1w_rate5m offset {weeks}w or job:http_server_requests:avg_over_time_1w_rate5m * 0)"
+    trend = f"({AVG_1W} - {AVG_1W} offset {weeks}w or {AVG_1W} * 0)"
     return f'label_replace(avg_over_time({RATE}[4h] offset {offset}) + {trend}, "offset", "{weeks}w", "", "")'
 
 
@@ -27,20 +32,20 @@ def groups(s: Selectors) -> list[Group]:
     minimum = number(cfg.traffic_drop_min_requests_per_second)
     seasonal = "\n  or ".join(_week_ago(weeks) for weeks in (1, 2, 3))
     records = [
-        Record(f"job:http_server_requests:avg_over_time_1d_rate5m", f"avg_over_time({RATE}[1d])"),
-        Record(f"job:http_server_requests:stddev_over_time_1d_rate5m", f"stddev_over_time({RATE}[1d])"),
-        Record(f"job:http_server_requests:avg_over_time_1w_rate5m", f"avg_over_time({RATE}[1w])"),
-        Record(f"job:http_server_requests:prediction_rate5m", f"""
+        Record(AVG_1D, f"avg_over_time({RATE}[1d])"),
+        Record(STDDEV_1D, f"stddev_over_time({RATE}[1d])"),
+        Record(AVG_1W, f"avg_over_time({RATE}[1w])"),
+        Record(PREDICTION, f"""
             quantile without (offset) (0.5,
               {seasonal}
             )
-            or job:http_server_requests:avg_over_time_1d_rate5m
+            or {AVG_1D}
             """),
-        Record(f"job:http_server_requests:zscore_rate5m", f"""
-            ({RATE} - job:http_server_requests:prediction_rate5m)
+        Record(ZSCORE, f"""
+            ({RATE} - {PREDICTION})
             / clamp_min(
-                job:http_server_requests:stddev_over_time_1d_rate5m >= 0.1 * job:http_server_requests:avg_over_time_1d_rate5m
-                or 0.1 * job:http_server_requests:avg_over_time_1d_rate5m,
+                {STDDEV_1D} >= 0.1 * {AVG_1D}
+                or 0.1 * {AVG_1D},
                 {minimum}
               )
             """),
@@ -49,13 +54,13 @@ def groups(s: Selectors) -> list[Group]:
         Alert(
             "ModelwatchRequestRateAnomalous",
             f"""
-            abs(job:http_server_requests:zscore_rate5m) > {number(cfg.request_rate_zscore)}
+            abs({ZSCORE}) > {number(cfg.request_rate_zscore)}
             and on (job) {RATE} offset 6h
             """,
             "warning",
             "The model API's request rate is far from its usual level.",
             f"{{{{ $labels.job }}}} is {{{{ $value | printf \"%.1f\" }}}} standard deviations from its expected request"
-            f" rate (job:http_server_requests:prediction_rate5m).",
+            f" rate ({PREDICTION}).",
             for_="10m",
         ),
         Alert(
@@ -63,7 +68,7 @@ def groups(s: Selectors) -> list[Group]:
             f"""
             (sum by (job) (up{{{s.service}}}) > 0)
             unless on (job) ({RATE} > 0)
-            and on (job) (job:http_server_requests:avg_over_time_1d_rate5m > {minimum})
+            and on (job) ({AVG_1D} > {minimum})
             """,
             "warning",
             "The model API gets no requests although the service is up.",

@@ -63,7 +63,7 @@ def groups(s: Selectors) -> list[Group]:
             "model_version_feature_bucket:model_input_feature:increase1h",
             hour_of("model_version_feature_bucket:model_input_feature:rate1m"),
         ),
-        Record(ROWS, f"sum without (bucket) (model_version_feature_bucket:model_input_feature:increase1h)"),
+        Record(ROWS, "sum without (bucket) (model_version_feature_bucket:model_input_feature:increase1h)"),
         Record(LIVE, f"model_version_feature_bucket:model_input_feature:increase1h / ignoring (bucket) group_left {ROWS}"),
     ]
     labels = s.bucket_labels
