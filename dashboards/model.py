@@ -66,9 +66,11 @@ def build(config: Config):
              "s"),
         stat("Rejected loads, last hour", f"sum(increase(model_reload_failures_total{{{JOB}}}[1h]))", "short",
              thresholds=steps((1, RED))),
-        timeseries("Rejected loads by reason",
-                   Query(f"sum by (reason) (increase(model_reload_failures_total{{{JOB}}}[$__rate_interval]))",
-                         "{{reason}}"), "short", width=12),
+        timeseries("Reload events", [
+            Query(f"sum(changes(model_last_reload_success_timestamp_seconds{{{JOB}}}[$__rate_interval]))", "loaded"),
+            Query(f"sum by (reason) (increase(model_reload_failures_total{{{JOB}}}[$__rate_interval]))",
+                  "rejected: {{reason}}"),
+        ], "short", width=12, description="Deployments loaded by the replicas, and versions they rejected (by reason)."),
     ]
     panels = rows(("Answers", answers), ("Drift against the training data", drift), ("Inference and versions", runtime))
     return dashboard("modelwatch / Model behaviour", UID,
