@@ -1,0 +1,1 @@
+"""The local autoscaler: the Kubernetes HPA algorithm on a Prometheus metric, scaling the service's replicas."""
