@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from model_service import multiprocess
+from model_service.gunicorn_worker import RecyclingThreadWorker
 from model_service.registry import Registry
 from model_service.serving import request_reload
 from modelwatch.config import load_config
@@ -21,7 +22,8 @@ _metrics_dir = Path(os.environ.get(multiprocess.ENV_VAR, _config.paths.multiproc
 bind = f"[{_service.host}]:{_service.port}" if ":" in _service.host else f"{_service.host}:{_service.port}"
 workers = _service.workers
 threads = _service.threads
-worker_class = "gthread"
+worker_class = "model_service.gunicorn_worker.RecyclingThreadWorker"
+RecyclingThreadWorker.requests_per_connection = _service.keepalive_max_requests
 graceful_timeout = _service.graceful_timeout_seconds
 max_requests = _service.max_requests
 max_requests_jitter = max(0, _service.max_requests // 10)

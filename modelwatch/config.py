@@ -81,6 +81,9 @@ class ServiceConfig:
     # Restart a worker after this many requests (0: never); bounded metric files
     # make this safe.
     max_requests: int = 0
+    # Close a kept-alive connection after this many requests, so that clients
+    # reconnect and workers added by the autoscaler get their share.
+    keepalive_max_requests: int = 100
     reload_poll_seconds: float = 1.0
     # How often each worker writes its recorded metrics to the shared files. A
     # worker also writes its own before answering a scrape, so only the other
@@ -205,7 +208,7 @@ class Config:
         problems = []
         if self.service.predictor not in ("fast", "onnx", "native"):
             problems.append(f"service.predictor: must be fast, onnx or native, not {self.service.predictor!r}")
-        for name in ("port", "workers", "threads", "max_batch_size", "max_body_bytes"):
+        for name in ("port", "workers", "threads", "max_batch_size", "max_body_bytes", "keepalive_max_requests"):
             if getattr(self.service, name) < 1:
                 problems.append(f"service.{name}: must be at least 1")
         for name in ("metrics_flush_seconds", "reload_poll_seconds"):
