@@ -195,6 +195,40 @@ class PrometheusConfig:
 
 
 @dataclass(frozen=True)
+class AutoscalerConfig:
+    """The local autoscaler: the Kubernetes HPA algorithm on a Prometheus metric.
+
+    Defaults are Kubernetes' own (sync every 15 s, tolerance 0.1, scale down
+    after a 300 s stabilization window, up by 100 % or 4 replicas per 15 s).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 9189
+    # requests: API requests per second per replica; cpu: cores per replica;
+    # inflight: requests in flight per replica.
+    metric: str = "requests"
+    target_requests_per_second: float = 40.0
+    target_cpu_cores: float = 0.6
+    target_inflight: float = 4.0
+    min_replicas: int = 1
+    max_replicas: int = 4
+    sync_period_seconds: float = 15.0
+    tolerance: float = 0.1
+    # A new replica counts as not ready for this long (it is loading the models).
+    readiness_delay_seconds: float = 5.0
+    scale_up_stabilization_seconds: float = 0.0
+    scale_down_stabilization_seconds: float = 300.0
+    scale_up_percent: int = 100
+    scale_up_pods: int = 4
+    scale_up_period_seconds: float = 15.0
+    scale_down_percent: int = 100
+    scale_down_period_seconds: float = 15.0
+    # The labels of its kube-state-metrics-shaped series.
+    namespace: str = "local"
+    name: str = "model-service"
+
+
+@dataclass(frozen=True)
 class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -203,6 +237,7 @@ class Config:
     slo: SloConfig = field(default_factory=SloConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
+    autoscaler: AutoscalerConfig = field(default_factory=AutoscalerConfig)
 
     def validate(self) -> list[str]:
         problems = []
@@ -249,6 +284,17 @@ class Config:
             problems.append("alerts.drift_psi_critical: must not be below drift_psi_warning")
         if self.alerts.drift_ks_critical < self.alerts.drift_ks_warning:
             problems.append("alerts.drift_ks_critical: must not be below drift_ks_warning")
+        scaler = self.autoscaler
+        if scaler.metric not in ("requests", "cpu", "inflight"):
+            problems.append(f"autoscaler.metric: must be requests, cpu or inflight, not {scaler.metric!r}")
+        if not 1 <= scaler.min_replicas <= scaler.max_replicas:
+            problems.append("autoscaler.min_replicas: must be at least 1 and at most max_replicas")
+        for name in ("target_requests_per_second", "target_cpu_cores", "target_inflight", "sync_period_seconds"):
+            if getattr(scaler, name) <= 0:
+                problems.append(f"autoscaler.{name}: must be above 0")
+        for name in ("scale_up_percent", "scale_up_pods", "scale_down_percent"):
+            if getattr(scaler, name) < 1:
+                problems.append(f"autoscaler.{name}: must be at least 1")
         for name in ("scrape_interval_seconds", "evaluation_interval_seconds"):
             if not 0 < getattr(self.prometheus, name) <= 30:
                 problems.append(f"prometheus.{name}: must be above 0 and at most 30 (the drift rules read 1-minute rates)")

@@ -28,6 +28,7 @@ COMMANDS: dict[str, CommandInfo] = {
     "keys": CommandInfo("modelwatch.cli.keys", "create, list and remove API keys"),
     "deploy": CommandInfo("modelwatch.cli.deploy", "choose the stable and canary versions that serve"),
     "exporter": CommandInfo("modelwatch.cli.exporter", "serve the exporter's /metrics (baselines, host, processes, ...)"),
+    "autoscaler": CommandInfo("modelwatch.cli.autoscaler", "scale the service's workers with the Kubernetes HPA algorithm"),
     "dashboards": CommandInfo("modelwatch.cli.dashboards", "write the Grafana dashboards and their provisioning files"),
     "rules": CommandInfo("modelwatch.cli.rules", "write the Prometheus rules and the Prometheus and Alertmanager configuration"),
 }

@@ -1,0 +1,41 @@
+"""The autoscaling metrics as PromQL — one definition, used by the local
+autoscaler and written into the Kubernetes manifests (KEDA's ScaledObject,
+prometheus-adapter's rule), so every runtime scales on the same number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelwatch.config import Config
+
+WINDOW = "1m"  # short enough to follow a step in load, long enough for 15 s scrapes
+
+
+@dataclass(frozen=True)
+class ScalingMetric:
+    name: str  # as in kube_horizontalpodautoscaler_*_target_metric{metric_name}
+    query: str
+    target: float  # per replica
+    per_replica: bool  # True: the query returns one sample per replica (label "replica"); False: a total
+
+
+def scaling_metric(config: Config) -> ScalingMetric:
+    scaler, job = config.autoscaler, config.alerts.service_job
+    if scaler.metric == "requests":
+        return ScalingMetric(
+            "http_server_requests_per_second",
+            f'sum(rate(http_server_request_duration_seconds_count{{job="{job}", '
+            f'http_route=~"{config.slo.route_regex}"}}[{WINDOW}]))',
+            scaler.target_requests_per_second, per_replica=False,
+        )
+    if scaler.metric == "inflight":
+        return ScalingMetric(
+            "http_server_active_requests", f'sum(http_server_active_requests{{job="{job}"}})',
+            scaler.target_inflight, per_replica=False,
+        )
+    return ScalingMetric(
+        "cpu_cores",
+        f'sum by (replica) (label_replace(rate(modelwatch_process_cpu_seconds_total{{groupname='
+        f'"{config.exporter.process_groupname}"}}[{WINDOW}]), "replica", "$1", "pid", "(.+)"))',
+        scaler.target_cpu_cores, per_replica=True,
+    )
