@@ -103,6 +103,15 @@ def groups(s: Selectors) -> list[Group]:
             for_="15m",
         ),
         Alert(
+            "ModelwatchAutoscalerMetricMissing",
+            "modelwatch_autoscaler_metric_available == 0",
+            "warning",
+            "The local autoscaler cannot read its metric and holds the replica count.",
+            "{{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} has not been able to read its scaling"
+            " metric from Prometheus for 5 minutes: it keeps the current replicas whatever the load.",
+            for_="5m",
+        ),
+        Alert(
             "ModelwatchAutoscalerFlapping",
             f"changes(kube_horizontalpodautoscaler_status_desired_replicas[30m]) >= {cfg.autoscaler_flap_changes}",
             "warning",

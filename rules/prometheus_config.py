@@ -11,6 +11,8 @@ import yaml
 from modelwatch.config import Config
 from rules.builder import duration
 
+AUTOSCALER_JOB = "modelwatch-autoscaler"
+
 
 def scrape_job(name: str, target: str, **extra) -> dict:
     return {"job_name": name, "static_configs": [{"targets": [target]}], **extra}
@@ -35,6 +37,7 @@ def prometheus_config(config: Config, rule_dir: Path, extra_jobs: list[dict] | N
             scrape_job(config.alerts.exporter_job, f"{config.exporter.host}:{config.exporter.port}"),
             scrape_job("prometheus", f"{prom.host}:{prom.port}"),
             scrape_job("alertmanager", f"{prom.host}:{prom.alertmanager_port}"),
+            scrape_job(AUTOSCALER_JOB, f"{config.autoscaler.host}:{config.autoscaler.port}"),
             *(extra_jobs or []),
         ],
     }

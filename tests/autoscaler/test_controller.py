@@ -107,3 +107,25 @@ def test_cpu_metric_treats_young_replicas_as_not_ready():
                      Sample({"replica": "999"}, 0.01)]  # 999: the gunicorn master, not a replica
     # ready ones at 1.2 cores vs 0.6: up; the young one counts as 0: (1.2 + 1.2 + 0) / 3 / 0.6 = 1.33 -> 4
     assert ctrl.sync().desired == 4
+
+
+def test_catalogue_lists_exactly_the_series_served():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    section = doc.split("## Autoscaler", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        name: (kind, set(re.findall(r"`([a-z0-9_]+)`", labels)))
+        for name, kind, labels in re.findall(r"^\| `([a-z0-9_]+)` \| (counter|gauge) \| ([^|]*) \|", section, re.M)
+    }
+    ctrl, _, source, _ = controller()
+    source.answer = [Sample({}, 50.0)]
+    ctrl.sync()
+    registry = CollectorRegistry()
+    registry.register(ctrl)
+    served = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        name = family.name + ("_total" if family.type == "counter" else "")
+        served[name] = (family.type, {k for s in family.samples for k in s.labels})
+    assert documented == served
