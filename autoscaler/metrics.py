@@ -19,18 +19,24 @@ class ScalingMetric:
     per_replica: bool  # True: the query returns one sample per replica (label "replica"); False: a total
 
 
+def _zero_while_up(job: str) -> str:
+    # A service that is up but has had no API request has no series yet: that is zero load. A
+    # service that is not scraped gives nothing at all: missing, and the autoscaler holds.
+    return f' or (max(up{{job="{job}"}}) == 1) * 0'
+
+
 def scaling_metric(config: Config) -> ScalingMetric:
     scaler, job = config.autoscaler, config.alerts.service_job
     if scaler.metric == "requests":
         return ScalingMetric(
             "http_server_requests_per_second",
             f'sum(rate(http_server_request_duration_seconds_count{{job="{job}", '
-            f'http_route=~"{config.slo.route_regex}"}}[{WINDOW}]))',
+            f'http_route=~"{config.slo.route_regex}"}}[{WINDOW}])){_zero_while_up(job)}',
             scaler.target_requests_per_second, per_replica=False,
         )
     if scaler.metric == "inflight":
         return ScalingMetric(
-            "http_server_active_requests", f'sum(http_server_active_requests{{job="{job}"}})',
+            "http_server_active_requests", f'sum(http_server_active_requests{{job="{job}"}}){_zero_while_up(job)}',
             scaler.target_inflight, per_replica=False,
         )
     return ScalingMetric(

@@ -1,0 +1,18 @@
+"""modelwatch down: stop the local stack (also what an interrupted up left running)."""
+
+from __future__ import annotations
+
+import argparse
+
+from modelwatch.config import Config
+from modelwatch.stack import Stack
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    stopped = Stack(config).down()
+    print(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+    return 0

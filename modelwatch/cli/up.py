@@ -1,0 +1,41 @@
+"""modelwatch up: start the local stack — model service, exporter,
+Alertmanager, Prometheus (with the project's rules) and the autoscaler — on
+loopback, wait until each is healthy, and print where they are. Trains the
+model first if no version exists."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from modelwatch.config import Config
+from modelwatch.stack import Stack
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds each component may take to get healthy")
+
+
+def ensure_model(config: Config, console: Console) -> None:
+    from model_service.registry import Registry
+
+    if not Registry(config.paths.registry_dir, config.model.name).versions():
+        with console.status("no model yet: training one"):
+            from model_service.training import train
+
+            version, _ = train(config)
+        console.print(f"trained {config.model.name} {version}")
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    console = Console()
+    stack = Stack(config)
+    stack.preflight()  # before training: a busy port should not cost a training run
+    ensure_model(config, console)
+    with console.status("starting") as status:
+        components = stack.up(progress=status.update, timeout=args.timeout)
+    for component in components:
+        console.print(f"  {component.name:<13} {component.url}")
+    console.print(f"logs in {stack.paths.logs}; stop with: modelwatch down")
+    return 0

@@ -1,0 +1,243 @@
+"""The local stack: the model service, the exporter, Prometheus, Alertmanager
+and the autoscaler as processes on loopback, with one state folder and one
+log per component.
+
+``up`` checks everything it can before starting anything (binaries, ports),
+starts the components in dependency order, waits for each to be healthy, and
+records each process as soon as it starts; if one dies or never gets healthy,
+everything started so far is stopped and the reason is one line. ``down``
+stops whatever the record names (so it cleans up after an ``up`` that was
+killed), and ``status`` asks each component's health endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import requests
+
+from modelwatch.config import Config
+from modelwatch.errors import ModelwatchError
+from modelwatch.ports import check_port_free
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    argv: list[str]
+    host: str
+    port: int
+    health_path: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.url}{self.health_path}"
+
+
+class Paths:
+    def __init__(self, config: Config):
+        root = Path(config.paths.state_dir)
+        self.stack = root / "stack"
+        self.record = self.stack / "processes.json"
+        self.logs = root / "log"
+        self.prometheus_dir = self.stack / "prometheus"
+        self.rules = self.prometheus_dir / "rules"
+        self.prometheus_data = root / "prometheus"
+        self.alertmanager_data = root / "alertmanager"
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+
+def components(config: Config, paths: Paths) -> list[Component]:
+    """In start order: what others depend on comes first."""
+    python = [sys.executable, "-m", "modelwatch"]
+    prom, svc, exp, scaler = config.prometheus, config.service, config.exporter, config.autoscaler
+    return [
+        Component("service", [*python, "serve"], svc.host, svc.port, "/readyz"),
+        Component("exporter", [*python, "exporter"], exp.host, exp.port, "/metrics"),
+        Component("alertmanager", [
+            "prometheus-alertmanager", f"--config.file={paths.prometheus_dir / 'alertmanager.yml'}",
+            f"--storage.path={paths.alertmanager_data}", f"--web.listen-address={prom.host}:{prom.alertmanager_port}",
+            "--cluster.listen-address=",
+        ], prom.host, prom.alertmanager_port, "/-/ready"),
+        Component("prometheus", [
+            "prometheus", f"--config.file={paths.prometheus_dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={paths.prometheus_data}", f"--storage.tsdb.retention.time={prom.retention}",
+            f"--web.listen-address={prom.host}:{prom.port}", "--web.enable-lifecycle",
+        ], prom.host, prom.port, "/-/ready"),
+        Component("autoscaler", [*python, "autoscaler"], scaler.host, scaler.port, "/metrics"),
+    ]
+
+
+def _healthy(component: Component) -> bool:
+    try:
+        return requests.get(component.health_url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except FileNotFoundError:
+        return "no log"
+    return lines[-1][:300] if lines else "no output"
+
+
+class Stack:
+    def __init__(self, config: Config):
+        self.config = config
+        self.paths = Paths(config)
+        self.components = components(config, self.paths)
+
+    # -- the record of started processes ---------------------------------------------------
+    def _read_record(self) -> dict[str, int]:
+        try:
+            return json.loads(self.paths.record.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _write_record(self, record: dict[str, int]) -> None:
+        self.paths.stack.mkdir(parents=True, exist_ok=True)
+        temporary = self.paths.record.with_suffix(".tmp")
+        temporary.write_text(json.dumps(record))
+        temporary.replace(self.paths.record)
+
+    def running(self) -> dict[str, int]:
+        """Recorded components whose process is still alive."""
+        alive = {}
+        for name, pid in self._read_record().items():
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive[name] = pid
+            except psutil.NoSuchProcess:
+                pass
+        return alive
+
+    # -- up ----------------------------------------------------------------------------------
+    def preflight(self) -> None:
+        """Everything that can be checked before starting anything, one line each."""
+        if self.running():
+            raise ModelwatchError("the stack is already running (modelwatch status; modelwatch down stops it)")
+        for binary in ("prometheus", "prometheus-alertmanager"):
+            if shutil.which(binary) is None:
+                raise ModelwatchError(f"{binary} is not installed (apt-get install prometheus prometheus-alertmanager)")
+        for component in self.components:
+            try:
+                check_port_free(component.host, component.port)
+            except ModelwatchError as exc:
+                raise ModelwatchError(f"{component.name}: {exc}") from None
+
+    def write_configuration(self) -> None:
+        from rules import write_rule_files
+        from rules.alertmanager_config import write_alertmanager_config
+        from rules.prometheus_config import write_prometheus_config
+
+        write_rule_files(self.config, self.paths.rules)
+        write_prometheus_config(self.config, self.paths.prometheus_dir / "prometheus.yml", self.paths.rules.resolve())
+        write_alertmanager_config(self.config, self.paths.prometheus_dir / "alertmanager.yml")
+
+    def up(self, progress=lambda message: None, timeout: float = 60.0) -> list[Component]:
+        self.preflight()
+        self.write_configuration()
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
+        record: dict[str, int] = {}
+        env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(Path(self.config.paths.state_dir).resolve()))
+        try:
+            for component in self.components:
+                progress(f"starting {component.name}")
+                with open(self.paths.log(component.name), "w") as log:
+                    process = subprocess_start(component.argv, log, env)
+                record[component.name] = process.pid
+                self._write_record(record)  # recorded before waiting: down can stop it even if up is killed
+                self._wait_healthy(component, process, timeout)
+        except BaseException:
+            self._stop(record)
+            self.paths.record.unlink(missing_ok=True)
+            raise
+        return self.components
+
+    def _wait_healthy(self, component: Component, process, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not _healthy(component):
+            if process.poll() is not None:
+                raise ModelwatchError(f"{component.name} exited at start: {_last_line(self.paths.log(component.name))}")
+            if time.monotonic() > deadline:
+                raise ModelwatchError(f"{component.name} was not healthy at {component.health_url} in {timeout:.0f} s: "
+                                      f"{_last_line(self.paths.log(component.name))}")
+            time.sleep(0.2)
+
+    # -- down and status ---------------------------------------------------------------------
+    def down(self) -> list[str]:
+        record = self._read_record()
+        stopped = self._stop(record)
+        self.paths.record.unlink(missing_ok=True)
+        return stopped
+
+    def _stop(self, record: dict[str, int], grace: float = 35.0) -> list[str]:
+        """Stop in reverse start order: SIGTERM to each process group, SIGKILL after ``grace``."""
+        stopped = []
+        for name in reversed([c.name for c in self.components if c.name in record]):
+            pid = record[name]
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            stopped.append(name)
+            deadline = time.monotonic() + grace
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        return stopped
+
+    def status(self) -> list[dict]:
+        alive = self.running()
+        rows = []
+        for component in self.components:
+            rows.append({
+                "name": component.name,
+                "pid": alive.get(component.name),
+                "url": component.url,
+                "healthy": component.name in alive and _healthy(component),
+            })
+        return rows
+
+    def replicas(self) -> int | None:
+        from autoscaler.backends import GunicornWorkers
+
+        try:
+            return len(GunicornWorkers(self.config.paths.service_pid_file).replicas())
+        except ModelwatchError:
+            return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def subprocess_start(argv: list[str], log, env: dict) -> subprocess.Popen:
+    # Its own session: down stops the whole group (gunicorn's workers too), and a
+    # Ctrl-C in the terminal that ran up does not reach it.
+    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
