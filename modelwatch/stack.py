@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -91,11 +92,16 @@ def _healthy(component: Component) -> bool:
 
 
 def _last_line(path: Path) -> str:
+    """The line of a component's log that says why it stopped: the last one naming an error, else the last."""
     try:
         lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
     except FileNotFoundError:
         return "no log"
-    return lines[-1][:300] if lines else "no output"
+    if not lines:
+        return "no output"
+    # "Error parsing ...", "ValueError: ...", "level=error ...": tools print usage text after the error.
+    marked = [line for line in lines if re.search(r"^(\w*(error|exception)\b|fatal\b)|level=(error|fatal)", line, re.I)]
+    return (marked[-1] if marked else lines[-1])[:300]
 
 
 class Stack:
