@@ -31,6 +31,7 @@ COMMANDS: dict[str, CommandInfo] = {
     "up": CommandInfo("modelwatch.cli.up", "start the local stack: service, exporter, Prometheus, Alertmanager, autoscaler"),
     "status": CommandInfo("modelwatch.cli.status", "show the local stack's components, their health and the replicas"),
     "down": CommandInfo("modelwatch.cli.down", "stop the local stack"),
+    "load": CommandInfo("modelwatch.cli.load", "run a Locust load scenario headless, gated on the SLO"),
     "autoscaler": CommandInfo("modelwatch.cli.autoscaler", "scale the service's workers with the Kubernetes HPA algorithm"),
     "dashboards": CommandInfo("modelwatch.cli.dashboards", "write the Grafana dashboards and their provisioning files"),
     "rules": CommandInfo("modelwatch.cli.rules", "write the Prometheus rules and the Prometheus and Alertmanager configuration"),

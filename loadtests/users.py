@@ -1,0 +1,69 @@
+"""Locust users of the real model API: single classifications (GET with a query
+string, POST JSON), batches, and a small share of invalid requests that must
+be answered with a 4xx (counted as expected, not as failures). Inputs are
+rows of the training data (or shifted well outside it, for drift)."""
+
+from __future__ import annotations
+
+import os
+import random
+
+from locust import FastHttpUser, constant_throughput, task
+
+from loadtests.inputs import FEATURES, ROWS
+
+class ModelApiUser(FastHttpUser):
+    abstract = True
+    # Set by the locustfile from the environment.
+    api_key = ""
+    rate_per_user = 2.0
+    transform = staticmethod(lambda row: row)
+
+    def wait_time(self):
+        return constant_throughput(self.rate_per_user)(self)
+
+    def on_start(self):
+        self.headers = {"X-API-Key": self.api_key}
+
+    def row(self) -> list[float]:
+        return self.transform(random.choice(ROWS))
+
+    @task(6)
+    def classify_get(self):
+        params = "&".join(f"{name}={value}" for name, value in zip(FEATURES, self.row()))
+        self.client.get(f"/api/v1/classify?{params}", headers=self.headers, name="/api/v1/classify [GET]")
+
+    @task(3)
+    def classify_post(self):
+        self.client.post("/api/v1/classify", json=dict(zip(FEATURES, self.row())), headers=self.headers,
+                         name="/api/v1/classify [POST]")
+
+    @task(1)
+    def predict_batch(self):
+        rows = [self.row() for _ in range(random.randint(5, 20))]
+        self.client.post("/api/v1/predict", json={"instances": rows}, headers=self.headers, name="/api/v1/predict")
+
+    @task(1)
+    def invalid(self):
+        """A request the API must refuse with a 4xx: a bad value, a missing key, an oversized batch."""
+        kind = random.choice(("bad_value", "no_key", "missing_field"))
+        if kind == "bad_value":
+            request = dict(method="GET", path="/api/v1/classify?sl=abc&sw=1&pl=1&pw=1", headers=self.headers, expected=400)
+        elif kind == "no_key":
+            request = dict(method="GET", path="/api/v1/classify?sl=5&sw=3&pl=1&pw=0.2", headers={}, expected=401)
+        else:
+            request = dict(method="POST", path="/api/v1/classify", headers=self.headers, expected=400)
+        expected = request.pop("expected")
+        body = {"json": {"sl": 5.0}} if request["method"] == "POST" else {}
+        with self.client.request(request["method"], request["path"], headers=request["headers"],
+                                 name=f"invalid [{kind}]", catch_response=True, **body) as response:
+            if response.status_code == expected:
+                response.success()
+            else:
+                response.failure(f"expected {expected}, got {response.status_code}")
+
+
+def configure(user_class: type[ModelApiUser]) -> None:
+    """Apply the run's settings (from the environment ``modelwatch load`` sets) to a user class."""
+    user_class.api_key = os.environ.get("MODELWATCH_LOAD_API_KEY", "")
+    user_class.rate_per_user = float(os.environ.get("MODELWATCH_LOAD_RATE_PER_USER", "2"))

@@ -1,0 +1,39 @@
+"""modelwatch load: run a Locust scenario headless against the local stack (or
+any URL), with CSV and HTML reports; exits 1 when the run breaks the SLO."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from loadtests.runner import LoadRun, default_out_dir, load_test_key, start, verdict
+from loadtests.scenarios import SCENARIOS
+from modelwatch.config import Config
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", choices=list(SCENARIOS), metavar="SCENARIO",
+                        help="; ".join(f"{name}: {s.help}" for name, s in SCENARIOS.items()))
+    parser.add_argument("--users", type=int, default=20, help="peak users (default 20)")
+    parser.add_argument("--duration", type=float, default=60, help="seconds (default 60)")
+    parser.add_argument("--rate-per-user", type=float, default=2.0, help="requests per second each user sends (default 2)")
+    parser.add_argument("--url", help="the API to load (default: the local service)")
+    parser.add_argument("--key", help="API key (default: a fresh key for the client 'loadtest')")
+    parser.add_argument("--out", type=Path, help="report folder (default: var/loadtests/<time>-<scenario>)")
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    url = args.url or f"http://{config.service.host}:{config.service.port}"
+    run = LoadRun(args.scenario, args.users, args.duration, url, args.key or load_test_key(config),
+                  args.out or default_out_dir(config, args.scenario), args.rate_per_user)
+    console = Console()
+    with console.status(f"{args.scenario}: up to {args.users} users for {args.duration:g} s against {url}"):
+        start(run, config).wait()
+    result = verdict(run)
+    console.print(f"{result['requests']} requests, {result['requests_per_second']:.1f}/s, errors "
+                  f"{result['error_ratio']:.3%}, p95 {result['p95_seconds'] * 1000:.0f} ms: "
+                  + ("SLO met" if result["passed"] else "SLO broken: " + "; ".join(result["breaches"])))
+    console.print(f"reports in {run.out_dir} (report.html, locust_stats.csv, slo-gate.json)")
+    return 0 if result["passed"] else 1
