@@ -389,3 +389,13 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems))
     return config
+
+
+def config_to_yaml(config: Config) -> str:
+    """The whole configuration as a YAML file that load_config reads back unchanged."""
+    document = {
+        section.name: {key: str(value) if isinstance(value, Path) else value
+                       for key, value in dataclasses.asdict(getattr(config, section.name)).items()}
+        for section in dataclasses.fields(config)
+    }
+    return yaml.safe_dump(document, sort_keys=False)

@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from modelwatch.config import Config
+from modelwatch.config import Config, config_to_yaml
 from modelwatch.errors import ModelwatchError
 from modelwatch.ports import check_port_free
 
@@ -162,7 +162,11 @@ class Stack:
         self.write_configuration()
         self.paths.logs.mkdir(parents=True, exist_ok=True)
         record: dict[str, int] = {}
-        env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(Path(self.config.paths.state_dir).resolve()))
+        # Every component reads exactly this configuration (the caller may have changed it in code).
+        config_file = self.paths.stack / "modelwatch.yaml"
+        config_file.write_text(config_to_yaml(self.config))
+        env = dict(os.environ, MODELWATCH_CONFIG=str(config_file.resolve()),
+                   MODELWATCH_PATHS__STATE_DIR=str(Path(self.config.paths.state_dir).resolve()))
         try:
             for component in self.components:
                 progress(f"starting {component.name}")

@@ -32,6 +32,7 @@ COMMANDS: dict[str, CommandInfo] = {
     "status": CommandInfo("modelwatch.cli.status", "show the local stack's components, their health and the replicas"),
     "down": CommandInfo("modelwatch.cli.down", "stop the local stack"),
     "load": CommandInfo("modelwatch.cli.load", "run a Locust load scenario headless, gated on the SLO"),
+    "baseline": CommandInfo("modelwatch.cli.baseline", "record the performance baseline of the stable version"),
     "autoscaler": CommandInfo("modelwatch.cli.autoscaler", "scale the service's workers with the Kubernetes HPA algorithm"),
     "dashboards": CommandInfo("modelwatch.cli.dashboards", "write the Grafana dashboards and their provisioning files"),
     "rules": CommandInfo("modelwatch.cli.rules", "write the Prometheus rules and the Prometheus and Alertmanager configuration"),

@@ -80,3 +80,12 @@ def test_slo_and_alert_thresholds_are_checked():
     assert "slo.route_regex: not a regular expression" in message
     assert "\n" not in message
     assert load_config(env={"MODELWATCH_SLO__LATENCY_THRESHOLD_SECONDS": "0.1"}).slo.latency_threshold_seconds == 0.1
+
+
+def test_the_configuration_written_out_reads_back_unchanged(tmp_path):
+    from modelwatch.config import config_to_yaml
+
+    config = load_config(env={"MODELWATCH_AUTOSCALER__MAX_REPLICAS": "7", "MODELWATCH_PATHS__STATE_DIR": str(tmp_path)})
+    path = tmp_path / "written.yaml"
+    path.write_text(config_to_yaml(config))
+    assert load_config(path, env={}) == config
