@@ -8,7 +8,11 @@ from dataclasses import dataclass
 
 from modelwatch.config import Config
 
-WINDOW = "1m"  # short enough to follow a step in load, long enough for 15 s scrapes
+
+
+def window(config: Config) -> str:
+    """Four scrapes, at least 30 s: short enough to follow a step in load (1m at the default 15 s scrapes)."""
+    return f"{int(max(30, 4 * config.prometheus.scrape_interval_seconds))}s"
 
 
 @dataclass(frozen=True)
@@ -26,12 +30,12 @@ def _zero_while_up(job: str) -> str:
 
 
 def scaling_metric(config: Config) -> ScalingMetric:
-    scaler, job = config.autoscaler, config.alerts.service_job
+    scaler, job, span = config.autoscaler, config.alerts.service_job, window(config)
     if scaler.metric == "requests":
         return ScalingMetric(
             "http_server_requests_per_second",
             f'sum(rate(http_server_request_duration_seconds_count{{job="{job}", '
-            f'http_route=~"{config.slo.route_regex}"}}[{WINDOW}])){_zero_while_up(job)}',
+            f'http_route=~"{config.slo.route_regex}"}}[{span}])){_zero_while_up(job)}',
             scaler.target_requests_per_second, per_replica=False,
         )
     if scaler.metric == "inflight":
@@ -42,6 +46,6 @@ def scaling_metric(config: Config) -> ScalingMetric:
     return ScalingMetric(
         "cpu_cores",
         f'sum by (replica) (label_replace(rate(modelwatch_process_cpu_seconds_total{{groupname='
-        f'"{config.exporter.process_groupname}"}}[{WINDOW}]), "replica", "$1", "pid", "(.+)"))',
+        f'"{config.exporter.process_groupname}"}}[{span}]), "replica", "$1", "pid", "(.+)"))',
         scaler.target_cpu_cores, per_replica=True,
     )

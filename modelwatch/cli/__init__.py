@@ -33,6 +33,7 @@ COMMANDS: dict[str, CommandInfo] = {
     "down": CommandInfo("modelwatch.cli.down", "stop the local stack"),
     "load": CommandInfo("modelwatch.cli.load", "run a Locust load scenario headless, gated on the SLO"),
     "baseline": CommandInfo("modelwatch.cli.baseline", "record the performance baseline of the stable version"),
+    "report": CommandInfo("modelwatch.cli.report", "write an HTML report with charts from Prometheus for a time range"),
     "autoscaler": CommandInfo("modelwatch.cli.autoscaler", "scale the service's workers with the Kubernetes HPA algorithm"),
     "dashboards": CommandInfo("modelwatch.cli.dashboards", "write the Grafana dashboards and their provisioning files"),
     "rules": CommandInfo("modelwatch.cli.rules", "write the Prometheus rules and the Prometheus and Alertmanager configuration"),

@@ -1,0 +1,217 @@
+"""``modelwatch report``: a self-contained HTML page with PNG charts from
+Prometheus for a time range — request rate, latency against the baseline,
+replicas against load, CPU and memory per replica, and the alerts that fired —
+for a person to look at without Grafana."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: PNGs only
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+
+from modelwatch.config import Config  # noqa: E402
+from modelwatch.prometheus_api import PrometheusApi, Series  # noqa: E402
+
+HTTP = "http_server_request_duration_seconds"
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str  # a fixed label, or a Python format string over the series' labels ("{replica}")
+    expr: str
+    scale: float = 1.0
+    style: str = "-"
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    unit: str
+    lines: tuple[Line, ...]
+    right: tuple[Line, ...] = ()  # a second axis (replicas against load)
+    right_unit: str = ""
+
+
+def charts(config: Config) -> list[Chart]:
+    api = f'job="{config.alerts.service_job}", http_route=~"{config.slo.route_regex}"'
+    hpa = f'namespace="{config.autoscaler.namespace}", horizontalpodautoscaler="{config.autoscaler.name}"'
+
+    def quantile(q: str) -> str:
+        return f"histogram_quantile({q}, sum by (le) (rate({HTTP}_bucket{{{api}}}[1m])))"
+
+    return [
+        Chart("Request rate", "requests/s", (
+            Line("API requests", f"sum(rate({HTTP}_count{{{api}}}[1m]))"),
+            Line("answered with a 5xx", f'sum(rate({HTTP}_count{{{api}, http_response_status_code=~"5.."}}[1m])) or vector(0)'),
+        )),
+        Chart(f"Latency against the baseline (SLO: {config.slo.latency_target:.0%} under "
+              f"{config.slo.latency_threshold_seconds * 1000:g} ms)", "ms", (
+            Line("p50", quantile("0.5"), 1000),
+            Line("p95", quantile("0.95"), 1000),
+            Line("p99", quantile("0.99"), 1000),
+            Line("baseline p95 ({model_version})", 'model_version:modelwatch_baseline_latency_seconds:stable{quantile="0.95"}',
+                 1000, "--"),
+        )),
+        Chart("Replicas against load", "replicas", (
+            Line("current replicas", f"kube_horizontalpodautoscaler_status_current_replicas{{{hpa}}}"),
+            Line("desired replicas", f"kube_horizontalpodautoscaler_status_desired_replicas{{{hpa}}}", style="--"),
+        ), right=(Line("API requests/s", f"sum(rate({HTTP}_count{{{api}}}[1m]))", style=":"),), right_unit="requests/s"),
+        Chart("CPU per replica", "cores", (Line("{replica}", "modelwatch:replica_cpu_seconds:rate5m"),)),
+        Chart("Memory per replica", "MiB", (Line("{replica}", "modelwatch:replica_memory_bytes:sum", 1 / 2**20),)),
+    ]
+
+
+def _label(line: Line, series: Series) -> str:
+    try:
+        return line.label.format(**series.labels)
+    except KeyError:
+        return line.label
+
+
+def _plot(ax, line: Line, series_list: list[Series]) -> int:
+    drawn = 0
+    for series in series_list:
+        points = [(t, v) for t, v in series.points if v == v]  # NaN: no data at that step
+        if not points:
+            continue
+        times = [mdates.datestr2num(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))) for t, _ in points]
+        ax.plot(times, [v * line.scale for _, v in points], line.style, label=_label(line, series), linewidth=1.5)
+        drawn += 1
+    return drawn
+
+
+def render_chart(chart: Chart, data: dict[str, list[Series]]) -> bytes:
+    figure, ax = plt.subplots(figsize=(10, 3.2), dpi=100)
+    drawn = sum(_plot(ax, line, data[line.expr]) for line in chart.lines)
+    ax.set_title(chart.title, loc="left", fontsize=12)
+    ax.set_ylabel(chart.unit)
+    ax.grid(alpha=0.3)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+    handles, labels = ax.get_legend_handles_labels()
+    if chart.right:
+        right = ax.twinx()
+        right._get_lines = ax._get_lines  # continue the colour cycle
+        drawn += sum(_plot(right, line, data[line.expr]) for line in chart.right)
+        right.set_ylabel(chart.right_unit)
+        more_handles, more_labels = right.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    if handles:
+        ax.legend(handles, labels, loc="upper left", fontsize=8, ncol=3)
+    if not drawn:
+        ax.text(0.5, 0.5, "no data in this range", transform=ax.transAxes, ha="center", color="grey")
+    ax.set_ylim(bottom=0)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def fired_alerts(prometheus: PrometheusApi, start: float, end: float, step: float) -> list[dict]:
+    """Each alert that fired in the range, with when it first and last fired."""
+    rows = []
+    for series in prometheus.query_range('ALERTS{alertstate="firing"}', start, end, step):
+        labels = {k: v for k, v in series.labels.items() if k not in ("__name__", "alertstate")}
+        times = [t for t, v in series.points if v == 1]
+        if times:
+            rows.append({"alertname": labels.pop("alertname"), "severity": labels.pop("severity", ""),
+                         "labels": labels, "first": min(times), "last": max(times)})
+    return sorted(rows, key=lambda r: (r["first"], r["alertname"]))
+
+
+@dataclass(frozen=True)
+class Report:
+    start: float
+    end: float
+    summary: dict[str, str]
+    images: list[tuple[str, bytes]]
+    alerts: list[dict]
+
+
+def build(config: Config, prometheus: PrometheusApi, start: float, end: float) -> Report:
+    step = max(config.prometheus.scrape_interval_seconds, (end - start) / 300)
+    chart_list = charts(config)
+    data: dict[str, list[Series]] = {}
+    for chart in chart_list:
+        for line in (*chart.lines, *chart.right):
+            if line.expr not in data:
+                data[line.expr] = prometheus.query_range(line.expr, start, end, step)
+    rate = data[chart_list[0].lines[0].expr]
+    p95 = data[chart_list[1].lines[1].expr]
+    replicas = data[chart_list[2].lines[0].expr]
+    alerts = fired_alerts(prometheus, start, end, step)
+    summary = {
+        "peak API requests/s": _extreme(rate, max, "{:.1f}"),
+        "highest p95": _extreme(p95, max, "{:.1f} ms", 1000),
+        "replicas (min–max)": f"{_extreme(replicas, min, '{:.0f}')}–{_extreme(replicas, max, '{:.0f}')}",
+        "alerts fired": str(len(alerts)),
+    }
+    return Report(start, end, summary, [(c.title, render_chart(c, data)) for c in chart_list], alerts)
+
+
+def _extreme(series_list: list[Series], pick, fmt: str, scale: float = 1.0) -> str:
+    values = [v for s in series_list for _, v in s.points if v == v]
+    return fmt.format(pick(values) * scale) if values else "-"
+
+
+def _when(stamp: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(stamp))
+
+
+def to_html(report: Report, title: str = "modelwatch report") -> str:
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in report.summary.items())
+    images = "".join(
+        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
+        for name, png in report.images
+    )
+    if report.alerts:
+        alert_rows = "".join(
+            f"<tr><td>{html.escape(a['alertname'])}</td><td class='{html.escape(a['severity'])}'>"
+            f"{html.escape(a['severity'])}</td><td>{_when(a['first'])}</td><td>{_when(a['last'])}</td>"
+            f"<td>{html.escape(', '.join(f'{k}={v}' for k, v in sorted(a['labels'].items())))}</td></tr>"
+            for a in report.alerts
+        )
+        alerts = ("<table><tr><th>alert</th><th>severity</th><th>first fired</th><th>last fired</th>"
+                  f"<th>labels</th></tr>{alert_rows}</table>")
+    else:
+        alerts = "<p>No alert fired in this range.</p>"
+    period = f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(report.start))} – {_when(report.end)}"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1040px; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }} th, td {{ border: 1px solid #ccc; padding: .3em .7em; text-align: left; }}
+figure {{ margin: 1em 0; }} img {{ max-width: 100%; }} .critical {{ color: #b00; }} .warning {{ color: #b60; }}
+</style></head>
+<body data-images="pending">
+<h1>{html.escape(title)}</h1>
+<p>{period}</p>
+<table>{rows}</table>
+{images}
+<h2>Alerts that fired</h2>
+{alerts}
+<p><small>Generated by modelwatch report from Prometheus.</small></p>
+<script>
+window.addEventListener("load", () => {{
+  const ok = [...document.images].every(i => i.complete && i.naturalWidth > 0);
+  document.body.dataset.images = ok ? "loaded" : "broken";
+}});
+</script>
+</body></html>
+"""
+
+
+def write(config: Config, out: Path, start: float, end: float, title: str = "modelwatch report") -> Report:
+    report = build(config, PrometheusApi.from_config(config), start, end)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(to_html(report, title))
+    return report
