@@ -28,6 +28,7 @@ COMMANDS: dict[str, CommandInfo] = {
     "keys": CommandInfo("modelwatch.cli.keys", "create, list and remove API keys"),
     "deploy": CommandInfo("modelwatch.cli.deploy", "choose the stable and canary versions that serve"),
     "exporter": CommandInfo("modelwatch.cli.exporter", "serve the exporter's /metrics (baselines, host, processes, ...)"),
+    "demo": CommandInfo("modelwatch.cli.demo", "the whole loop in minutes: up, baseline, step load, autoscaling, report"),
     "up": CommandInfo("modelwatch.cli.up", "start the local stack: service, exporter, Prometheus, Alertmanager, autoscaler"),
     "status": CommandInfo("modelwatch.cli.status", "show the local stack's components, their health and the replicas"),
     "down": CommandInfo("modelwatch.cli.down", "stop the local stack"),

@@ -1,0 +1,56 @@
+"""modelwatch demo: up, a baseline from a steady load, a step load that makes
+the autoscaler scale up and back down, a report, a summary; then down
+(unless --keep). About five minutes on a 2-core machine."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from rich.console import Console
+
+from modelwatch.config import Config
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    parser.add_argument("--peak-users", type=int, default=60, help="users at the step's peak (2 requests/s each)")
+    parser.add_argument("--step-seconds", type=float, default=210, help="length of the step load (default 210)")
+
+
+def _seconds(value) -> str:
+    return "-" if value is None else f"{value:.0f} s"
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    from modelwatch.demo import DemoPlan, run_demo
+
+    console = Console()
+    plan = DemoPlan(step_seconds=args.step_seconds, peak_users=args.peak_users)
+    with console.status("demo") as status:
+        result = run_demo(config, plan, keep=args.keep, progress=lambda m: status.update(f"demo: {m}"))
+    first = result.timeline.points[0][0]
+    changes, last = [], None
+    for stamp, replicas in result.timeline.points:
+        if replicas != last:
+            changes.append(f"+{stamp - first:.0f}s: {replicas}")
+            last = replicas
+    b = result.baseline
+    console.print(f"baseline (steady part): p95 {b['latency_seconds']['0.95'] * 1000:.1f} ms, "
+                  f"{b['requests_per_second_per_replica']:.1f} requests/s per replica")
+    console.print(f"step load: {result.load['requests']} requests, errors {result.load['error_ratio']:.3%}, "
+                  f"Locust p95 {result.load['p95_seconds'] * 1000:.0f} ms; 5xx answers {result.server_errors:.0f}")
+    console.print(f"peak {result.peak_rps:.1f} requests/s; highest p95 {result.p95_max_seconds * 1000:.1f} ms")
+    console.print(f"replicas over time: {', '.join(changes)}")
+    t = result.timings
+    console.print(f"after the step: scale-up decision {_seconds(t['step_to_scale_up_decision'])}, new replicas "
+                  f"{_seconds(t['step_to_new_replicas'])}, p95 under the SLO {_seconds(t['step_to_p95_under_slo'])}; "
+                  f"after the load fell: back to the minimum {_seconds(t['load_fall_to_scale_down'])}")
+    served = ", ".join(f"{pid}: {cpu:.2f} s" for pid, cpu in result.new_workers_cpu.items()) or "none"
+    console.print(f"CPU the new workers spent serving: {served}")
+    fired = ", ".join(f"{a['alertname']} ({a['severity']})" for a in result.alerts_fired) or "none"
+    console.print(f"alerts fired: {fired}")
+    console.print(f"report: {result.report}  (at {time.strftime('%H:%M:%S')})")
+    if args.keep:
+        console.print("the stack is still running: modelwatch status; modelwatch down")
+    return 0
