@@ -1,0 +1,79 @@
+"""The shortened demo, end to end, as CI runs it: a step load against the real
+local stack (gunicorn, exporter, Prometheus, Alertmanager, autoscaler, Locust).
+The autoscaler must scale up soon after the step, the new workers must serve,
+it must scale back down after the load falls, no request may fail, the alerts
+must stay silent, and the report must render in headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import matplotlib.image
+import pytest
+
+from modelwatch.demo import DemoPlan, run_demo
+from tests.conftest import make_config, require_binary
+from tests.modelwatch.test_stack import stack_env
+
+pytestmark = pytest.mark.integration
+SCALE_UP_BOUND_SECONDS = 60  # metric window 30 s + scrape 5 s + sync 5 s + worker boot, with margin
+
+
+@pytest.fixture(scope="module")
+def demo(trained_state, tmp_path_factory):
+    for binary in ("prometheus", "prometheus-alertmanager"):
+        require_binary(binary)
+    state = tmp_path_factory.mktemp("demo") / "state"
+    shutil.copytree(trained_state, state)
+    env = stack_env(state)
+    config = make_config(state, **{k[len("MODELWATCH_"):]: v for k, v in env.items() if "STATE_DIR" not in k})
+    plan = DemoPlan(steady_seconds=30, step_seconds=120, settle_seconds=75, peak_users=60)
+    return run_demo(config, plan)
+
+
+def test_the_autoscaler_follows_the_step_up_and_back_down(demo):
+    most = max(replicas for _, replicas in demo.timeline.points)
+    assert most >= 2, demo.timeline.points
+    assert demo.timings["step_to_new_replicas"] is not None
+    assert demo.timings["step_to_new_replicas"] <= SCALE_UP_BOUND_SECONDS, demo.timings
+    assert demo.timings["step_to_scale_up_decision"] <= demo.timings["step_to_new_replicas"] + 1
+    assert demo.timings["load_fall_to_scale_down"] is not None, demo.timeline.points[-10:]
+
+
+def test_new_replicas_served_requests(demo):
+    assert demo.new_workers_cpu, "no worker was added after the step"
+    assert all(seconds > 0.1 for seconds in demo.new_workers_cpu.values()), demo.new_workers_cpu
+
+
+def test_no_request_failed_across_the_scale_events(demo):
+    assert demo.load["failures"] == 0 and demo.load["requests"] > 1000, demo.load
+    assert demo.server_errors == 0
+    assert demo.load["passed"], demo.load["breaches"]
+
+
+def test_the_expected_alerts_stayed_silent(demo):
+    loud = [a for a in demo.alerts_fired if a["severity"] in ("critical", "warning")]
+    assert not loud, loud
+
+
+def test_the_baseline_was_recorded_from_the_steady_part(demo):
+    assert demo.baseline["requests"] >= 100
+    assert 0 < demo.baseline["latency_seconds"]["0.95"] < 0.25
+    assert (demo.report.parent.parent.parent / "models" / "iris" / "v1" / "performance-baseline.json").exists()
+
+
+def test_the_report_renders_in_headless_chromium(demo, tmp_path):
+    chromium = require_binary("chromium")
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    url = demo.report.resolve().as_uri()
+    dom = subprocess.run([*flags, "--virtual-time-budget=5000", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert 'data-images="loaded"' in dom  # every chart decoded with a real size
+    assert dom.count("<img") == 5 and "modelwatch demo" in dom
+    shot = tmp_path / "report.png"
+    subprocess.run([*flags, "--window-size=1100,1600", f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    pixels = matplotlib.image.imread(shot)[..., :3]
+    assert pixels.std() > 0.05  # not a blank page: charts, lines, text
