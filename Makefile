@@ -2,10 +2,14 @@
 VENV := .venv/bin
 PORT ?= 8000
 
-.PHONY: setup run test bench-service bench-exporter bench-rules clean
+.PHONY: setup demo run test bench-service bench-exporter bench-rules bench-stack clean
 
 setup:
 	@scripts/setup.sh
+
+# The whole loop in about five minutes: local stack, baseline, step load, autoscaling, report.
+demo: setup
+	$(VENV)/modelwatch demo
 
 # Train the Iris model (first time only), make a demo API key, serve with metrics.
 run: setup
@@ -21,6 +25,9 @@ bench-service: setup
 
 bench-exporter: setup
 	$(VENV)/python -m bench.exporter
+
+bench-stack: setup
+	$(VENV)/python -m bench.stack
 
 bench-rules: setup
 	$(VENV)/python -m bench.rules

@@ -25,7 +25,7 @@ def _seconds(value) -> str:
 def run(args: argparse.Namespace, config: Config) -> int:
     from modelwatch.demo import DemoPlan, run_demo
 
-    console = Console()
+    console = Console(soft_wrap=True)
     plan = DemoPlan(step_seconds=args.step_seconds, peak_users=args.peak_users)
     with console.status("demo") as status:
         result = run_demo(config, plan, keep=args.keep, progress=lambda m: status.update(f"demo: {m}"))

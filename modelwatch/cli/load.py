@@ -28,7 +28,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     url = args.url or f"http://{config.service.host}:{config.service.port}"
     run = LoadRun(args.scenario, args.users, args.duration, url, args.key or load_test_key(config),
                   args.out or default_out_dir(config, args.scenario), args.rate_per_user)
-    console = Console()
+    console = Console(soft_wrap=True)
     with console.status(f"{args.scenario}: up to {args.users} users for {args.duration:g} s against {url}"):
         start(run, config).wait()
     result = verdict(run)

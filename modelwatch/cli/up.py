@@ -29,7 +29,7 @@ def ensure_model(config: Config, console: Console) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    console = Console()
+    console = Console(soft_wrap=True)
     stack = Stack(config)
     stack.preflight()  # before training: a busy port should not cost a training run
     ensure_model(config, console)
