@@ -15,7 +15,7 @@ from modelwatch.config import Config
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scenario", choices=list(SCENARIOS), metavar="SCENARIO",
-                        help="; ".join(f"{name}: {s.help}" for name, s in SCENARIOS.items()))
+                        help="; ".join(f"{name}: {s.help}" for name, s in SCENARIOS.items()).replace("%", "%%"))
     parser.add_argument("--users", type=int, default=20, help="peak users (default 20)")
     parser.add_argument("--duration", type=float, default=60, help="seconds (default 60)")
     parser.add_argument("--rate-per-user", type=float, default=2.0, help="requests per second each user sends (default 2)")

@@ -62,7 +62,7 @@ def test_catalogue_lists_exactly_the_exporters_series(exporter_text):
         if family.name.startswith(PREFIXES) and family.samples:
             name = family.name + ("_total" if family.type == "counter" else "")
             served[name] = (family.type, {k for s in family.samples for k in s.labels})
-    documented = {name: row for name, row in catalogue().items() if name.startswith(PREFIXES)}
+    documented = {name: row for name, row in catalogue("Exporter").items() if name.startswith(PREFIXES)}
     # Series that appear only when something fails, or only while the service runs, are documented too.
     for name in ("modelwatch_scrape_collector_error_info", "modelwatch_baseline_load_failures_total",
                  # the performance baseline's series appear once a baseline is recorded

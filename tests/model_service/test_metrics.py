@@ -122,9 +122,13 @@ def test_cardinality_is_bounded_under_random_paths_keys_and_values(client, keys,
     assert after == before, sorted(after - before)[:5]
 
 
-def catalogue() -> dict[str, tuple[str, set[str]]]:
+def catalogue(section: str | None = None) -> dict[str, tuple[str, set[str]]]:
+    """docs/metrics.md's rows: name -> (type, labels); only the section whose heading starts with ``section`` if given."""
+    text = CATALOGUE.read_text()
+    if section is not None:
+        text = text.split(f"\n## {section}", 1)[1].split("\n## ", 1)[0]
     rows = {}
-    for line in CATALOGUE.read_text().splitlines():
+    for line in text.splitlines():
         match = re.match(r"^\| `([a-zA-Z0-9_]+)` \| (counter|gauge|histogram) \| ([^|]*) \|", line)
         if match:
             labels = set(re.findall(r"`([a-z0-9_]+)`", match.group(3)))
