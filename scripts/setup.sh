@@ -21,6 +21,7 @@ declare -A PACKAGES=(
   [wrk]=wrk
   [chromium]=chromium
   [prometheus-node-exporter]=prometheus-node-exporter
+  [kubectl]=kubectl
 )
 
 missing=()
