@@ -21,7 +21,7 @@ declare -A PACKAGES=(
   [wrk]=wrk
   [chromium]=chromium
   [prometheus-node-exporter]=prometheus-node-exporter
-  [kubectl]=kubectl
+  [debootstrap]=debootstrap
 )
 
 missing=()
@@ -45,7 +45,7 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 else
-  say "Debian packages present (prometheus, prometheus-alertmanager, docker.io, busybox-static, wrk, chromium, prometheus-node-exporter)"
+  say "Debian packages present (prometheus, prometheus-alertmanager, docker.io, busybox-static, wrk, chromium, prometheus-node-exporter, debootstrap)"
 fi
 
 python=${PYTHON:-python3}

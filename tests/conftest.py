@@ -78,3 +78,15 @@ def app(config, keys):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def docker_engine(tmp_path_factory):
+    """The real Docker engine, started here when none runs, with the busybox test image."""
+    from tests.exporter.docker_engine import DockerEngine, busybox_image
+
+    engine = DockerEngine(tmp_path_factory.mktemp("dockerd"))
+    busybox_image(engine.client)
+    yield engine
+    if engine.owned:
+        engine.stop()

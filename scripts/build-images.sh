@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Build the modelwatch images where no image registry is reachable: a Debian
+# bookworm base made with debootstrap (python3, python3-venv) and imported into
+# Docker, a wheelhouse of the project and its dependencies built on the host,
+# and the two targets of images/Dockerfile built from them. Idempotent: the base
+# image is made once. Usage: scripts/build-images.sh [TAG]   (default: dev)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TAG="${1:-dev}"
+BASE=modelwatch-base:bookworm
+PYTHON="${PYTHON:-.venv/bin/python}"
+
+if ! docker image inspect "$BASE" >/dev/null 2>&1; then
+  root=build/base/rootfs
+  rm -rf "$root" && mkdir -p "$root"
+  echo "build-images: debootstrap bookworm (python3, python3-venv)"
+  debootstrap --variant=minbase --include=python3,python3-venv bookworm "$root" http://deb.debian.org/debian >/dev/null
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+  tar -C "$root" -c . | docker import - "$BASE" >/dev/null
+  rm -rf build/base
+fi
+
+echo "build-images: wheelhouse"
+"$PYTHON" -m pip wheel --quiet --wheel-dir build/wheelhouse . 2>&1 | grep -v "^WARNING: Location" || true
+
+for target in service exporter; do
+  name=$([ "$target" = service ] && echo modelwatch/model-service || echo modelwatch/exporter)
+  echo "build-images: $name:$TAG"
+  docker build --quiet --network none -f images/Dockerfile --target "$target" --build-arg BASE_IMAGE="$BASE" -t "$name:$TAG" . >/dev/null
+done
