@@ -22,6 +22,7 @@ declare -A PACKAGES=(
   [chromium]=chromium
   [prometheus-node-exporter]=prometheus-node-exporter
   [debootstrap]=debootstrap
+  [docker-compose]=docker-compose
 )
 
 missing=()
@@ -45,7 +46,7 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 else
-  say "Debian packages present (prometheus, prometheus-alertmanager, docker.io, busybox-static, wrk, chromium, prometheus-node-exporter, debootstrap)"
+  say "Debian packages present (prometheus, prometheus-alertmanager, docker.io, busybox-static, wrk, chromium, prometheus-node-exporter, debootstrap, docker-compose)"
 fi
 
 python=${PYTHON:-python3}
