@@ -5,7 +5,6 @@ mounts pointing at the generated rules and dashboards."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import yaml
 
@@ -13,7 +12,7 @@ from modelwatch.compose_files import COMPOSE_DIR, generated_files
 from modelwatch.config import Config
 from tests.conftest import require_binary
 
-ROOT = COMPOSE_DIR.parent
+
 
 
 def test_generated_files_are_up_to_date():
