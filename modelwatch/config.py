@@ -223,6 +223,11 @@ class AutoscalerConfig:
     scale_up_period_seconds: float = 15.0
     scale_down_percent: int = 100
     scale_down_period_seconds: float = 15.0
+    # What it scales: "workers" (the local service's gunicorn workers) or "compose"
+    # (the containers of a compose service, through the Docker engine).
+    backend: str = "workers"
+    compose_project: str = "modelwatch"
+    compose_service: str = "model-service"
     # The labels of its kube-state-metrics-shaped series.
     namespace: str = "local"
     name: str = "model-service"
@@ -285,6 +290,8 @@ class Config:
         if self.alerts.drift_ks_critical < self.alerts.drift_ks_warning:
             problems.append("alerts.drift_ks_critical: must not be below drift_ks_warning")
         scaler = self.autoscaler
+        if scaler.backend not in ("workers", "compose"):
+            problems.append(f"autoscaler.backend: must be workers or compose, not {scaler.backend!r}")
         if scaler.metric not in ("requests", "cpu", "inflight"):
             problems.append(f"autoscaler.metric: must be requests, cpu or inflight, not {scaler.metric!r}")
         if not 1 <= scaler.min_replicas <= scaler.max_replicas:

@@ -19,21 +19,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", choices=("requests", "cpu", "inflight"), help="what to scale on (default requests)")
     parser.add_argument("--min", dest="min_replicas", type=int, help="fewest replicas (default 1)")
     parser.add_argument("--max", dest="max_replicas", type=int, help="most replicas (default 4)")
+    parser.add_argument("--backend", choices=("workers", "compose"),
+                        help="scale the local service's workers (default) or a compose service's containers")
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    overrides = {k: getattr(args, k) for k in ("port", "metric", "min_replicas", "max_replicas") if getattr(args, k)}
+    overrides = {k: getattr(args, k) for k in ("port", "metric", "min_replicas", "max_replicas", "backend")
+                 if getattr(args, k)}
     config = dataclasses.replace(config, autoscaler=dataclasses.replace(config.autoscaler, **overrides))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from autoscaler.backends import GunicornWorkers
+    from autoscaler.backends import ComposeContainers, GunicornWorkers
     from autoscaler.controller import Controller
     from modelwatch.prometheus_api import PrometheusApi
 
     scaler = config.autoscaler
     check_port_free(scaler.host, scaler.port)
-    controller = Controller(config, GunicornWorkers(config.paths.service_pid_file), PrometheusApi.from_config(config))
+    if scaler.backend == "compose":
+        import docker
+
+        backend = ComposeContainers(docker.from_env(), scaler.compose_project, scaler.compose_service)
+    else:
+        backend = GunicornWorkers(config.paths.service_pid_file)
+    controller = Controller(config, backend, PrometheusApi.from_config(config))
     registry = CollectorRegistry()
     registry.register(controller)
     start_http_server(scaler.port, addr=scaler.host, registry=registry)
