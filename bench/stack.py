@@ -31,7 +31,7 @@ from bench.service import free_port
 from loadtests.runner import LoadRun, load_test_key, start, verdict
 from modelwatch.config import load_config
 from modelwatch.demo import DemoPlan, demo_config, run_demo
-from modelwatch.stack import Stack
+from modelwatch.stack import Stack, ensure_model
 
 console = Console()
 RATE_PER_USER = 10.0
@@ -86,12 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-step", action="store_true", help="only the capacity part")
     parser.add_argument("--out", type=Path, default=Path("bench/results/stack.json"))
     args = parser.parse_args(argv)
-    from modelwatch.cli.up import ensure_model
-
     results: dict = {}
     if not args.skip_step:
         state = Path(tempfile.mkdtemp(prefix="modelwatch-bench-step-"))
-        ensure_model(config_in(state), console)
+        ensure_model(config_in(state))
         results["step"] = step = step_timings(state)
         table = Table(title="step scenario: 12 -> 60 -> 12 users at 2 requests/s each, target 40 requests/s per replica")
         for column in ("measure", "value"):
@@ -104,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row("failed requests", str(step["failures"]))
         console.print(table)
     state = Path(tempfile.mkdtemp(prefix="modelwatch-bench-capacity-"))
-    ensure_model(config_in(state), console)
+    ensure_model(config_in(state))
     results["capacity"] = rows = capacity(state, [int(x) for x in args.levels.split(",")], args.seconds)
     table = Table(title=f"steady load with every replica running, {args.seconds:g} s per level")
     for column in ("offered requests/s", "achieved", "errors", "p95 ms", "SLO"):

@@ -24,7 +24,7 @@ from autoscaler.backends import GunicornWorkers
 from loadtests.runner import LoadRun, load_test_key, start, verdict
 from modelwatch.config import Config
 from modelwatch.prometheus_api import PrometheusApi
-from modelwatch.stack import Stack
+from modelwatch.stack import Stack, ensure_model
 
 
 @dataclass(frozen=True)
@@ -128,10 +128,7 @@ def run_demo(config: Config, plan: DemoPlan = DemoPlan(), keep: bool = False,
     config = demo_config(config)
     stack = Stack(config)
     stack.preflight()
-    from modelwatch.cli.up import ensure_model  # trains only when no version exists
-    from rich.console import Console
-
-    ensure_model(config, Console(quiet=True))
+    ensure_model(config)
     out_dir = Path(config.paths.state_dir) / "demo" / time.strftime("%Y%m%d-%H%M%S")
     prometheus = PrometheusApi.from_config(config)
     backend = GunicornWorkers(config.paths.service_pid_file)

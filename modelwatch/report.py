@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,21 +78,23 @@ def _label(line: Line, series: Series) -> str:
         return line.label
 
 
-def _plot(ax, line: Line, series_list: list[Series]) -> int:
+def _plot(ax, line: Line, series_list: list[Series], colours) -> int:
     drawn = 0
     for series in series_list:
         points = [(t, v) for t, v in series.points if v == v]  # NaN: no data at that step
         if not points:
             continue
         times = [mdates.datestr2num(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))) for t, _ in points]
-        ax.plot(times, [v * line.scale for _, v in points], line.style, label=_label(line, series), linewidth=1.5)
+        ax.plot(times, [v * line.scale for _, v in points], line.style, label=_label(line, series), linewidth=1.5,
+                color=f"C{next(colours) % 10}")
         drawn += 1
     return drawn
 
 
 def render_chart(chart: Chart, data: dict[str, list[Series]]) -> bytes:
     figure, ax = plt.subplots(figsize=(10, 3.2), dpi=100)
-    drawn = sum(_plot(ax, line, data[line.expr]) for line in chart.lines)
+    colours = itertools.count()  # one colour cycle over both axes
+    drawn = sum(_plot(ax, line, data[line.expr], colours) for line in chart.lines)
     ax.set_title(chart.title, loc="left", fontsize=12)
     ax.set_ylabel(chart.unit)
     ax.grid(alpha=0.3)
@@ -99,8 +102,7 @@ def render_chart(chart: Chart, data: dict[str, list[Series]]) -> bytes:
     handles, labels = ax.get_legend_handles_labels()
     if chart.right:
         right = ax.twinx()
-        right._get_lines = ax._get_lines  # continue the colour cycle
-        drawn += sum(_plot(right, line, data[line.expr]) for line in chart.right)
+        drawn += sum(_plot(right, line, data[line.expr], colours) for line in chart.right)
         right.set_ylabel(chart.right_unit)
         more_handles, more_labels = right.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels

@@ -84,6 +84,17 @@ def components(config: Config, paths: Paths) -> list[Component]:
     ]
 
 
+def ensure_model(config: Config) -> str | None:
+    """Train a first version when the registry has none (the stack serves something); returns it, or None."""
+    from model_service.registry import Registry
+
+    if Registry(config.paths.registry_dir, config.model.name).versions():
+        return None
+    from model_service.training import train  # heavy imports only when training
+
+    return train(config)[0]
+
+
 def _healthy(component: Component) -> bool:
     try:
         return requests.get(component.health_url, timeout=2).status_code == 200

@@ -92,29 +92,21 @@ def groups(s: Selectors) -> list[Group]:
             " it is OOM-killed.",
             for_="15m",
         ),
-        Alert(
-            "ModelwatchDiskFillingUp",
-            """
-            node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.15
-            and predict_linear(node_filesystem_avail_bytes[6h], 24 * 3600) < 0
-            """,
-            "warning",
-            "A filesystem is predicted to fill up within a day.",
-            "{{ $labels.mountpoint }} ({{ $labels.device }}) has {{ $value | humanizePercentage }} space left and,"
-            " at the rate of the last 6 hours, fills up within 24 hours.",
-            for_="1h",
-        ),
-        Alert(
-            "ModelwatchDiskFillingUp",
-            """
-            node_filesystem_avail_bytes / node_filesystem_size_bytes < 0.1
-            and predict_linear(node_filesystem_avail_bytes[6h], 4 * 3600) < 0
-            """,
-            "critical",
-            "A filesystem is predicted to fill up within four hours.",
-            "{{ $labels.mountpoint }} ({{ $labels.device }}) has {{ $value | humanizePercentage }} space left and,"
-            " at the rate of the last 6 hours, fills up within 4 hours.",
-            for_="1h",
+        # node-mixin's pair: under 15 % and full within a day (ticket), under 10 % and full within 4 hours (page).
+        *(
+            Alert(
+                "ModelwatchDiskFillingUp",
+                f"""
+                node_filesystem_avail_bytes / node_filesystem_size_bytes < {share}
+                and predict_linear(node_filesystem_avail_bytes[6h], {hours} * 3600) < 0
+                """,
+                severity,
+                f"A filesystem is predicted to fill up within {horizon}.",
+                "{{ $labels.mountpoint }} ({{ $labels.device }}) has {{ $value | humanizePercentage }} space left and,"
+                f" at the rate of the last 6 hours, fills up within {hours} hours.",
+                for_="1h",
+            )
+            for severity, share, hours, horizon in (("warning", 0.15, 24, "a day"), ("critical", 0.1, 4, "four hours"))
         ),
         Alert(
             "ModelwatchContainerRestarting",

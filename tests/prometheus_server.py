@@ -14,6 +14,7 @@ from rules import GENERATED_DIR
 from rules.prometheus_config import write_prometheus_config
 from tests.conftest import require_binary
 from tests.model_service.served import free_port
+from tests.waiting import wait_until_ok
 
 
 @contextmanager
@@ -30,16 +31,7 @@ def run_prometheus(config: Config, workdir: Path, rule_dir: Path = GENERATED_DIR
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, (workdir / "prometheus.log").read_text()[-2000:]
-            try:
-                if requests.get(f"{base}/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "prometheus did not become ready in 30 s"
-            time.sleep(0.2)
+        wait_until_ok(f"{base}/-/ready", process, why=lambda: (workdir / "prometheus.log").read_text()[-2000:])
         yield base
     finally:
         process.terminate()

@@ -10,29 +10,21 @@ import argparse
 from rich.console import Console
 
 from modelwatch.config import Config
-from modelwatch.stack import Stack
+from modelwatch.stack import Stack, ensure_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds each component may take to get healthy")
 
 
-def ensure_model(config: Config, console: Console) -> None:
-    from model_service.registry import Registry
-
-    if not Registry(config.paths.registry_dir, config.model.name).versions():
-        with console.status("no model yet: training one"):
-            from model_service.training import train
-
-            version, _ = train(config)
-        console.print(f"trained {config.model.name} {version}")
-
-
 def run(args: argparse.Namespace, config: Config) -> int:
     console = Console(soft_wrap=True)
     stack = Stack(config)
     stack.preflight()  # before training: a busy port should not cost a training run
-    ensure_model(config, console)
+    with console.status("training a first model version if there is none"):
+        trained = ensure_model(config)
+    if trained:
+        console.print(f"trained {config.model.name} {trained}")
     with console.status("starting") as status:
         components = stack.up(progress=status.update, timeout=args.timeout)
     for component in components:

@@ -18,6 +18,7 @@ import requests
 from model_service.keys import KeyStore
 from tests.conftest import require_binary
 from tests.model_service.served import free_port
+from tests.waiting import wait_until_ok
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,19 +32,6 @@ def images(docker_engine):
                             env=dict(os.environ, PYTHON=sys.executable), timeout=1200)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return docker_engine.client
-
-
-def _wait(url: str, timeout: float = 60) -> requests.Response:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            answer = requests.get(url, timeout=2)
-            if answer.status_code == 200:
-                return answer
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline, f"{url} did not answer"
-        time.sleep(0.5)
 
 
 @pytest.mark.parametrize("name", ["modelwatch/model-service", "modelwatch/exporter"])
@@ -76,13 +64,13 @@ def test_the_service_answers_and_the_exporter_sees_its_container(images, tmp_pat
     )
     try:
         base = f"http://127.0.0.1:{service_port}"
-        _wait(f"{base}/readyz")
+        wait_until_ok(f"{base}/readyz", timeout=60)
         answer = requests.get(f"{base}/api/v1/classify", params={"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 0.2},
                               headers={"X-API-Key": key}, timeout=5)
         assert answer.status_code == 200 and answer.json()["species"] == "Iris setosa"
         assert "model_predictions_total{" in requests.get(f"{base}/metrics", timeout=5).text
         deadline = time.monotonic() + 30
-        while f'name="{service_name}"' not in _wait(f"http://127.0.0.1:{exporter_port}/metrics").text:
+        while f'name="{service_name}"' not in wait_until_ok(f"http://127.0.0.1:{exporter_port}/metrics").text:
             assert time.monotonic() < deadline, "the exporter never reported the service container"
             time.sleep(0.5)
         # The exporter publishes the baked-in model's data baseline too.

@@ -13,6 +13,7 @@ from modelwatch.config import Config
 from rules.alertmanager_config import write_alertmanager_config
 from tests.conftest import require_binary
 from tests.model_service.served import free_port
+from tests.waiting import wait_until_ok
 
 
 @pytest.fixture
@@ -54,15 +55,7 @@ def alertmanager(tmp_path, config_file):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline, "alertmanager did not start"
-        time.sleep(0.2)
+    wait_until_ok(f"{url}/-/ready", process)
     yield url
     process.terminate()
     process.wait(timeout=10)
