@@ -18,7 +18,8 @@ def test_a_run_within_the_slo_passes_and_writes_its_reports(state_dir, keys, tmp
     with serve(state_dir, workers=1) as (base, _):
         code = main(["load", "steady", "--users", "5", "--duration", "6", "--url", base, "--out", str(tmp_path)])
     out = capsys.readouterr().out
-    assert code == 0, out
+    failures = (tmp_path / "locust_failures.csv").read_text() if (tmp_path / "locust_failures.csv").exists() else ""
+    assert code == 0, out + failures  # which requests failed, and why
     assert "SLO met" in out
     gate = json.loads((tmp_path / "slo-gate.json").read_text())
     assert gate["passed"] and gate["requests"] > 20 and gate["failures"] == 0
