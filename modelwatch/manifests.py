@@ -15,6 +15,7 @@ from autoscaler.metrics import scaling_metric
 from dashboards import GENERATED_DIR as DASHBOARDS_DIR
 from modelwatch.config import Config
 from rules import MODULES, rule_files
+from rules.builder import to_yaml
 
 K8S_DIR = Path(__file__).resolve().parents[1] / "k8s"
 # Where the Prometheus Operator's Prometheus answers inside the cluster (kube-prometheus's default).
@@ -86,7 +87,7 @@ def adapter_hpa(config: Config) -> dict:
 def generated_files(config: Config) -> dict[Path, str]:
     """Path below k8s/ -> text."""
     def dump(document: dict, source: str) -> str:
-        return HEADER.format(source=source) + yaml.safe_dump(document, sort_keys=False, width=10_000)
+        return HEADER.format(source=source) + to_yaml(document)
 
     files = {
         Path("base/generated/prometheusrule.yaml"): dump(prometheus_rule(config), "rules/"),

@@ -98,7 +98,7 @@ class _BlockDumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, text: str):
-    # Quote number-like strings ("08"): Prometheus's YAML parser would not read them as text.
+    # Quote number-like strings ("08"): YAML 1.2 readers (Prometheus, kustomize) take them for numbers.
     style = "|" if "\n" in text else "'" if re.fullmatch(r"[-+0-9.eE]+", text) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
 
@@ -106,7 +106,12 @@ def _represent_str(dumper: yaml.SafeDumper, text: str):
 _BlockDumper.add_representer(str, _represent_str)
 
 
+def to_yaml(document: dict) -> str:
+    """YAML that every reader (Prometheus, kustomize, the Kubernetes API) reads back as written."""
+    return yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=10_000)
+
+
 def rule_file_yaml(groups: list[Group], header: str, runbook_base: str) -> str:
-    body = yaml.dump({"groups": [g.to_dict(runbook_base) for g in groups]}, Dumper=_BlockDumper, sort_keys=False, width=10_000)
+    body = to_yaml({"groups": [g.to_dict(runbook_base) for g in groups]})
     comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     return comment + body

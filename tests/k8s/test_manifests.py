@@ -7,10 +7,10 @@ Kubernetes API server on these machines: this is the stand-in."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -21,10 +21,15 @@ from model_service.registry import Deployment
 from modelwatch.config import Config
 from modelwatch.manifests import K8S_DIR, generated_files
 from rules import MODULES, rule_files
+from tests.conftest import require_binary
 
 OVERLAYS = ["base", "overlays/keda", "overlays/prometheus-adapter", "overlays/canary", "overlays/blue-green"]
 KUBERNETES_VERSION = "1.30"
-CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject"}
+CRD_SCHEMAS = {
+    "ServiceMonitor": "monitoring.coreos.com_v1_servicemonitor.json",
+    "PrometheusRule": "monitoring.coreos.com_v1_prometheusrule.json",
+    "ScaledObject": "keda.sh_v1alpha1_scaledobject.json",
+}
 
 
 def load(relative: str) -> dict:
@@ -32,12 +37,44 @@ def load(relative: str) -> dict:
 
 
 def build(overlay: str) -> list[dict]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed (it brings kustomize)")
+    kubectl = require_binary("kubectl")
     result = subprocess.run([kubectl, "kustomize", str(K8S_DIR / overlay)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def forbid_unknown_fields(schema):
+    """Reject fields a schema does not name, as kubectl's strict field validation
+    (the default since 1.27) does for custom resources."""
+    if isinstance(schema, dict):
+        if "properties" in schema and "additionalProperties" not in schema:
+            schema["additionalProperties"] = False
+        for value in schema.values():
+            forbid_unknown_fields(value)
+    elif isinstance(schema, list):
+        for item in schema:
+            forbid_unknown_fields(item)
+    return schema
+
+
+def crd_validator(kind: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((K8S_DIR / "schemas" / CRD_SCHEMAS[kind]).read_text())
+    return jsonschema.Draft202012Validator(forbid_unknown_fields(schema))
+
+
+def deepest(error: jsonschema.ValidationError) -> str:
+    """The innermost failure of an anyOf, not the whole object it failed on."""
+    while error.context:
+        error = max(error.context, key=lambda e: len(e.absolute_path))
+    return f"{'/'.join(map(str, error.absolute_path))}: {error.message[:200]}"
+
+
+def validate(obj: dict) -> None:
+    if obj["kind"] in CRD_SCHEMAS:
+        errors = [deepest(e) for e in crd_validator(obj["kind"]).iter_errors(obj)]
+        assert not errors, f"{obj['kind']} {obj['metadata']['name']}: {errors[:3]}"
+    else:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 
 
 def test_generated_parts_are_up_to_date():
@@ -80,10 +117,27 @@ def test_every_overlay_builds_and_its_objects_validate(overlay):
     kinds = {o["kind"] for o in objects}
     assert {"Deployment", "Service", "ServiceMonitor", "PrometheusRule", "ConfigMap"} <= kinds
     for obj in objects:
-        if obj["kind"] in CRD_KINDS:
-            continue  # no Kubernetes schema: see the CRD note in docs/architecture.md
-        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        validate(obj)
         assert obj["metadata"].get("namespace", "modelwatch") == "modelwatch" or obj["kind"].startswith("Cluster")
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "value"),
+    [
+        ("ServiceMonitor", ("spec", "endpoints", 0, "intervall"), "30s"),
+        ("PrometheusRule", ("spec", "groups", 0, "rules", 0, "for"), "five minutes"),
+        ("ScaledObject", ("spec", "triggers"), "prometheus"),
+    ],
+)
+def test_a_mistake_in_a_custom_resource_is_caught(kind, path, value):
+    obj = next(o for o in build("overlays/keda") if o["kind"] == kind)
+    validate(obj)
+    target = obj
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(AssertionError, match=kind):
+        validate(obj)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
