@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from modelwatch.config import load_config
 
 ON_CI = os.environ.get("CI") == "true"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def require_binary(name: str) -> str:
@@ -90,3 +93,17 @@ def docker_engine(tmp_path_factory):
     yield engine
     if engine.owned:
         engine.stop()
+
+
+IMAGE_TAG = "test"
+
+
+@pytest.fixture(scope="session")
+def modelwatch_images(docker_engine):
+    """The two images, built once per session as CI can: scripts/build-images.sh
+    (a debootstrap base, a wheelhouse from the host, no registry)."""
+    require_binary("debootstrap")
+    result = subprocess.run(["bash", "scripts/build-images.sh", IMAGE_TAG], cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, PYTHON=sys.executable), timeout=1200)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return docker_engine.client

@@ -6,57 +6,43 @@ collector reports the service container by name."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
 from model_service.keys import KeyStore
-from tests.conftest import require_binary
+from tests.conftest import IMAGE_TAG as TAG
 from tests.model_service.served import free_port
 from tests.waiting import wait_until_ok
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
-TAG = "test"
-
-
-@pytest.fixture(scope="module")
-def images(docker_engine):
-    require_binary("debootstrap")
-    result = subprocess.run(["bash", "scripts/build-images.sh", TAG], cwd=ROOT, capture_output=True, text=True,
-                            env=dict(os.environ, PYTHON=sys.executable), timeout=1200)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    return docker_engine.client
 
 
 @pytest.mark.parametrize("name", ["modelwatch/model-service", "modelwatch/exporter"])
-def test_images_run_as_non_root_with_a_healthcheck_and_no_compiler(images, name):
-    image = images.images.get(f"{name}:{TAG}")
+def test_images_run_as_non_root_with_a_healthcheck_and_no_compiler(modelwatch_images, name):
+    image = modelwatch_images.images.get(f"{name}:{TAG}")
     assert image.attrs["Config"]["User"] == "10001:10001"
     assert image.attrs["Config"]["Healthcheck"]["Test"][0] == "CMD"
-    output = images.containers.run(image, entrypoint=["sh", "-c", "command -v gcc cc g++ make || echo none"],
+    output = modelwatch_images.containers.run(image, entrypoint=["sh", "-c", "command -v gcc cc g++ make || echo none"],
                                    network_mode="none", remove=True)
     assert output.decode().strip() == "none"
 
 
-def test_the_service_answers_and_the_exporter_sees_its_container(images, tmp_path):
+def test_the_service_answers_and_the_exporter_sees_its_container(modelwatch_images, tmp_path):
     keys = tmp_path / "keys.json"
     key = KeyStore(keys).add("alice")
     keys.chmod(0o644)
     service_port, exporter_port = free_port(), free_port()
     service_name = f"mw-service-{uuid.uuid4().hex[:6]}"
-    service = images.containers.run(
+    service = modelwatch_images.containers.run(
         f"modelwatch/model-service:{TAG}", name=service_name, detach=True, network_mode="host",
         environment={"MODELWATCH_SERVICE__HOST": "127.0.0.1", "MODELWATCH_SERVICE__PORT": str(service_port)},
         volumes={str(keys): {"bind": "/var/lib/modelwatch/keys.json", "mode": "ro"}},
     )
     socket_group = os.stat("/var/run/docker.sock").st_gid
-    exporter = images.containers.run(
+    exporter = modelwatch_images.containers.run(
         f"modelwatch/exporter:{TAG}", detach=True, network_mode="host", group_add=[socket_group],
         environment={"MODELWATCH_EXPORTER__HOST": "127.0.0.1", "MODELWATCH_EXPORTER__PORT": str(exporter_port),
                      "MODELWATCH_EXPORTER__COLLECTORS": "baseline,docker"},

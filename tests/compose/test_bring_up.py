@@ -1,0 +1,85 @@
+"""The compose file brought up for real with docker-compose and the host
+override (compose/docker-compose.host.yml): the services built from this
+repository on the host network, loopback only. The service answers through its
+API key and turns a bad key away; Docker's HEALTHCHECK calls both containers
+healthy; the exporter reports the service container under compose's labels; no
+bridge network is created; `down` leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+import requests
+
+from model_service.keys import KeyStore
+from modelwatch.compose_files import COMPOSE_DIR
+from tests.conftest import IMAGE_TAG, require_binary
+from tests.model_service.served import free_port
+from tests.waiting import wait_until_ok
+
+pytestmark = pytest.mark.integration
+FILES = ["-f", str(COMPOSE_DIR / "docker-compose.yml"), "-f", str(COMPOSE_DIR / "docker-compose.host.yml")]
+
+
+@pytest.fixture
+def project(modelwatch_images, tmp_path):
+    keys = tmp_path / "keys.json"
+    key = KeyStore(keys).add("alice")
+    keys.chmod(0o644)  # the service runs as uid 10001
+    name = f"mwtest{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, COMPOSE_PROJECT_NAME=name, MODELWATCH_IMAGE_TAG=IMAGE_TAG, MODELWATCH_KEYS_FILE=str(keys),
+               MODELWATCH_SERVICE_PORT=str(free_port()), MODELWATCH_EXPORTER_PORT=str(free_port()),
+               DOCKER_GID=str(os.stat("/var/run/docker.sock").st_gid))
+    compose = [require_binary("docker-compose"), *FILES]
+
+    def run(*args):
+        result = subprocess.run([*compose, *args], env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    run("up", "--detach", "--no-build")
+    try:
+        yield name, env, key, modelwatch_images
+    finally:
+        run("down", "--volumes")
+        left = modelwatch_images.containers.list(all=True, filters={"label": f"com.docker.compose.project={name}"})
+        assert left == [], f"down left {[c.name for c in left]}"
+
+
+def containers(client, project_name):
+    found = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project_name}"})
+    return {c.labels["com.docker.compose.service"]: c for c in found}
+
+
+def test_the_built_services_come_up_healthy_on_loopback(project):
+    name, env, key, client = project
+    running = containers(client, name)
+    assert set(running) == {"model-service", "exporter"}  # the registry-image services stay in their profile
+    assert all(c.attrs["HostConfig"]["NetworkMode"] == "host" for c in running.values())
+    assert f"{name}_default" not in {n.name for n in client.networks.list()}
+
+    base = f"http://127.0.0.1:{env['MODELWATCH_SERVICE_PORT']}"
+    wait_until_ok(f"{base}/readyz", timeout=60)
+    inputs = {"sl": 6.7, "sw": 3.0, "pl": 5.2, "pw": 2.3}
+    answer = requests.get(f"{base}/api/v1/classify", params=inputs, headers={"X-API-Key": key}, timeout=5)
+    assert answer.status_code == 200 and answer.json()["species"] == "Iris virginica"
+    refused = requests.get(f"{base}/api/v1/classify", params=inputs, headers={"X-API-Key": "mw_wrong"}, timeout=5)
+    assert refused.status_code == 401
+
+    exporter = f"http://127.0.0.1:{env['MODELWATCH_EXPORTER_PORT']}/metrics"
+    service_container = running["model-service"].name
+    deadline = time.monotonic() + 90
+    while True:
+        for container in running.values():
+            container.reload()
+        health = {service: c.attrs["State"]["Health"]["Status"] for service, c in running.items()}
+        metrics = wait_until_ok(exporter, timeout=30).text
+        if health == {"model-service": "healthy", "exporter": "healthy"} and f'name="{service_container}"' in metrics:
+            break
+        assert time.monotonic() < deadline, f"health {health}; exporter sees the service: {service_container in metrics}"
+        time.sleep(1)
+    assert 'container_label_com_docker_compose_service="model-service"' in metrics
