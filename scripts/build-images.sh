@@ -3,7 +3,8 @@
 # bookworm base made with debootstrap (python3, python3-venv) and imported into
 # Docker, a wheelhouse of the project and its dependencies built on the host,
 # and the two targets of images/Dockerfile built from them. Idempotent: the base
-# image is made once. Usage: scripts/build-images.sh [TAG]   (default: dev)
+# image is made once. Usage: [MODEL_VERSIONS="v1 v2"] scripts/build-images.sh [TAG]
+# (default tag: dev; default versions baked in: v1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG="${1:-dev}"
@@ -26,5 +27,5 @@ echo "build-images: wheelhouse"
 for target in service exporter; do
   name=$([ "$target" = service ] && echo modelwatch/model-service || echo modelwatch/exporter)
   echo "build-images: $name:$TAG"
-  docker build --quiet --network none -f images/Dockerfile --target "$target" --build-arg BASE_IMAGE="$BASE" -t "$name:$TAG" . >/dev/null
+  docker build --quiet --network none -f images/Dockerfile --target "$target" --build-arg BASE_IMAGE="$BASE" --build-arg MODEL_VERSIONS="${MODEL_VERSIONS:-v1}" -t "$name:$TAG" . >/dev/null
 done

@@ -98,12 +98,17 @@ def docker_engine(tmp_path_factory):
 IMAGE_TAG = "test"
 
 
+def build_images(tag: str, model_versions: str = "v1") -> None:
+    """Build both images as CI can: scripts/build-images.sh (a debootstrap base,
+    a wheelhouse from the host, no registry)."""
+    require_binary("debootstrap")
+    result = subprocess.run(["bash", "scripts/build-images.sh", tag], cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, PYTHON=sys.executable, MODEL_VERSIONS=model_versions), timeout=1200)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
 @pytest.fixture(scope="session")
 def modelwatch_images(docker_engine):
-    """The two images, built once per session as CI can: scripts/build-images.sh
-    (a debootstrap base, a wheelhouse from the host, no registry)."""
-    require_binary("debootstrap")
-    result = subprocess.run(["bash", "scripts/build-images.sh", IMAGE_TAG], cwd=ROOT, capture_output=True, text=True,
-                            env=dict(os.environ, PYTHON=sys.executable), timeout=1200)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    """The two images, built once per session; the Docker client."""
+    build_images(IMAGE_TAG)
     return docker_engine.client

@@ -6,6 +6,7 @@ collector reports the service container by name."""
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 
@@ -13,11 +14,14 @@ import pytest
 import requests
 
 from model_service.keys import KeyStore
+from modelwatch.manifests import K8S_DIR
 from tests.conftest import IMAGE_TAG as TAG
+from tests.conftest import build_images
 from tests.model_service.served import free_port
 from tests.waiting import wait_until_ok
 
 pytestmark = pytest.mark.integration
+RELEASE_TAG = "test-release"  # the next release, as the canary and blue-green overlays run it
 
 
 @pytest.mark.parametrize("name", ["modelwatch/model-service", "modelwatch/exporter"])
@@ -30,17 +34,22 @@ def test_images_run_as_non_root_with_a_healthcheck_and_no_compiler(modelwatch_im
     assert output.decode().strip() == "none"
 
 
+def run_service(client, tag: str, port: int, keys, deployment_file=None):
+    volumes = {str(keys): {"bind": "/var/lib/modelwatch/keys.json", "mode": "ro"}}
+    if deployment_file is not None:  # as the canary overlay's ConfigMap is mounted
+        volumes[str(deployment_file)] = {"bind": "/var/lib/modelwatch/models/iris/deployment.json", "mode": "ro"}
+    return client.containers.run(
+        f"modelwatch/model-service:{tag}", name=f"mw-service-{uuid.uuid4().hex[:6]}", detach=True, network_mode="host",
+        environment={"MODELWATCH_SERVICE__HOST": "127.0.0.1", "MODELWATCH_SERVICE__PORT": str(port)}, volumes=volumes)
+
+
 def test_the_service_answers_and_the_exporter_sees_its_container(modelwatch_images, tmp_path):
     keys = tmp_path / "keys.json"
     key = KeyStore(keys).add("alice")
     keys.chmod(0o644)
     service_port, exporter_port = free_port(), free_port()
-    service_name = f"mw-service-{uuid.uuid4().hex[:6]}"
-    service = modelwatch_images.containers.run(
-        f"modelwatch/model-service:{TAG}", name=service_name, detach=True, network_mode="host",
-        environment={"MODELWATCH_SERVICE__HOST": "127.0.0.1", "MODELWATCH_SERVICE__PORT": str(service_port)},
-        volumes={str(keys): {"bind": "/var/lib/modelwatch/keys.json", "mode": "ro"}},
-    )
+    service = run_service(modelwatch_images, TAG, service_port, keys)
+    service_name = service.name
     socket_group = os.stat("/var/run/docker.sock").st_gid
     exporter = modelwatch_images.containers.run(
         f"modelwatch/exporter:{TAG}", detach=True, network_mode="host", group_add=[socket_group],
@@ -65,3 +74,28 @@ def test_the_service_answers_and_the_exporter_sees_its_container(modelwatch_imag
     finally:
         service.remove(force=True)
         exporter.remove(force=True)
+
+
+def test_a_release_image_serves_the_canary_the_k8s_overlay_configures(modelwatch_images, tmp_path):
+    build_images(RELEASE_TAG, model_versions="v1 v2")
+    keys = tmp_path / "keys.json"
+    key = KeyStore(keys).add("alice")
+    keys.chmod(0o644)
+    deployment_file = K8S_DIR / "overlays/canary/canary-deployment/deployment.json"
+    canary_port, release_port = free_port(), free_port()
+    canary = run_service(modelwatch_images, RELEASE_TAG, canary_port, keys, deployment_file)
+    release = run_service(modelwatch_images, RELEASE_TAG, release_port, keys)  # blue-green's green: no deployment.json
+    try:
+        for port, stable, served in ((canary_port, "v1", "v2"), (release_port, "v2", "v2")):
+            base = f"http://127.0.0.1:{port}"
+            wait_until_ok(f"{base}/readyz", timeout=60)
+            answer = requests.get(f"{base}/api/v1/classify", params={"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 0.2},
+                                  headers={"X-API-Key": key}, timeout=5)
+            assert answer.status_code == 200 and answer.json()["model_version"] == served
+            metrics = requests.get(f"{base}/metrics", timeout=5).text
+            assert re.search(rf'model_info{{[^}}]*model_version="{stable}"[^}}]*role="stable"[^}}]*}} 1.0', metrics)
+        assert re.search(r'model_info{[^}]*model_version="v2"[^}]*role="canary"[^}]*} 1.0',
+                         requests.get(f"http://127.0.0.1:{canary_port}/metrics", timeout=5).text)
+    finally:
+        canary.remove(force=True)
+        release.remove(force=True)

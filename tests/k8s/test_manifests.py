@@ -25,6 +25,8 @@ from tests.conftest import require_binary
 
 OVERLAYS = ["base", "overlays/keda", "overlays/prometheus-adapter", "overlays/canary", "overlays/blue-green"]
 KUBERNETES_VERSION = "1.30"
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+ELSEWHERE = {("ConfigMap", "modelwatch-adapter-rules"): "monitoring"}  # read by prometheus-adapter, in its namespace
 CRD_SCHEMAS = {
     "ServiceMonitor": "monitoring.coreos.com_v1_servicemonitor.json",
     "PrometheusRule": "monitoring.coreos.com_v1_prometheusrule.json",
@@ -107,8 +109,19 @@ def test_the_dashboards_configmap_holds_the_generated_dashboards():
 
 
 def test_the_canary_serves_v2_in_the_canary_role():
-    deployment = Deployment(**json.loads((K8S_DIR / "overlays/canary/deployment.json").read_text()))
+    deployment = Deployment(**json.loads((K8S_DIR / "overlays/canary/canary-deployment/deployment.json").read_text()))
     assert deployment.problems() == [] and deployment.canary == "v2" and deployment.canary_weight == 1.0
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in build("overlays/canary")}
+    canary = objects[("Deployment", "model-service-canary")]["spec"]["template"]["spec"]
+    config_map = next(v["configMap"]["name"] for v in canary["volumes"] if v["name"] == "deployment")
+    assert ("ConfigMap", config_map) in objects  # the generated name, hash suffix included
+    mount = next(m for m in canary["containers"][0]["volumeMounts"] if m["name"] == "deployment")
+    assert mount["mountPath"] == "/var/lib/modelwatch/models/iris/deployment.json"
+    assert canary["containers"][0]["image"].endswith(":0.2.0")  # the release image that carries v2
+    # Everything else is the base Deployment's: probes, resources, hardening.
+    stable = objects[("Deployment", "model-service")]["spec"]["template"]["spec"]
+    for key in ("readinessProbe", "livenessProbe", "resources", "securityContext"):
+        assert canary["containers"][0][key] == stable["containers"][0][key], key
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -118,7 +131,21 @@ def test_every_overlay_builds_and_its_objects_validate(overlay):
     assert {"Deployment", "Service", "ServiceMonitor", "PrometheusRule", "ConfigMap"} <= kinds
     for obj in objects:
         validate(obj)
-        assert obj["metadata"].get("namespace", "modelwatch") == "modelwatch" or obj["kind"].startswith("Cluster")
+        if obj["kind"] not in CLUSTER_SCOPED:
+            expected = ELSEWHERE.get((obj["kind"], obj["metadata"]["name"]), "modelwatch")
+            assert obj["metadata"].get("namespace") == expected, f"{obj['kind']} {obj['metadata']['name']}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_deployment_selects_another_ones_pods(overlay):
+    deployments = [o for o in build(overlay) if o["kind"] == "Deployment"]
+    for owner in deployments:
+        selector = owner["spec"]["selector"]["matchLabels"]
+        assert selector.items() <= owner["spec"]["template"]["metadata"]["labels"].items()
+        for other in deployments:
+            if other is not owner:
+                assert not selector.items() <= other["spec"]["template"]["metadata"]["labels"].items(), (
+                    f"{owner['metadata']['name']} would adopt {other['metadata']['name']}'s pods")
 
 
 @pytest.mark.parametrize(
@@ -174,4 +201,5 @@ def test_blue_green_sends_the_service_to_one_colour():
     objects = {(o["kind"], o["metadata"]["name"]): o for o in build("overlays/blue-green")}
     assert objects[("Service", "model-service")]["spec"]["selector"]["color"] == "blue"
     assert objects[("Deployment", "model-service")]["spec"]["template"]["metadata"]["labels"]["color"] == "blue"
-    assert objects[("Deployment", "model-service-green")]["spec"]["template"]["metadata"]["labels"]["color"] == "green"
+    green = objects[("Deployment", "model-service-green")]["spec"]
+    assert green["template"]["metadata"]["labels"]["color"] == green["selector"]["matchLabels"]["color"] == "green"
