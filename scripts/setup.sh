@@ -23,6 +23,7 @@ declare -A PACKAGES=(
   [prometheus-node-exporter]=prometheus-node-exporter
   [debootstrap]=debootstrap
   [docker-compose]=docker-compose
+  [haproxy]=haproxy
 )
 
 missing=()
@@ -46,7 +47,7 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 else
-  say "Debian packages present (prometheus, prometheus-alertmanager, docker.io, busybox-static, wrk, chromium, prometheus-node-exporter, debootstrap, docker-compose)"
+  say "Debian packages present (prometheus, prometheus-alertmanager, docker.io, busybox-static, wrk, chromium, prometheus-node-exporter, debootstrap, docker-compose, haproxy)"
 fi
 
 python=${PYTHON:-python3}

@@ -3,11 +3,16 @@ override (compose/docker-compose.host.yml): the services built from this
 repository on the host network, loopback only. The service answers through its
 API key and turns a bad key away; Docker's HEALTHCHECK calls both containers
 healthy; the exporter reports the service container under compose's labels; no
-bridge network is created; `down` leaves nothing behind."""
+bridge network is created; `down` leaves nothing behind. HAProxy's image cannot
+be pulled here, so Debian's HAProxy runs compose/haproxy.cfg on the host with
+only the replica address and the binds rewritten: it balances onto the
+container, serves its Prometheus metrics, and takes the replica out when its
+/readyz stops answering."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -83,3 +88,46 @@ def test_the_built_services_come_up_healthy_on_loopback(project):
         assert time.monotonic() < deadline, f"health {health}; exporter sees the service: {service_container in metrics}"
         time.sleep(1)
     assert 'container_label_com_docker_compose_service="model-service"' in metrics
+
+
+def haproxy_on_the_host(service_port: int, api_port: int, stats_port: int) -> str:
+    """compose/haproxy.cfg with the replicas at the host-network container and the binds on loopback."""
+    text = (COMPOSE_DIR / "haproxy.cfg").read_text()
+    for old, new in (("model-service:8000", f"127.0.0.1:{service_port}"), ("bind :8000", f"bind 127.0.0.1:{api_port}"),
+                     ("bind :8404", f"bind 127.0.0.1:{stats_port}")):
+        assert text.count(old) == 1, f"haproxy.cfg no longer has {old!r}"
+        text = text.replace(old, new)
+    return text
+
+
+def active_servers(stats_port: int) -> float:
+    metrics = wait_until_ok(f"http://127.0.0.1:{stats_port}/metrics").text
+    return float(re.search(r'^haproxy_backend_active_servers{proxy="model_service"} (\S+)$', metrics, re.M).group(1))
+
+
+def test_haproxy_balances_onto_the_replica_and_drops_it_when_not_ready(project, tmp_path):
+    name, env, key, client = project
+    api_port, stats_port = free_port(), free_port()
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(haproxy_on_the_host(int(env["MODELWATCH_SERVICE_PORT"]), api_port, stats_port))
+    haproxy = subprocess.Popen([require_binary("haproxy"), "-db", "-f", str(config)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_ok(f"http://127.0.0.1:{env['MODELWATCH_SERVICE_PORT']}/readyz", timeout=60)
+        deadline = time.monotonic() + 30
+        while active_servers(stats_port) == 0:  # the first /readyz checks pass
+            assert time.monotonic() < deadline and haproxy.poll() is None, "HAProxy never took the replica in"
+            time.sleep(0.5)
+        answer = requests.get(f"http://127.0.0.1:{api_port}/api/v1/classify",
+                              params={"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 0.2}, headers={"X-API-Key": key}, timeout=5)
+        assert answer.status_code == 200 and answer.json()["species"] == "Iris setosa"
+
+        containers(client, name)["model-service"].stop(timeout=10)
+        deadline = time.monotonic() + 30
+        while active_servers(stats_port) > 0:
+            assert time.monotonic() < deadline, "HAProxy kept a replica that no longer answers /readyz"
+            time.sleep(0.5)
+        assert requests.get(f"http://127.0.0.1:{api_port}/api/v1/classify", timeout=5).status_code == 503
+    finally:
+        haproxy.terminate()
+        haproxy.wait(timeout=10)

@@ -1,6 +1,7 @@
 """The compose deployment: its generated files up to date and accepted by
-promtool and amtool, the compose file accepted by docker-compose, and its
-mounts pointing at the generated rules and dashboards."""
+promtool and amtool, the compose file accepted by docker-compose, HAProxy's
+configuration by HAProxy, and its mounts pointing at the generated rules and
+dashboards."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ import yaml
 from modelwatch.compose_files import COMPOSE_DIR, generated_files
 from modelwatch.config import Config
 from tests.conftest import require_binary
-
-
 
 
 def test_generated_files_are_up_to_date():
@@ -38,6 +37,12 @@ def test_prometheus_and_alertmanager_configurations_are_valid():
     check = subprocess.run([require_binary("amtool"), "check-config", str(COMPOSE_DIR / "alertmanager.yml")],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_haproxy_accepts_its_configuration():
+    check = subprocess.run([require_binary("haproxy"), "-c", "-f", str(COMPOSE_DIR / "haproxy.cfg")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0 and "Configuration file is valid" in check.stdout, check.stdout + check.stderr
 
 
 def test_prometheus_scrapes_every_replica_under_the_job_names_the_rules_use():
