@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtests.scenarios import SCENARIOS
+from modelwatch import extras
 from modelwatch.config import Config
 from modelwatch.errors import ModelwatchError
 
@@ -47,6 +48,7 @@ def default_out_dir(config: Config, scenario: str) -> Path:
 def start(run: LoadRun, config: Config) -> subprocess.Popen:
     if run.scenario not in SCENARIOS:
         raise ModelwatchError(f"unknown scenario {run.scenario!r}; one of {', '.join(SCENARIOS)}")
+    extras.require("load")  # before the Locust subprocess would fail with a traceback
     run.out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(
         os.environ,

@@ -23,13 +23,12 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
-import numpy as np
-
-from model_service.predictors import Predictor, build_predictor, predict_classes
 from modelwatch.errors import ModelwatchError
+
+if TYPE_CHECKING:
+    from model_service.predictors import Predictor
 
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 MODEL_FILE = "model.joblib"
@@ -190,6 +189,12 @@ class Registry:
                 raise ModelLoadError(version, "missing", f"{filename} is missing")
             if sha256_of(path) != expected:
                 raise ModelLoadError(version, "checksum", f"{filename} does not match its recorded sha256")
+        # Imported here: the exporter reads the registry without the serving stack installed.
+        import joblib
+        import numpy as np
+
+        from model_service.predictors import build_predictor, predict_classes
+
         try:
             model = joblib.load(folder / MODEL_FILE)
             predictor = build_predictor(predictor_kind, model, folder / ONNX_FILE)

@@ -22,7 +22,7 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
 fi
 
 echo "build-images: wheelhouse"
-"$PYTHON" -m pip wheel --quiet --wheel-dir build/wheelhouse . 2>&1 | grep -v "^WARNING: Location" || true
+"$PYTHON" -m pip wheel --quiet --wheel-dir build/wheelhouse '.[serve,exporter]' 2>&1 | grep -v "^WARNING: Location" || true
 
 for target in service exporter; do
   name=$([ "$target" = service ] && echo modelwatch/model-service || echo modelwatch/exporter)

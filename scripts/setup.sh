@@ -62,7 +62,7 @@ stamp=.venv/.installed
 if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   say "installing modelwatch and its dependencies into .venv"
   # (filter pip's warnings about find-links folders some machines' pip.conf names but lack)
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]' 2> >(grep -v '^WARNING: Location' >&2)
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[all,test]' 2> >(grep -v '^WARNING: Location' >&2)
   touch "$stamp"
 else
   say "modelwatch already installed in .venv"

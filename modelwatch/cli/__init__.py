@@ -15,6 +15,7 @@ from typing import NamedTuple
 from modelwatch import __version__
 from modelwatch.config import load_config
 from modelwatch.errors import ModelwatchError
+from modelwatch.extras import explain
 
 
 class CommandInfo(NamedTuple):
@@ -65,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         config = load_config(args.config)
-        return importlib.import_module(COMMANDS[args.command].module).run(args, config)
+        try:
+            return importlib.import_module(COMMANDS[args.command].module).run(args, config)
+        except ModuleNotFoundError as exc:  # an optional part that is not installed (modelwatch.extras)
+            raise explain(exc) or exc
     except ModelwatchError as exc:
         print(f"modelwatch {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code

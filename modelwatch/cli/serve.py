@@ -13,6 +13,7 @@ import sys
 
 from model_service.multiprocess import ENV_VAR
 from model_service.registry import Registry
+from modelwatch import extras
 from modelwatch.config import Config
 from modelwatch.errors import ModelwatchError
 from modelwatch.ports import check_port_free
@@ -28,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    extras.require("serve")  # before gunicorn's worker would fail with a traceback
     env = dict(os.environ)
     for name in OVERRIDES:
         value = getattr(args, name)

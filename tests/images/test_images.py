@@ -34,6 +34,18 @@ def test_images_run_as_non_root_with_a_healthcheck_and_no_compiler(modelwatch_im
     assert output.decode().strip() == "none"
 
 
+@pytest.mark.parametrize(("name", "carries"), [
+    ("modelwatch/model-service", ["flask", "sklearn", "onnxruntime"]),
+    ("modelwatch/exporter", ["docker", "kubernetes"]),
+])
+def test_each_image_carries_only_its_own_extra(modelwatch_images, name, carries):
+    probe = "import importlib.util as u; print(' '.join(m for m in %r if u.find_spec(m)))" % (
+        ("flask", "sklearn", "onnxruntime", "docker", "kubernetes", "locust", "matplotlib", "pip"),)
+    output = modelwatch_images.containers.run(f"{name}:{TAG}", entrypoint=["python3", "-c", probe],
+                                              network_mode="none", remove=True)
+    assert output.decode().split() == carries
+
+
 def run_service(client, tag: str, port: int, keys, deployment_file=None):
     volumes = {str(keys): {"bind": "/var/lib/modelwatch/keys.json", "mode": "ro"}}
     if deployment_file is not None:  # as the canary overlay's ConfigMap is mounted
