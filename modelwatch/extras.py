@@ -12,10 +12,11 @@ from modelwatch.errors import ModelwatchError
 MODULES: dict[str, tuple[str, ...]] = {
     "serve": ("flask", "gunicorn", "sklearn", "skl2onnx", "onnxruntime", "orjson", "joblib", "swagger_ui"),
     "exporter": ("docker", "kubernetes"),
-    "load": ("locust",),
+    "load": ("locust", "sklearn"),
     "report": ("matplotlib",),
 }
-EXTRA_OF = {module: extra for extra, modules in MODULES.items() for module in modules}
+# module -> extra; where two extras bring one module (sklearn), the first listed wins
+EXTRA_OF = {module: extra for extra, modules in reversed(MODULES.items()) for module in modules}
 
 
 class MissingExtra(ModelwatchError):
