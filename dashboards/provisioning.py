@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from dashboards import dashboard_files, render
 from dashboards.panels import DATASOURCE
 from modelwatch.config import Config
+from modelwatch.yaml_text import to_yaml
 
 DASHBOARDS_PATH = "/var/lib/grafana/dashboards/modelwatch"
 
@@ -65,6 +64,6 @@ def write(config: Config, out: Path, prometheus_url: str | None = None, dashboar
                            ("dashboards", provider(dashboards_path))):
         path = out / "provisioning" / kind / "modelwatch.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        path.write_text(to_yaml(document))
         written.append(path)
     return written

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from modelwatch.config import Config
+from modelwatch.yaml_text import to_yaml
 from rules.alertmanager_config import alertmanager_config
 from rules.builder import duration
 from rules.prometheus_config import AUTOSCALER_JOB, scrape_job
@@ -40,8 +39,8 @@ def prometheus_config(config: Config) -> dict:
 
 def generated_files(config: Config) -> dict[str, str]:
     return {
-        "prometheus.yml": HEADER + yaml.safe_dump(prometheus_config(config), sort_keys=False),
-        "alertmanager.yml": HEADER + yaml.safe_dump(alertmanager_config(config), sort_keys=False),
+        "prometheus.yml": HEADER + to_yaml(prometheus_config(config)),
+        "alertmanager.yml": HEADER + to_yaml(alertmanager_config(config)),
     }
 
 

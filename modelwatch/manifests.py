@@ -15,7 +15,7 @@ from autoscaler.metrics import scaling_metric
 from dashboards import GENERATED_DIR as DASHBOARDS_DIR
 from modelwatch.config import Config
 from rules import MODULES, rule_files
-from rules.builder import to_yaml
+from modelwatch.yaml_text import to_yaml
 
 K8S_DIR = Path(__file__).resolve().parents[1] / "k8s"
 # Where the Prometheus Operator's Prometheus answers inside the cluster (kube-prometheus's default).

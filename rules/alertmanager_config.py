@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from modelwatch.config import Config
+from modelwatch.yaml_text import to_yaml
 
 # Alerts that are consequences of the service being down: while it is, they add noise, not news.
 EXPLAINED_BY_SERVICE_DOWN = (
@@ -79,5 +78,5 @@ def alertmanager_config(config: Config) -> dict:
 
 def write_alertmanager_config(config: Config, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(alertmanager_config(config), sort_keys=False))
+    path.write_text(to_yaml(alertmanager_config(config)))
     return path

@@ -9,11 +9,10 @@ docs/runbooks.md (``#`` + the lower-cased alert name, GitHub's anchor).
 
 from __future__ import annotations
 
-import re
 import textwrap
 from dataclasses import dataclass, field
 
-import yaml
+from modelwatch.yaml_text import to_yaml
 
 ALERT_PREFIX = "Modelwatch"
 SEVERITIES = ("critical", "warning", "info")
@@ -91,24 +90,6 @@ class Group:
             group["interval"] = self.interval
         group["rules"] = [rule.to_dict(runbook_base) for rule in self.rules]
         return group
-
-
-class _BlockDumper(yaml.SafeDumper):
-    """Multi-line strings as YAML block scalars, so rule files read like PromQL."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, text: str):
-    # Quote number-like strings ("08"): YAML 1.2 readers (Prometheus, kustomize) take them for numbers.
-    style = "|" if "\n" in text else "'" if re.fullmatch(r"[-+0-9.eE]+", text) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
-
-
-_BlockDumper.add_representer(str, _represent_str)
-
-
-def to_yaml(document: dict) -> str:
-    """YAML that every reader (Prometheus, kustomize, the Kubernetes API) reads back as written."""
-    return yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=10_000)
 
 
 def rule_file_yaml(groups: list[Group], header: str, runbook_base: str) -> str:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from modelwatch.config import Config
+from modelwatch.yaml_text import to_yaml
 from rules.builder import duration
 
 AUTOSCALER_JOB = "modelwatch-autoscaler"
@@ -45,5 +44,5 @@ def prometheus_config(config: Config, rule_dir: Path, extra_jobs: list[dict] | N
 
 def write_prometheus_config(config: Config, path: Path, rule_dir: Path, extra_jobs: list[dict] | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(prometheus_config(config, rule_dir, extra_jobs), sort_keys=False))
+    path.write_text(to_yaml(prometheus_config(config, rule_dir, extra_jobs)))
     return path

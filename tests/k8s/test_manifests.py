@@ -6,6 +6,7 @@ Kubernetes API server on these machines: this is the stand-in."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 from pathlib import Path
@@ -59,6 +60,7 @@ def forbid_unknown_fields(schema):
     return schema
 
 
+@functools.cache  # one schema file read per kind, not per object
 def crd_validator(kind: str) -> jsonschema.Draft202012Validator:
     schema = json.loads((K8S_DIR / "schemas" / CRD_SCHEMAS[kind]).read_text())
     return jsonschema.Draft202012Validator(forbid_unknown_fields(schema))
