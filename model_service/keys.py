@@ -42,8 +42,11 @@ def _digest(salt: str, secret: str) -> str:
 
 
 class KeyStore:
-    """The keys file. Re-read when it changes (checked at most once a second),
-    so keys added with ``modelwatch keys add`` work without a restart."""
+    """The keys file, re-read when it changes, so keys added or removed with
+    ``modelwatch keys`` take effect without a restart. A key that does not match
+    checks the file at once (a key created a moment ago works on its first
+    request); otherwise the file is checked at most once a second, so a removed
+    key stops working within that second."""
 
     def __init__(self, path: Path, recheck_seconds: float = 1.0):
         self.path = Path(path)
@@ -66,10 +69,11 @@ class KeyStore:
             raise ModelwatchError(f"keys file {self.path} is unreadable: {exc}") from None
         return {record["id"]: record for record in document.get("keys", [])}
 
-    def _refresh(self, force: bool = False) -> None:
+    def _refresh(self, force: bool = False, check_now: bool = False) -> bool:
+        """Re-read the file if it changed (or if ``force``); True if it was re-read."""
         now = time.monotonic()
-        if not force and now < self._next_check:
-            return
+        if not (force or check_now) and now < self._next_check:
+            return False
         with self._lock:
             self._next_check = now + self._recheck
             try:
@@ -77,14 +81,22 @@ class KeyStore:
                 stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
             except FileNotFoundError:
                 stamp = None
-            if force or stamp != self._stamp:
-                self._records = self._read()
-                self._stamp = stamp
-                self._verified = {}
+            if not force and stamp == self._stamp:
+                return False
+            self._records = self._read()
+            self._stamp = stamp
+            self._verified = {}
+            return True
 
     def authenticate(self, presented: str) -> Client | None:
         """The client a presented key belongs to, or None."""
         self._refresh()
+        client = self._match(presented)
+        if client is None and self._refresh(check_now=True):
+            client = self._match(presented)
+        return client
+
+    def _match(self, presented: str) -> Client | None:
         known = self._verified.get(presented)
         if known is not None:
             return known

@@ -1,0 +1,59 @@
+"""The key store as a running service sees it: another process (``modelwatch
+keys`` or ``modelwatch load``) changes the keys file while the service runs."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from model_service.keys import KeyStore
+from modelwatch.errors import ModelwatchError
+
+
+@pytest.fixture
+def keys_file(tmp_path):
+    return tmp_path / "keys.json"
+
+
+def test_a_key_created_elsewhere_works_on_its_first_request(keys_file):
+    # The service checks the file at most once an hour here: only a miss may re-read it.
+    service = KeyStore(keys_file, recheck_seconds=3600)
+    assert service.authenticate("mw_000000000000_" + "a" * 32) is None
+    key = KeyStore(keys_file).add("loadtest")
+    client = service.authenticate(key)
+    assert client is not None and client.name == "loadtest" and client.role == "user"
+
+
+def test_a_removed_key_stops_working_after_the_recheck_interval(keys_file):
+    key = KeyStore(keys_file).add("alice")
+    service = KeyStore(keys_file, recheck_seconds=0.05)
+    assert service.authenticate(key) is not None  # now cached as verified
+    KeyStore(keys_file).remove("alice")
+    time.sleep(0.1)
+    assert service.authenticate(key) is None
+
+
+def test_a_wrong_secret_for_a_known_id_is_rejected(keys_file):
+    key = KeyStore(keys_file).add("alice", role="admin")
+    service = KeyStore(keys_file)
+    assert service.authenticate(key).role == "admin"
+    tampered = key[:-1] + ("A" if key[-1] != "A" else "B")
+    assert service.authenticate(tampered) is None
+    assert service.authenticate("not a key") is None
+
+
+def test_the_file_stores_hashes_and_bad_names_or_roles_are_refused_without_writing(keys_file):
+    store = KeyStore(keys_file)
+    key = store.add("alice")
+    text = keys_file.read_text()
+    assert key.split("_")[2] not in text and json.loads(text)["keys"][0]["name"] == "alice"
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ModelwatchError, match="invalid client name"):
+        store.add("no spaces")
+    with pytest.raises(ModelwatchError, match="invalid role"):
+        store.add("bob", role="root")
+    with pytest.raises(ModelwatchError, match="no key with name or id"):
+        store.remove("carol")
+    assert keys_file.read_text() == text
