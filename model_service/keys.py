@@ -69,11 +69,11 @@ class KeyStore:
             raise ModelwatchError(f"keys file {self.path} is unreadable: {exc}") from None
         return {record["id"]: record for record in document.get("keys", [])}
 
-    def _refresh(self, force: bool = False, check_now: bool = False) -> bool:
-        """Re-read the file if it changed (or if ``force``); True if it was re-read."""
+    def _refresh(self, force: bool = False, check_now: bool = False) -> None:
+        """Re-read the file if it changed (or if ``force``)."""
         now = time.monotonic()
         if not (force or check_now) and now < self._next_check:
-            return False
+            return
         with self._lock:
             self._next_check = now + self._recheck
             try:
@@ -82,17 +82,19 @@ class KeyStore:
             except FileNotFoundError:
                 stamp = None
             if not force and stamp == self._stamp:
-                return False
+                return
             self._records = self._read()
             self._stamp = stamp
             self._verified = {}
-            return True
 
     def authenticate(self, presented: str) -> Client | None:
         """The client a presented key belongs to, or None."""
         self._refresh()
         client = self._match(presented)
-        if client is None and self._refresh(check_now=True):
+        if client is None:
+            # Match again even when this thread did not re-read the file: another
+            # thread may have re-read it while this one waited for the lock.
+            self._refresh(check_now=True)
             client = self._match(presented)
         return client
 

@@ -4,6 +4,7 @@ keys`` or ``modelwatch load``) changes the keys file while the service runs."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -24,6 +25,34 @@ def test_a_key_created_elsewhere_works_on_its_first_request(keys_file):
     key = KeyStore(keys_file).add("loadtest")
     client = service.authenticate(key)
     assert client is not None and client.name == "loadtest" and client.role == "user"
+
+
+def test_threads_that_see_a_new_key_at_once_all_accept_it(keys_file, monkeypatch):
+    # A thread worker's first requests with a fresh key arrive together: the one that
+    # re-reads the file holds the lock while the others wait, and they must not give
+    # up just because the file had been re-read by the time they got the lock.
+    service = KeyStore(keys_file, recheck_seconds=3600)
+    key = KeyStore(keys_file).add("loadtest")
+    read = KeyStore._read
+
+    def slow_read(store):
+        time.sleep(0.05)
+        return read(store)
+
+    monkeypatch.setattr(KeyStore, "_read", slow_read)
+    start = threading.Barrier(8)
+    results = []
+
+    def first_request():
+        start.wait()
+        results.append(service.authenticate(key))
+
+    threads = [threading.Thread(target=first_request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [client and client.name for client in results] == ["loadtest"] * 8
 
 
 def test_a_removed_key_stops_working_after_the_recheck_interval(keys_file):
