@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
@@ -115,7 +116,7 @@ class ComposeContainers:
         numbers = [int(c.labels.get("com.docker.compose.container-number", 0)) for c in running]
         for offset in range(replicas - len(running)):
             self._clone(running[0], max(numbers) + 1 + offset)
-        for container in reversed(running[replicas:] if replicas < len(running) else []):
+        for container in reversed(running[replicas:]):  # the newest first
             container.stop(timeout=self.stop_timeout)
             container.remove()
         deadline = time.monotonic() + timeout
@@ -126,6 +127,4 @@ class ComposeContainers:
 
 
 def _unix_time(iso: str) -> float:
-    from datetime import datetime, timezone
-
     return datetime.fromisoformat(iso).replace(tzinfo=timezone.utc).timestamp()
