@@ -24,7 +24,7 @@ from model_service.keys import KeyStore
 from modelwatch.compose_files import COMPOSE_DIR
 from tests.conftest import IMAGE_TAG, require_binary
 from tests.model_service.served import free_port
-from tests.waiting import wait_until_ok
+from tests.waiting import wait_until, wait_until_ok
 
 pytestmark = pytest.mark.integration
 FILES = ["-f", str(COMPOSE_DIR / "docker-compose.yml"), "-f", str(COMPOSE_DIR / "docker-compose.host.yml")]
@@ -114,19 +114,16 @@ def test_haproxy_balances_onto_the_replica_and_drops_it_when_not_ready(project, 
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         wait_until_ok(f"http://127.0.0.1:{env['MODELWATCH_SERVICE_PORT']}/readyz", timeout=60)
-        deadline = time.monotonic() + 30
-        while active_servers(stats_port) == 0:  # the first /readyz checks pass
-            assert time.monotonic() < deadline and haproxy.poll() is None, "HAProxy never took the replica in"
-            time.sleep(0.5)
+        # until the first /readyz checks pass
+        wait_until(lambda: haproxy.poll() is None and active_servers(stats_port) > 0, 30,
+                   lambda: f"HAProxy never took the replica in (exit status {haproxy.poll()})")
         answer = requests.get(f"http://127.0.0.1:{api_port}/api/v1/classify",
                               params={"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 0.2}, headers={"X-API-Key": key}, timeout=5)
         assert answer.status_code == 200 and answer.json()["species"] == "Iris setosa"
 
         containers(client, name)["model-service"].stop(timeout=10)
-        deadline = time.monotonic() + 30
-        while active_servers(stats_port) > 0:
-            assert time.monotonic() < deadline, "HAProxy kept a replica that no longer answers /readyz"
-            time.sleep(0.5)
+        wait_until(lambda: active_servers(stats_port) == 0, 30,
+                   lambda: "HAProxy kept a replica that no longer answers /readyz")
         assert requests.get(f"http://127.0.0.1:{api_port}/api/v1/classify", timeout=5).status_code == 503
     finally:
         haproxy.terminate()

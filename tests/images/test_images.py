@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 import uuid
 
 import pytest
@@ -18,7 +17,7 @@ from modelwatch.manifests import K8S_DIR
 from tests.conftest import IMAGE_TAG as TAG
 from tests.conftest import build_images
 from tests.model_service.served import free_port
-from tests.waiting import wait_until_ok
+from tests.waiting import wait_until, wait_until_ok
 
 pytestmark = pytest.mark.integration
 RELEASE_TAG = "test-release"  # the next release, as the canary and blue-green overlays run it
@@ -76,10 +75,8 @@ def test_the_service_answers_and_the_exporter_sees_its_container(modelwatch_imag
                               headers={"X-API-Key": key}, timeout=5)
         assert answer.status_code == 200 and answer.json()["species"] == "Iris setosa"
         assert "model_predictions_total{" in requests.get(f"{base}/metrics", timeout=5).text
-        deadline = time.monotonic() + 30
-        while f'name="{service_name}"' not in wait_until_ok(f"http://127.0.0.1:{exporter_port}/metrics").text:
-            assert time.monotonic() < deadline, "the exporter never reported the service container"
-            time.sleep(0.5)
+        wait_until(lambda: f'name="{service_name}"' in wait_until_ok(f"http://127.0.0.1:{exporter_port}/metrics").text,
+                   30, lambda: "the exporter never reported the service container")
         # The exporter publishes the baked-in model's data baseline too.
         assert 'modelwatch_baseline_rows{model_name="iris",model_version="v1"}' in requests.get(
             f"http://127.0.0.1:{exporter_port}/metrics", timeout=5).text
