@@ -3,7 +3,8 @@
 # bookworm base made with debootstrap (python3, python3-venv) and imported into
 # Docker, a wheelhouse of the project and its dependencies built on the host,
 # and the two targets of images/Dockerfile built from them. Idempotent: the base
-# image is made once. Usage: [MODEL_VERSIONS="v1 v2"] scripts/build-images.sh [TAG]
+# image is made once; the untagged stage images a build leaves (the legacy
+# builder keeps them as cache) are removed after it. Usage: [MODEL_VERSIONS="v1 v2"] scripts/build-images.sh [TAG]
 # (default tag: dev; default versions baked in: v1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,5 +28,8 @@ echo "build-images: wheelhouse"
 for target in service exporter; do
   name=$([ "$target" = service ] && echo modelwatch/model-service || echo modelwatch/exporter)
   echo "build-images: $name:$TAG"
-  docker build --quiet --network none -f images/Dockerfile --target "$target" --build-arg BASE_IMAGE="$BASE" --build-arg MODEL_VERSIONS="${MODEL_VERSIONS:-v1}" -t "$name:$TAG" . >/dev/null
+  docker build --quiet --force-rm --network none -f images/Dockerfile --target "$target" --build-arg BASE_IMAGE="$BASE" --build-arg MODEL_VERSIONS="${MODEL_VERSIONS:-v1}" -t "$name:$TAG" . >/dev/null
 done
+
+# The build stages and any image this tag replaced: untagged, labelled as ours.
+docker image prune --force --filter label=org.opencontainers.image.vendor=modelwatch >/dev/null

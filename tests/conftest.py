@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,8 @@ def docker_engine(tmp_path_factory):
 
 
 IMAGE_TAG = "test"
+IMAGE_NAMES = ("modelwatch/model-service", "modelwatch/exporter")
+VENDOR_LABEL = "org.opencontainers.image.vendor=modelwatch"
 
 
 def build_images(tag: str, model_versions: str = "v1") -> None:
@@ -107,8 +110,21 @@ def build_images(tag: str, model_versions: str = "v1") -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
+@contextmanager
+def built_images(client, tag: str, model_versions: str = "v1"):
+    """Both images under `tag` while the block runs, removed after it: each
+    build is about 1 GB, and CI machines share their disk between runs."""
+    build_images(tag, model_versions)
+    try:
+        yield client
+    finally:
+        for name in IMAGE_NAMES:
+            client.images.remove(f"{name}:{tag}", force=True)
+        client.images.prune(filters={"dangling": True, "label": VENDOR_LABEL})
+
+
 @pytest.fixture(scope="session")
 def modelwatch_images(docker_engine):
     """The two images, built once per session; the Docker client."""
-    build_images(IMAGE_TAG)
-    return docker_engine.client
+    with built_images(docker_engine.client, IMAGE_TAG) as client:
+        yield client

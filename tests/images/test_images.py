@@ -15,12 +15,19 @@ import requests
 from model_service.keys import KeyStore
 from modelwatch.manifests import K8S_DIR
 from tests.conftest import IMAGE_TAG as TAG
-from tests.conftest import build_images
+from tests.conftest import VENDOR_LABEL, built_images
 from tests.model_service.served import free_port
 from tests.waiting import wait_until, wait_until_ok
 
 pytestmark = pytest.mark.integration
 RELEASE_TAG = "test-release"  # the next release, as the canary and blue-green overlays run it
+
+
+def test_a_build_leaves_no_untagged_stage_images(modelwatch_images):
+    # The legacy builder keeps each stage as an untagged image (about 1.3 GB a
+    # build); left behind, repeated builds fill a shared disk.
+    assert modelwatch_images.images.get(f"modelwatch/exporter:{TAG}").labels["org.opencontainers.image.vendor"] == "modelwatch"
+    assert modelwatch_images.images.list(filters={"dangling": True, "label": VENDOR_LABEL}) == []
 
 
 @pytest.mark.parametrize("name", ["modelwatch/model-service", "modelwatch/exporter"])
@@ -86,14 +93,18 @@ def test_the_service_answers_and_the_exporter_sees_its_container(modelwatch_imag
 
 
 def test_a_release_image_serves_the_canary_the_k8s_overlay_configures(modelwatch_images, tmp_path):
-    build_images(RELEASE_TAG, model_versions="v1 v2")
+    with built_images(modelwatch_images, RELEASE_TAG, model_versions="v1 v2"):
+        serve_the_canary_and_the_green_release(modelwatch_images, tmp_path)
+
+
+def serve_the_canary_and_the_green_release(client, tmp_path):
     keys = tmp_path / "keys.json"
     key = KeyStore(keys).add("alice")
     keys.chmod(0o644)
     deployment_file = K8S_DIR / "overlays/canary/canary-deployment/deployment.json"
     canary_port, release_port = free_port(), free_port()
-    canary = run_service(modelwatch_images, RELEASE_TAG, canary_port, keys, deployment_file)
-    release = run_service(modelwatch_images, RELEASE_TAG, release_port, keys)  # blue-green's green: no deployment.json
+    canary = run_service(client, RELEASE_TAG, canary_port, keys, deployment_file)
+    release = run_service(client, RELEASE_TAG, release_port, keys)  # blue-green's green: no deployment.json
     try:
         for port, stable, served in ((canary_port, "v1", "v2"), (release_port, "v2", "v2")):
             base = f"http://127.0.0.1:{port}"
