@@ -22,6 +22,10 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
   rm -rf build/base
 fi
 
+# After the build, failed or not: the build stages and any image this tag
+# replaced, which are untagged and labelled as ours.
+trap 'docker image prune --force --filter label=org.opencontainers.image.vendor=modelwatch >/dev/null' EXIT
+
 echo "build-images: wheelhouse"
 "$PYTHON" -m pip wheel --quiet --wheel-dir build/wheelhouse '.[serve,exporter]' 2>&1 | grep -v "^WARNING: Location" || true
 
@@ -30,6 +34,3 @@ for target in service exporter; do
   echo "build-images: $name:$TAG"
   docker build --quiet --force-rm --network none -f images/Dockerfile --target "$target" --build-arg BASE_IMAGE="$BASE" --build-arg MODEL_VERSIONS="${MODEL_VERSIONS:-v1}" -t "$name:$TAG" . >/dev/null
 done
-
-# The build stages and any image this tag replaced: untagged, labelled as ours.
-docker image prune --force --filter label=org.opencontainers.image.vendor=modelwatch >/dev/null

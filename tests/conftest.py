@@ -101,20 +101,15 @@ IMAGE_NAMES = ("modelwatch/model-service", "modelwatch/exporter")
 VENDOR_LABEL = "org.opencontainers.image.vendor=modelwatch"
 
 
-def build_images(tag: str, model_versions: str = "v1") -> None:
-    """Build both images as CI can: scripts/build-images.sh (a debootstrap base,
-    a wheelhouse from the host, no registry)."""
+@contextmanager
+def built_images(client, tag: str, model_versions: str = "v1"):
+    """Both images under `tag`, built as CI can (scripts/build-images.sh: a
+    debootstrap base, a wheelhouse from the host, no registry), and removed
+    after the block: each build is about 1 GB, and CI machines share their disk."""
     require_binary("debootstrap")
     result = subprocess.run(["bash", "scripts/build-images.sh", tag], cwd=ROOT, capture_output=True, text=True,
                             env=dict(os.environ, PYTHON=sys.executable, MODEL_VERSIONS=model_versions), timeout=1200)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-
-
-@contextmanager
-def built_images(client, tag: str, model_versions: str = "v1"):
-    """Both images under `tag` while the block runs, removed after it: each
-    build is about 1 GB, and CI machines share their disk between runs."""
-    build_images(tag, model_versions)
     try:
         yield client
     finally:

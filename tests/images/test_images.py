@@ -15,7 +15,7 @@ import requests
 from model_service.keys import KeyStore
 from modelwatch.manifests import K8S_DIR
 from tests.conftest import IMAGE_TAG as TAG
-from tests.conftest import VENDOR_LABEL, built_images
+from tests.conftest import IMAGE_NAMES, VENDOR_LABEL, built_images
 from tests.model_service.served import free_port
 from tests.waiting import wait_until, wait_until_ok
 
@@ -26,11 +26,12 @@ RELEASE_TAG = "test-release"  # the next release, as the canary and blue-green o
 def test_a_build_leaves_no_untagged_stage_images(modelwatch_images):
     # The legacy builder keeps each stage as an untagged image (about 1.3 GB a
     # build); left behind, repeated builds fill a shared disk.
-    assert modelwatch_images.images.get(f"modelwatch/exporter:{TAG}").labels["org.opencontainers.image.vendor"] == "modelwatch"
+    label, value = VENDOR_LABEL.split("=")
+    assert modelwatch_images.images.get(f"modelwatch/exporter:{TAG}").labels[label] == value
     assert modelwatch_images.images.list(filters={"dangling": True, "label": VENDOR_LABEL}) == []
 
 
-@pytest.mark.parametrize("name", ["modelwatch/model-service", "modelwatch/exporter"])
+@pytest.mark.parametrize("name", IMAGE_NAMES)
 def test_images_run_as_non_root_with_a_healthcheck_and_no_compiler(modelwatch_images, name):
     image = modelwatch_images.images.get(f"{name}:{TAG}")
     assert image.attrs["Config"]["User"] == "10001:10001"
