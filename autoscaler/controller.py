@@ -12,9 +12,9 @@ from typing import Callable, Iterable, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from autoscaler.algorithm import Behavior, Decision, HpaState, MetricProposal, Policy, ReplicaSample, Rules, ScaleSpec
-from autoscaler.backends import Replica
-from autoscaler.metrics import ScalingMetric, scaling_metric
+from modelwatch.autoscaler.algorithm import Behavior, Decision, HpaState, MetricProposal, Policy, ReplicaSample, Rules, ScaleSpec
+from modelwatch.autoscaler.backends import Replica
+from modelwatch.autoscaler.metrics import ScalingMetric, scaling_metric
 from modelwatch.config import AutoscalerConfig, Config
 from modelwatch.errors import ModelwatchError
 from modelwatch.prometheus_api import PrometheusUnavailable

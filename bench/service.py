@@ -35,8 +35,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import competitors
-from model_service.keys import KeyStore
-from model_service.training import train
+from modelwatch.model_service.keys import KeyStore
+from modelwatch.model_service.training import train
 from modelwatch.config import load_config
 
 CONNECTIONS = 32

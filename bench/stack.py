@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.service import free_port
-from loadtests.runner import LoadRun, load_test_key, start, verdict
+from modelwatch.loadtests.runner import LoadRun, load_test_key, start, verdict
 from modelwatch.config import load_config
 from modelwatch.demo import DemoPlan, demo_config, run_demo
 from modelwatch.stack import Stack, ensure_model

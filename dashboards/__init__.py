@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from types import ModuleType
 
-from dashboards import alerts, autoscaling, model, resources, service
-from dashboards.panels import to_json
+from modelwatch.dashboards import alerts, autoscaling, model, resources, service
+from modelwatch.dashboards.panels import to_json
 from modelwatch.config import Config
 
 GENERATED_DIR = Path(__file__).parent / "generated"

@@ -1,7 +1,7 @@
 """python -m dashboards: regenerate dashboards/generated/ for the default configuration."""
 
-from dashboards import GENERATED_DIR
-from dashboards.provisioning import write
+from modelwatch.dashboards import GENERATED_DIR
+from modelwatch.dashboards.provisioning import write
 from modelwatch.config import Config
 
 # Compose and Kubernetes reach Prometheus by its service name.

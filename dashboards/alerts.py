@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, state_timeline, steps, table, timeseries
+from modelwatch.dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, state_timeline, steps, table, timeseries
 from modelwatch.config import Config
 
 UID = "modelwatch-alerts"

@@ -5,8 +5,8 @@ local autoscaler and the exporter's kubernetes collector export too."""
 
 from __future__ import annotations
 
-from dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, state_timeline, steps, timeseries, variable
-from dashboards.variables import JOB
+from modelwatch.dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, state_timeline, steps, timeseries, variable
+from modelwatch.dashboards.variables import JOB
 from modelwatch.config import Config
 
 UID = "modelwatch-autoscaling"

@@ -4,9 +4,9 @@ out-of-range inputs — and inference time, batch sizes, versions and reloads.""
 
 from __future__ import annotations
 
-from dashboards.panels import ORANGE, RED, Query, bargauge, dashboard, heatmap, rows, state_timeline, stat, steps, \
+from modelwatch.dashboards.panels import ORANGE, RED, Query, bargauge, dashboard, heatmap, rows, state_timeline, stat, steps, \
     table, timeseries
-from dashboards.variables import JOB, VERSION, service_variables
+from modelwatch.dashboards.variables import JOB, VERSION, service_variables
 from modelwatch.config import Config
 
 UID = "modelwatch-model"

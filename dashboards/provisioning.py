@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboards import dashboard_files, render
-from dashboards.panels import DATASOURCE
+from modelwatch.dashboards import dashboard_files, render
+from modelwatch.dashboards.panels import DATASOURCE
 from modelwatch.config import Config
 from modelwatch.yaml_text import to_yaml
 

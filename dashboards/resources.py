@@ -5,8 +5,8 @@ runtimes. Plus the host the replicas run on."""
 
 from __future__ import annotations
 
-from dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, steps, timeseries
-from dashboards.variables import JOB, service_variables
+from modelwatch.dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, steps, timeseries
+from modelwatch.dashboards.variables import JOB, service_variables
 from modelwatch.config import Config
 
 UID = "modelwatch-resources"

@@ -3,12 +3,12 @@ their error budgets, and the model versions side by side."""
 
 from __future__ import annotations
 
-from dashboards.panels import (
+from modelwatch.dashboards.panels import (
     ORANGE, RED, Query, dashboard, heatmap, rows, stat, steps, timeseries,
 )
-from dashboards.variables import INSTANCE, JOB, VERSION, service_variables
+from modelwatch.dashboards.variables import INSTANCE, JOB, VERSION, service_variables
 from modelwatch.config import Config
-from rules.slo import BURN_RATES
+from modelwatch.rules.slo import BURN_RATES
 
 UID = "modelwatch-service"
 

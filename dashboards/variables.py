@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboards.panels import variable
+from modelwatch.dashboards.panels import variable
 
 JOB = 'job=~"$job"'
 VERSION = 'model_name=~"$model", model_version=~"$version"'

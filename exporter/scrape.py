@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client.core import GaugeMetricFamily
 
-from exporter.collectors import COLLECTORS, Collector
+from modelwatch.exporter.collectors import COLLECTORS, Collector
 from modelwatch import __version__
 from modelwatch.config import Config
 from modelwatch.errors import ConfigError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from exporter.scrape import build
+from modelwatch.exporter.scrape import build
 from modelwatch.config import Config
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from locust import events
 
-from loadtests import gate, inputs, shapes
-from loadtests.scenarios import SCENARIOS
-from loadtests.users import ModelApiUser, configure
+from modelwatch.loadtests import gate, inputs, shapes
+from modelwatch.loadtests.scenarios import SCENARIOS
+from modelwatch.loadtests.users import ModelApiUser, configure
 
 _scenario = SCENARIOS[os.environ.get("MODELWATCH_LOAD_SCENARIO", "steady")]
 

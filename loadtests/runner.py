@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadtests.scenarios import SCENARIOS
+from modelwatch.loadtests.scenarios import SCENARIOS
 from modelwatch import extras
 from modelwatch.config import Config
 from modelwatch.errors import ModelwatchError
@@ -33,7 +33,7 @@ class LoadRun:
 
 def load_test_key(config: Config) -> str:
     """A fresh key for the client "loadtest" (its older keys are removed: keys are shown only once)."""
-    from model_service.keys import KeyStore
+    from modelwatch.model_service.keys import KeyStore
 
     store = KeyStore(config.paths.keys_file)
     if any(client["name"] == "loadtest" for client in store.clients()):

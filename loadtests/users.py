@@ -10,7 +10,7 @@ import random
 
 from locust import FastHttpUser, constant_throughput, task
 
-from loadtests.inputs import FEATURES, ROWS
+from modelwatch.loadtests.inputs import FEATURES, ROWS
 
 class ModelApiUser(FastHttpUser):
     abstract = True

@@ -10,12 +10,12 @@ import numpy as np
 import orjson
 from flask import Blueprint, Request, Response, request
 
-from model_service.auth import require_key
-from model_service.inputs import InputError, batch_rows, classify_row
-from model_service.keys import KeyStore
-from model_service.metrics import ServiceMetrics
-from model_service.registry import Deployment, LoadedModel
-from model_service.serving import ModelServer, request_reload
+from modelwatch.model_service.auth import require_key
+from modelwatch.model_service.inputs import InputError, batch_rows, classify_row
+from modelwatch.model_service.keys import KeyStore
+from modelwatch.model_service.metrics import ServiceMetrics
+from modelwatch.model_service.registry import Deployment, LoadedModel
+from modelwatch.model_service.serving import ModelServer, request_reload
 from modelwatch.config import ServiceConfig
 from modelwatch.errors import ModelwatchError
 

@@ -15,15 +15,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 from werkzeug.exceptions import HTTPException
 
-from model_service import multiprocess
-from model_service.api import create_api, json_response
-from model_service.auth import bearer_token_matches
-from model_service.http_metrics import HttpMetricsMiddleware, RouteRecordingFlask
-from model_service.inputs import InputError
-from model_service.keys import KeyStore
-from model_service.metrics import ServiceMetrics
-from model_service.registry import Registry
-from model_service.serving import ModelServer
+from modelwatch.model_service import multiprocess
+from modelwatch.model_service.api import create_api, json_response
+from modelwatch.model_service.auth import bearer_token_matches
+from modelwatch.model_service.http_metrics import HttpMetricsMiddleware, RouteRecordingFlask
+from modelwatch.model_service.inputs import InputError
+from modelwatch.model_service.keys import KeyStore
+from modelwatch.model_service.metrics import ServiceMetrics
+from modelwatch.model_service.registry import Registry
+from modelwatch.model_service.serving import ModelServer
 from modelwatch.config import Config, load_config
 from modelwatch.errors import ModelwatchError
 

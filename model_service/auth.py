@@ -7,9 +7,9 @@ import hmac
 
 from flask import g, request
 
-from model_service.inputs import InputError
-from model_service.keys import KeyStore
-from model_service.metrics import ServiceMetrics
+from modelwatch.model_service.inputs import InputError
+from modelwatch.model_service.keys import KeyStore
+from modelwatch.model_service.metrics import ServiceMetrics
 
 
 class AuthError(InputError):

@@ -9,10 +9,10 @@ the workers.
 import os
 from pathlib import Path
 
-from model_service import multiprocess
-from model_service.gunicorn_worker import RecyclingThreadWorker
-from model_service.registry import Registry
-from model_service.serving import request_reload
+from modelwatch.model_service import multiprocess
+from modelwatch.model_service.gunicorn_worker import RecyclingThreadWorker
+from modelwatch.model_service.registry import Registry
+from modelwatch.model_service.serving import request_reload
 from modelwatch.config import load_config
 
 _config = load_config()
@@ -22,7 +22,7 @@ _metrics_dir = Path(os.environ.get(multiprocess.ENV_VAR, _config.paths.multiproc
 bind = f"[{_service.host}]:{_service.port}" if ":" in _service.host else f"{_service.host}:{_service.port}"
 workers = _service.workers
 threads = _service.threads
-worker_class = "model_service.gunicorn_worker.RecyclingThreadWorker"
+worker_class = "modelwatch.model_service.gunicorn_worker.RecyclingThreadWorker"
 RecyclingThreadWorker.requests_per_connection = _service.keepalive_max_requests
 graceful_timeout = _service.graceful_timeout_seconds
 max_requests = _service.max_requests
@@ -42,7 +42,7 @@ def on_starting(server):
 
 def worker_exit(server, worker):
     # In the worker: write its pending metric updates before the master folds its files.
-    from model_service.metric_buffer import flush_all
+    from modelwatch.model_service.metric_buffer import flush_all
 
     flush_all()
 

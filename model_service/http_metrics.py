@@ -12,7 +12,7 @@ from time import perf_counter
 from flask import Flask
 from flask.globals import request_ctx
 
-from model_service.metrics import KNOWN_METHODS, ServiceMetrics
+from modelwatch.model_service.metrics import KNOWN_METHODS, ServiceMetrics
 
 ROUTE_KEY = "modelwatch.http_route"
 UNMATCHED_ROUTE = "unmatched"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from model_service.registry import write_json_atomically
+from modelwatch.model_service.registry import write_json_atomically
 from modelwatch.errors import ModelwatchError
 
 ROLES = ("user", "admin")

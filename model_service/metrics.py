@@ -20,15 +20,15 @@ from typing import NamedTuple, Sequence
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from model_service.baseline import bucket_indexes, bucket_label
-from model_service.metric_buffer import (
+from modelwatch.model_service.baseline import bucket_indexes, bucket_label
+from modelwatch.model_service.metric_buffer import (
     EventColumns,
     Flusher,
     LabelIds,
     apply_histogram,
     grouped,
 )
-from model_service.registry import ModelLoadError
+from modelwatch.model_service.registry import ModelLoadError
 
 # OpenTelemetry's advised buckets, with 1 ms and 2.5 ms in front: an Iris
 # prediction takes well under a millisecond, and a latency SLO needs a bucket

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from modelwatch.errors import ModelwatchError
 
 if TYPE_CHECKING:
-    from model_service.predictors import Predictor
+    from modelwatch.model_service.predictors import Predictor
 
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 MODEL_FILE = "model.joblib"
@@ -193,7 +193,7 @@ class Registry:
         import joblib
         import numpy as np
 
-        from model_service.predictors import build_predictor, predict_classes
+        from modelwatch.model_service.predictors import build_predictor, predict_classes
 
         try:
             model = joblib.load(folder / MODEL_FILE)

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from model_service.metrics import ServiceMetrics
-from model_service.registry import Deployment, LoadedModel, ModelLoadError, Registry
+from modelwatch.model_service.metrics import ServiceMetrics
+from modelwatch.model_service.registry import Deployment, LoadedModel, ModelLoadError, Registry
 from modelwatch.errors import ModelwatchError
 
 log = logging.getLogger(__name__)

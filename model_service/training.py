@@ -23,9 +23,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from model_service.baseline import data_baseline
-from model_service.predictors import LinearPredictor, OnnxPredictor, predict_classes
-from model_service.registry import (
+from modelwatch.model_service.baseline import data_baseline
+from modelwatch.model_service.predictors import LinearPredictor, OnnxPredictor, predict_classes
+from modelwatch.model_service.registry import (
     DATA_BASELINE_FILE,
     METADATA_FILE,
     Deployment,

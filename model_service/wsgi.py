@@ -2,7 +2,7 @@
 
 import logging
 
-from model_service.app import create_app
+from modelwatch.model_service.app import create_app
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
 app = create_app()

@@ -20,8 +20,8 @@ import psutil
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from autoscaler.backends import GunicornWorkers
-from loadtests.runner import LoadRun, load_test_key, start, verdict
+from modelwatch.autoscaler.backends import GunicornWorkers
+from modelwatch.loadtests.runner import LoadRun, load_test_key, start, verdict
 from modelwatch.config import Config
 from modelwatch.prometheus_api import PrometheusApi
 from modelwatch.stack import Stack, ensure_model

@@ -9,11 +9,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from autoscaler.metrics import scaling_metric
-from dashboards import GENERATED_DIR as DASHBOARDS_DIR
+from modelwatch.autoscaler.metrics import scaling_metric
+from modelwatch.dashboards import GENERATED_DIR as DASHBOARDS_DIR
 from modelwatch.config import Config
 from modelwatch.yaml_text import to_yaml
-from rules import rule_groups
+from modelwatch.rules import rule_groups
 
 K8S_DIR = Path(__file__).resolve().parents[1] / "k8s"
 # Where the Prometheus Operator's Prometheus answers inside the cluster (kube-prometheus's default).

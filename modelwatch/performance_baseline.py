@@ -13,8 +13,8 @@ import json
 import time
 from pathlib import Path
 
-from exporter.collectors.baseline import PERFORMANCE_BASELINE_FILE, parse_performance_baseline
-from model_service.registry import Registry
+from modelwatch.exporter.collectors.baseline import PERFORMANCE_BASELINE_FILE, parse_performance_baseline
+from modelwatch.model_service.registry import Registry
 from modelwatch.config import Config
 from modelwatch.errors import ModelwatchError
 from modelwatch.prometheus_api import PrometheusApi

@@ -86,11 +86,11 @@ def components(config: Config, paths: Paths) -> list[Component]:
 
 def ensure_model(config: Config) -> str | None:
     """Train a first version when the registry has none (the stack serves something); returns it, or None."""
-    from model_service.registry import Registry
+    from modelwatch.model_service.registry import Registry
 
     if Registry(config.paths.registry_dir, config.model.name).versions():
         return None
-    from model_service.training import train  # heavy imports only when training
+    from modelwatch.model_service.training import train  # heavy imports only when training
 
     return train(config)[0]
 
@@ -160,9 +160,9 @@ class Stack:
                 raise ModelwatchError(f"{component.name}: {exc}") from None
 
     def write_configuration(self) -> None:
-        from rules import write_rule_files
-        from rules.alertmanager_config import write_alertmanager_config
-        from rules.prometheus_config import write_prometheus_config
+        from modelwatch.rules import write_rule_files
+        from modelwatch.rules.alertmanager_config import write_alertmanager_config
+        from modelwatch.rules.prometheus_config import write_prometheus_config
 
         write_rule_files(self.config, self.paths.rules)
         write_prometheus_config(self.config, self.paths.prometheus_dir / "prometheus.yml", self.paths.rules.resolve())
@@ -242,7 +242,7 @@ class Stack:
         return rows
 
     def replicas(self) -> int | None:
-        from autoscaler.backends import GunicornWorkers
+        from modelwatch.autoscaler.backends import GunicornWorkers
 
         try:
             return len(GunicornWorkers(self.config.paths.service_pid_file).replicas())

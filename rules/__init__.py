@@ -16,9 +16,9 @@ from pathlib import Path
 from types import ModuleType
 
 from modelwatch.config import Config
-from rules import anomaly, baseline, canary, drift, platform, resources, service, slo
-from rules.builder import Alert, Group, rule_file_yaml
-from rules.selectors import Selectors
+from modelwatch.rules import anomaly, baseline, canary, drift, platform, resources, service, slo
+from modelwatch.rules.builder import Alert, Group, rule_file_yaml
+from modelwatch.rules.selectors import Selectors
 
 GENERATED_DIR = Path(__file__).parent / "generated"
 

@@ -1,7 +1,7 @@
 """python -m rules: regenerate rules/generated/ for the default configuration."""
 
 from modelwatch.config import Config
-from rules import GENERATED_DIR, write_rule_files
+from modelwatch.rules import GENERATED_DIR, write_rule_files
 
 for path in write_rule_files(Config(), GENERATED_DIR):
     print(path)

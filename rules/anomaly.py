@@ -10,8 +10,8 @@ service does not call a small wobble many sigmas.
 
 from __future__ import annotations
 
-from rules.builder import Alert, Group, Record
-from rules.selectors import Selectors, number
+from modelwatch.rules.builder import Alert, Group, Record
+from modelwatch.rules.selectors import Selectors, number
 
 RATE = "job:http_server_requests:rate5m"
 AVG_1D = "job:http_server_requests:avg_over_time_1d_rate5m"

@@ -10,8 +10,8 @@ says the version has none.
 
 from __future__ import annotations
 
-from rules.builder import Alert, Group, Record
-from rules.selectors import Selectors, number
+from modelwatch.rules.builder import Alert, Group, Record
+from modelwatch.rules.selectors import Selectors, number
 
 PERFORMANCE = (
     "latency_seconds", "requests_per_second_per_replica", "cpu_seconds_per_request",

@@ -4,8 +4,8 @@ version; the model series do)."""
 
 from __future__ import annotations
 
-from rules.builder import Alert, Group
-from rules.selectors import Selectors, number
+from modelwatch.rules.builder import Alert, Group
+from modelwatch.rules.selectors import Selectors, number
 
 
 def _in_role(series: str, role: str) -> str:

@@ -23,8 +23,8 @@ a burst of requests within a minute.
 
 from __future__ import annotations
 
-from rules.builder import Alert, Group, Record, duration
-from rules.selectors import PSI_FLOOR, Selectors, number
+from modelwatch.rules.builder import Alert, Group, Record, duration
+from modelwatch.rules.selectors import PSI_FLOOR, Selectors, number
 
 MODEL = "model_name, model_version"
 LIVE = "model_version_feature_bucket:model_input_feature:fraction1h"

@@ -4,8 +4,8 @@ HPA series, which the local autoscaler exports too)."""
 
 from __future__ import annotations
 
-from rules.builder import Alert, Group
-from rules.selectors import Selectors
+from modelwatch.rules.builder import Alert, Group
+from modelwatch.rules.selectors import Selectors
 
 HPA = "namespace, horizontalpodautoscaler"
 

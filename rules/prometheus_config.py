@@ -8,7 +8,7 @@ from pathlib import Path
 
 from modelwatch.config import Config
 from modelwatch.yaml_text import to_yaml
-from rules.builder import duration
+from modelwatch.rules.builder import duration
 
 AUTOSCALER_JOB = "modelwatch-autoscaler"
 

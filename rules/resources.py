@@ -10,8 +10,8 @@ dashboards and the baseline comparisons read one series whatever runs.
 
 from __future__ import annotations
 
-from rules.builder import Alert, Group, Record
-from rules.selectors import Selectors, number
+from modelwatch.rules.builder import Alert, Group, Record
+from modelwatch.rules.selectors import Selectors, number
 
 
 def _per_replica(sources: list[tuple[str, str]]) -> str:

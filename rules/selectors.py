@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client.utils import floatToGoString
 
-from model_service.baseline import bucket_label
+from modelwatch.model_service.baseline import bucket_label
 from modelwatch.config import Config
 
 # Live and reference shares are floored at this before PSI's logarithm (as

@@ -8,8 +8,8 @@ of those, which keeps the group cheap with many replicas.
 
 from __future__ import annotations
 
-from rules.builder import Group, Record
-from rules.selectors import Selectors
+from modelwatch.rules.builder import Group, Record
+from modelwatch.rules.selectors import Selectors
 
 QUANTILES = ("0.5", "0.95", "0.99")
 HTTP = "http_server_request_duration_seconds"

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from rules.builder import Alert, Group, Record
-from rules.selectors import Selectors, number
-from rules.service import BUCKETS, BY_STATUS, api_routes
+from modelwatch.rules.builder import Alert, Group, Record
+from modelwatch.rules.selectors import Selectors, number
+from modelwatch.rules.service import BUCKETS, BY_STATUS, api_routes
 
 TOTAL = "job:http_server_requests:rate5m"
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")

@@ -14,6 +14,21 @@ import pytest
 
 from modelwatch.config import load_config
 
+# The parts install only as modelwatch.<part>. The repository root is on the
+# tests' path (for tests.*), so refuse the bare folder names here: a test that
+# imports one would pass here and fail wherever modelwatch is installed.
+BARE_PART_NAMES = frozenset({"model_service", "exporter", "rules", "dashboards", "autoscaler", "loadtests"})
+
+
+class _BarePartNameBlocker:
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.partition(".")[0] in BARE_PART_NAMES:
+            raise ImportError(f"import modelwatch.{fullname}, not {fullname}: the parts install under modelwatch only")
+        return None
+
+
+sys.meta_path.insert(0, _BarePartNameBlocker())
+
 ON_CI = os.environ.get("CI") == "true"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +52,7 @@ def make_config(state_dir: Path, **env):
 
 @pytest.fixture(scope="session")
 def trained_state(tmp_path_factory) -> Path:
-    from model_service.training import train
+    from modelwatch.model_service.training import train
 
     state = tmp_path_factory.mktemp("trained")
     config = make_config(state)
@@ -60,7 +75,7 @@ def config(state_dir):
 
 @pytest.fixture
 def keys(config) -> dict[str, str]:
-    from model_service.keys import KeyStore
+    from modelwatch.model_service.keys import KeyStore
 
     store = KeyStore(config.paths.keys_file)
     return {"user": store.add("alice"), "admin": store.add("ops", role="admin")}
@@ -70,7 +85,7 @@ def keys(config) -> dict[str, str]:
 def app(config, keys):
     from prometheus_client import CollectorRegistry
 
-    from model_service.app import create_app
+    from modelwatch.model_service.app import create_app
 
     registry = CollectorRegistry()
     application = create_app(config, registry=registry, watch=False)

@@ -10,8 +10,8 @@ from pathlib import Path
 import requests
 
 from modelwatch.config import Config
-from rules import GENERATED_DIR
-from rules.prometheus_config import write_prometheus_config
+from modelwatch.rules import GENERATED_DIR
+from modelwatch.rules.prometheus_config import write_prometheus_config
 from tests.conftest import require_binary
 from tests.model_service.served import free_port
 from tests.waiting import wait_until_ok

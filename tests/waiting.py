@@ -29,9 +29,9 @@ def wait_until_ok(url: str, process: subprocess.Popen | None = None, timeout: fl
     def answer() -> requests.Response | None:
         assert process is None or process.poll() is None, f"the process behind {url} exited: {why()}"
         try:
-            response = requests.get(url, timeout=2)
-        except requests.ConnectionError:
-            return None
+            response = requests.get(url, timeout=5)
+        except (requests.ConnectionError, requests.Timeout):
+            return None  # refused, or too busy to answer yet: not yet either way
         return response if response.status_code == 200 else None
 
     return wait_until(answer, timeout, lambda: f"{url} did not answer in {timeout:.0f} s {why()}", interval=0.2)

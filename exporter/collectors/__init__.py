@@ -23,19 +23,19 @@ class CollectorInfo(NamedTuple):
 
 
 def _baseline(config: Config) -> Collector:
-    from exporter.collectors.baseline import BaselineCollector
+    from modelwatch.exporter.collectors.baseline import BaselineCollector
 
     return BaselineCollector(config.paths.registry_dir, config.model.name)
 
 
 def _host(config: Config) -> Collector:
-    from exporter.collectors.host import HostCollector
+    from modelwatch.exporter.collectors.host import HostCollector
 
     return HostCollector()
 
 
 def _process(config: Config) -> Collector:
-    from exporter.collectors.process import ProcessCollector
+    from modelwatch.exporter.collectors.process import ProcessCollector
 
     return ProcessCollector(
         config.exporter.process_groupname, config.paths.service_pid_file, config.exporter.process_pattern
@@ -43,8 +43,8 @@ def _process(config: Config) -> Collector:
 
 
 def _probe(config: Config) -> Collector:
-    from exporter.collectors.probe import ProbeCollector
-    from model_service.registry import Registry
+    from modelwatch.exporter.collectors.probe import ProbeCollector
+    from modelwatch.model_service.registry import Registry
     from modelwatch.errors import ConfigError
 
     if not config.exporter.probe_key:
@@ -55,13 +55,13 @@ def _probe(config: Config) -> Collector:
 
 
 def _docker(config: Config) -> Collector:
-    from exporter.collectors.docker import DockerCollector
+    from modelwatch.exporter.collectors.docker import DockerCollector
 
     return DockerCollector(config.exporter.docker_label_filter)
 
 
 def _kubernetes(config: Config) -> Collector:
-    from exporter.collectors.kubernetes import KubernetesCollector, connect_from_environment
+    from modelwatch.exporter.collectors.kubernetes import KubernetesCollector, connect_from_environment
     from modelwatch.errors import ConfigError
 
     try:

@@ -28,8 +28,8 @@ from typing import Iterable
 import jsonschema
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from model_service.baseline import bucket_label
-from model_service.registry import DATA_BASELINE_FILE, Registry
+from modelwatch.model_service.baseline import bucket_label
+from modelwatch.model_service.registry import DATA_BASELINE_FILE, Registry
 
 log = logging.getLogger(__name__)
 MODEL = ["model_name", "model_version"]

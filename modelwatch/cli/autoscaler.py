@@ -30,8 +30,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from autoscaler.backends import ComposeContainers, GunicornWorkers
-    from autoscaler.controller import Controller
+    from modelwatch.autoscaler.backends import ComposeContainers, GunicornWorkers
+    from modelwatch.autoscaler.controller import Controller
     from modelwatch.prometheus_api import PrometheusApi
 
     scaler = config.autoscaler

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboards.provisioning import DASHBOARDS_PATH, write
+from modelwatch.dashboards.provisioning import DASHBOARDS_PATH, write
 
 
 def add_arguments(parser) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from model_service.registry import Deployment, Registry
+from modelwatch.model_service.registry import Deployment, Registry
 from modelwatch.config import Config
 
 

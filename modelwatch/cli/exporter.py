@@ -1,4 +1,4 @@
-"""modelwatch exporter: serve the exporter's /metrics (collectors from exporter.collectors)."""
+"""modelwatch exporter: serve the exporter's /metrics (collectors from modelwatch.exporter.collectors)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 
-from exporter.collectors import COLLECTORS
+from modelwatch.exporter.collectors import COLLECTORS
 from modelwatch.ports import check_port_free
 from modelwatch.config import Config
 
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("collectors", args.collectors)) if v}
     config = dataclasses.replace(config, exporter=dataclasses.replace(config.exporter, **overrides))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from exporter.server import serve
+    from modelwatch.exporter.server import serve
 
     check_port_free(config.exporter.host, config.exporter.port)
     serve(config)  # validates the collectors first: a bad name fails here, in one line

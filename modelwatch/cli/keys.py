@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from model_service.keys import ROLES, KeyStore
+from modelwatch.model_service.keys import ROLES, KeyStore
 from modelwatch.config import Config
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from loadtests.runner import LoadRun, default_out_dir, load_test_key, start, verdict
-from loadtests.scenarios import SCENARIOS
+from modelwatch.loadtests.runner import LoadRun, default_out_dir, load_test_key, start, verdict
+from modelwatch.loadtests.scenarios import SCENARIOS
 from modelwatch.config import Config
 
 

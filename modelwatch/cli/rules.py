@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 from modelwatch.errors import ModelwatchError
-from rules import write_rule_files
-from rules.alertmanager_config import write_alertmanager_config
-from rules.prometheus_config import write_prometheus_config
+from modelwatch.rules import write_rule_files
+from modelwatch.rules.alertmanager_config import write_alertmanager_config
+from modelwatch.rules.prometheus_config import write_prometheus_config
 
 
 def add_arguments(parser) -> None:

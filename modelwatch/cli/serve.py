@@ -11,8 +11,8 @@ import argparse
 import os
 import sys
 
-from model_service.multiprocess import ENV_VAR
-from model_service.registry import Registry
+from modelwatch.model_service.multiprocess import ENV_VAR
+from modelwatch.model_service.registry import Registry
 from modelwatch import extras
 from modelwatch.config import Config
 from modelwatch.errors import ModelwatchError
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     check_port_free(host, port)
     config.paths.run_dir.mkdir(parents=True, exist_ok=True)
     env[ENV_VAR] = str(config.paths.multiproc_dir.resolve())
-    command = [sys.executable, "-m", "gunicorn", "--config", "python:model_service.gunicorn_conf", "model_service.wsgi:app"]
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:modelwatch.model_service.gunicorn_conf", "modelwatch.model_service.wsgi:app"]
     print(f"serving {config.model.name} on http://{host}:{port} (API /api/v1, docs /api/docs, metrics /metrics)", flush=True)
     os.execve(sys.executable, command, env)
     return 0  # not reached

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from model_service.registry import METADATA_FILE, Registry
+from modelwatch.model_service.registry import METADATA_FILE, Registry
 from modelwatch.config import Config
 
 
@@ -19,7 +19,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.if_missing and registry.versions():
         print(f"model {config.model.name!r} has versions {', '.join(registry.versions())}; not training")
         return 0
-    from model_service.training import train  # heavy imports only when training
+    from modelwatch.model_service.training import train  # heavy imports only when training
 
     version, folder = train(config, args.model_version)
     metadata = json.loads((folder / METADATA_FILE).read_text())

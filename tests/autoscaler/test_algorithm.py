@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from autoscaler.algorithm import Behavior, HpaState, MetricProposal, Policy, ReplicaSample, Rules, ScaleSpec
+from modelwatch.autoscaler.algorithm import Behavior, HpaState, MetricProposal, Policy, ReplicaSample, Rules, ScaleSpec
 
 SPEC = ScaleSpec(1, 10)
 NO_LIMITS = Behavior(scale_up=Rules(0, (Policy("Percent", 1000, 15),)), scale_down=Rules(0, (Policy("Percent", 100, 15),)))

@@ -11,7 +11,7 @@ import psutil
 import pytest
 import requests
 
-from autoscaler.backends import GunicornWorkers
+from modelwatch.autoscaler.backends import GunicornWorkers
 from modelwatch.errors import ModelwatchError
 from tests.model_service.served import serve
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from autoscaler.backends import ComposeContainers
+from modelwatch.autoscaler.backends import ComposeContainers
 from modelwatch.errors import ModelwatchError
 from tests.exporter.docker_engine import IMAGE
 

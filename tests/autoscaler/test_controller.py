@@ -7,8 +7,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from autoscaler.backends import Replica
-from autoscaler.controller import Controller
+from modelwatch.autoscaler.backends import Replica
+from modelwatch.autoscaler.controller import Controller
 from modelwatch.config import load_config
 from modelwatch.prometheus_api import PrometheusUnavailable, Sample
 from tests.model_service.test_metrics import catalogue

@@ -20,7 +20,7 @@ import uuid
 import pytest
 import requests
 
-from model_service.keys import KeyStore
+from modelwatch.model_service.keys import KeyStore
 from modelwatch.compose_files import COMPOSE_DIR
 from tests.conftest import IMAGE_TAG, require_binary
 from tests.model_service.served import free_port

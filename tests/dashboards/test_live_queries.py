@@ -17,10 +17,10 @@ import requests
 import yaml
 from sklearn.datasets import load_iris
 
-from dashboards import dashboard_files
-from model_service.registry import Deployment, Registry
+from modelwatch.dashboards import dashboard_files
+from modelwatch.model_service.registry import Deployment, Registry
 from modelwatch.config import Config
-from rules import rule_files
+from modelwatch.rules import rule_files
 from tests.conftest import make_config
 from tests.exporter.fake_kube_api import FakeApiServer
 from tests.exporter.served import run_exporter

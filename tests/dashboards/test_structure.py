@@ -9,9 +9,9 @@ import re
 import pytest
 import yaml
 
-from dashboards import GENERATED_DIR, MODULES, dashboard_files, render
-from dashboards.panels import PANEL_TYPES, SCHEMA_VERSION
-from dashboards.provisioning import write
+from modelwatch.dashboards import GENERATED_DIR, MODULES, dashboard_files, render
+from modelwatch.dashboards.panels import PANEL_TYPES, SCHEMA_VERSION
+from modelwatch.dashboards.provisioning import write
 from modelwatch.cli import main
 from modelwatch.config import Config, load_config
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.collectors.baseline import BaselineCollector, BaselineError, parse_data_baseline
-from model_service.registry import Deployment, Registry
+from modelwatch.exporter.collectors.baseline import BaselineCollector, BaselineError, parse_data_baseline
+from modelwatch.model_service.registry import Deployment, Registry
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_publishes_the_data_baseline(config, registry):
 
 
 def test_labels_match_the_services_feature_counters(config, registry, client, keys):
-    from model_service.metric_buffer import flush_all
+    from modelwatch.model_service.metric_buffer import flush_all
 
     client.get("/api/v1/classify?sl=5.1&sw=3.5&pl=1.4&pw=0.3", headers={"X-API-Key": keys["user"]})
     flush_all()

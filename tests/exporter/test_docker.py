@@ -9,8 +9,8 @@ import uuid
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.collectors.docker import DockerCollector
-from exporter.scrape import ScrapeCollector
+from modelwatch.exporter.collectors.docker import DockerCollector
+from modelwatch.exporter.scrape import ScrapeCollector
 from tests.exporter.docker_engine import IMAGE
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import psutil
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.collectors.host import HostCollector
+from modelwatch.exporter.collectors.host import HostCollector
 
 USER_HZ = os.sysconf("SC_CLK_TCK")
 

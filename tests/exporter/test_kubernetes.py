@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.collectors.kubernetes import KubernetesCollector
-from exporter.scrape import ScrapeCollector
+from modelwatch.exporter.collectors.kubernetes import KubernetesCollector
+from modelwatch.exporter.scrape import ScrapeCollector
 from tests.exporter.fake_kube_api import FakeApiServer
 
 @pytest.fixture

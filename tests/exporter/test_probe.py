@@ -7,8 +7,8 @@ import json
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.collectors.probe import ProbeCollector
-from model_service.registry import Registry
+from modelwatch.exporter.collectors.probe import ProbeCollector
+from modelwatch.model_service.registry import Registry
 from tests.exporter.json_http import json_server
 from tests.model_service.served import free_port, serve
 

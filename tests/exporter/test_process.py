@@ -10,7 +10,7 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.collectors.process import ProcessCollector
+from modelwatch.exporter.collectors.process import ProcessCollector
 from tests.model_service.served import serve, worker_pids
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
-from exporter.scrape import ScrapeCollector, build
+from modelwatch.exporter.scrape import ScrapeCollector, build
 from modelwatch.errors import ConfigError
 from tests.conftest import make_config
 

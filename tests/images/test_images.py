@@ -12,7 +12,7 @@ import uuid
 import pytest
 import requests
 
-from model_service.keys import KeyStore
+from modelwatch.model_service.keys import KeyStore
 from modelwatch.manifests import K8S_DIR
 from tests.conftest import IMAGE_TAG as TAG
 from tests.conftest import IMAGE_NAMES, VENDOR_LABEL, built_images

@@ -16,12 +16,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from autoscaler.metrics import scaling_metric
-from dashboards import GENERATED_DIR as DASHBOARDS_DIR
-from model_service.registry import Deployment
+from modelwatch.autoscaler.metrics import scaling_metric
+from modelwatch.dashboards import GENERATED_DIR as DASHBOARDS_DIR
+from modelwatch.model_service.registry import Deployment
 from modelwatch.config import Config
 from modelwatch.manifests import K8S_DIR, generated_files
-from rules import MODULES, rule_files
+from modelwatch.rules import MODULES, rule_files
 from tests.conftest import require_binary
 
 OVERLAYS = ["base", "overlays/keda", "overlays/prometheus-adapter", "overlays/canary", "overlays/blue-green"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from loadtests.gate import verdict
+from modelwatch.loadtests.gate import verdict
 
 
 def totals(requests, failures, p95_ms, rps=10.0):

@@ -8,7 +8,7 @@ import pytest
 
 # Importing Locust would monkey-patch the whole test process with gevent; the shapes need none of it.
 os.environ.setdefault("LOCUST_SKIP_MONKEY_PATCH", "1")
-from loadtests import shapes  # noqa: E402
+from modelwatch.loadtests import shapes  # noqa: E402
 
 
 def users(shape, t):

@@ -8,7 +8,7 @@ from functools import lru_cache
 import yaml
 from jsonschema import Draft202012Validator
 
-from model_service.app import OPENAPI_FILE
+from modelwatch.model_service.app import OPENAPI_FILE
 
 
 @lru_cache(maxsize=1)

@@ -145,7 +145,7 @@ def test_keys_are_stored_hashed_and_never_exposed(api, keys, config, app):
 
 
 def test_metrics_bearer_token(state_dir, keys):
-    from model_service.app import create_app
+    from modelwatch.model_service.app import create_app
     from tests.conftest import make_config
 
     client = create_app(make_config(state_dir, service__metrics_token="s3cret"), watch=False).test_client()

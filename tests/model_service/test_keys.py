@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from model_service.keys import KeyStore
+from modelwatch.model_service.keys import KeyStore
 from modelwatch.errors import ModelwatchError
 
 

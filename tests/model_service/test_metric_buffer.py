@@ -8,8 +8,8 @@ import threading
 import numpy as np
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from model_service.metric_buffer import EventColumns, apply_histogram
-from model_service.metrics import HTTP_DURATION_BUCKETS, ServiceMetrics
+from modelwatch.model_service.metric_buffer import EventColumns, apply_histogram
+from modelwatch.model_service.metrics import HTTP_DURATION_BUCKETS, ServiceMetrics
 
 
 def exposition(registry) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_service.baseline import bucket_indexes
+from modelwatch.model_service.baseline import bucket_indexes
 
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
 CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -23,14 +23,14 @@ def registry(app):
 
 
 def value(registry, name, **labels):
-    from model_service.metric_buffer import flush_all
+    from modelwatch.model_service.metric_buffer import flush_all
 
     flush_all()
     return registry.get_sample_value(name, labels)
 
 
 def series(registry) -> set[tuple]:
-    from model_service.metric_buffer import flush_all
+    from modelwatch.model_service.metric_buffer import flush_all
 
     flush_all()
     return {(s.name, tuple(sorted(s.labels.items()))) for family in registry.collect() for s in family.samples}

@@ -7,9 +7,9 @@ import itertools
 import pytest
 from prometheus_client import CollectorRegistry
 
-from model_service.app import create_app
-from model_service.registry import Deployment, Registry
-from model_service.serving import ModelServer
+from modelwatch.model_service.app import create_app
+from modelwatch.model_service.registry import Deployment, Registry
+from modelwatch.model_service.serving import ModelServer
 
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
 
@@ -19,7 +19,7 @@ def served_versions(client, key, n):
 
 
 def sample(registry: CollectorRegistry, name: str, **labels) -> float:
-    from model_service.metric_buffer import flush_all
+    from modelwatch.model_service.metric_buffer import flush_all
 
     flush_all()
     return registry.get_sample_value(name, labels) or 0.0
@@ -110,8 +110,8 @@ def test_artifact_that_answers_differently_is_rejected(config):
     import joblib
     from sklearn.dummy import DummyClassifier
 
-    from model_service.registry import ModelLoadError, sha256_of
-    from model_service.training import load_dataset
+    from modelwatch.model_service.registry import ModelLoadError, sha256_of
+    from modelwatch.model_service.training import load_dataset
 
     folder = config.paths.registry_dir / "iris" / "v2"
     features, species = load_dataset()

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from modelwatch.config import Config
-from rules import GENERATED_DIR, MODULES
+from modelwatch.rules import GENERATED_DIR, MODULES
 
 TEST_DIR = Path(__file__).parent / "promtool"
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from modelwatch.config import Config
-from rules.alertmanager_config import write_alertmanager_config
+from modelwatch.rules.alertmanager_config import write_alertmanager_config
 from tests.conftest import require_binary
 from tests.model_service.served import free_port
 from tests.waiting import wait_until_ok

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from modelwatch.config import Config
-from rules import rule_groups
-from rules.builder import Record
+from modelwatch.rules import rule_groups
+from modelwatch.rules.builder import Record
 
 METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 

@@ -9,8 +9,8 @@ import yaml
 
 from modelwatch.cli import main
 from modelwatch.config import Config, load_config
-from rules import GENERATED_DIR, MODULES, rule_files, write_rule_files
-from rules.builder import Alert
+from modelwatch.rules import GENERATED_DIR, MODULES, rule_files, write_rule_files
+from modelwatch.rules.builder import Alert
 from tests.conftest import require_binary
 
 

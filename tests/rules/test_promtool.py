@@ -9,7 +9,7 @@ import re
 import pytest
 
 from modelwatch.config import Config
-from rules import alerts
+from modelwatch.rules import alerts
 from tests.conftest import require_binary
 from tests.rules.promtool_tests import load, promtool_files, run_promtool
 

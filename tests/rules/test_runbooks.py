@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from modelwatch.config import Config
-from rules import GENERATED_DIR, alerts
+from modelwatch.rules import GENERATED_DIR, alerts
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "docs" / "runbooks.md"
 
