@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.errors import ModelwatchError
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from modelwatch.autoscaler.algorithm import Behavior, Decision, HpaState, MetricProposal, Policy, ReplicaSample, Rules, ScaleSpec
 from modelwatch.autoscaler.backends import Replica
 from modelwatch.autoscaler.metrics import ScalingMetric, scaling_metric
-from modelwatch.config import AutoscalerConfig, Config
-from modelwatch.errors import ModelwatchError
-from modelwatch.prometheus_api import PrometheusUnavailable
+from modelwatch.core.config import AutoscalerConfig, Config
+from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.prometheus_api import PrometheusUnavailable
 
 log = logging.getLogger("modelwatch.autoscaler")
 HPA_LABELS = ["namespace", "horizontalpodautoscaler"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 
 

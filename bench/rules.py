@@ -32,10 +32,10 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from modelwatch.model_service.baseline import bucket_label
-from modelwatch.model_service.metrics import HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS
+from modelwatch.models.baselines import bucket_label
+from modelwatch.core.series import HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS
 from bench.service import free_port
-from modelwatch.config import Config, load_config
+from modelwatch.core.config import Config, load_config
 from modelwatch.rules import GENERATED_DIR
 from modelwatch.rules.prometheus_config import scrape_job, write_prometheus_config
 

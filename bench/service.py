@@ -37,7 +37,7 @@ from rich.table import Table
 from bench import competitors
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.training import train
-from modelwatch.config import load_config
+from modelwatch.core.config import load_config
 
 CONNECTIONS = 32
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"

@@ -28,10 +28,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.service import free_port
-from modelwatch.loadtests.runner import LoadRun, load_test_key, start, verdict
-from modelwatch.config import load_config
-from modelwatch.demo import DemoPlan, demo_config, run_demo
-from modelwatch.stack import Stack, ensure_model
+from modelwatch.loadtests.runner import LoadRun, start, verdict
+from modelwatch.model_service.keys import KeyStore
+from modelwatch.core.config import load_config
+from modelwatch.reports.demo import DemoPlan, demo_config, run_demo
+from modelwatch.local.stack import Stack, ensure_model
 
 console = Console()
 RATE_PER_USER = 10.0
@@ -62,7 +63,7 @@ def capacity(state: Path, levels: list[int], seconds: float) -> list[dict]:
     rows = []
     try:
         time.sleep(10)
-        url, key = f"http://{config.service.host}:{config.service.port}", load_test_key(config)
+        url, key = f"http://{config.service.host}:{config.service.port}", KeyStore(config.paths.keys_file).renew("loadtest")
         for level in levels:
             users = max(1, round(level / RATE_PER_USER))
             run = LoadRun("steady", users, seconds, url, key, state / "capacity" / str(level), RATE_PER_USER)

@@ -1,6 +1,6 @@
 """Grafana dashboards generated from Python, and their provisioning files.
 
-    >>> from modelwatch.config import Config
+    >>> from modelwatch.core.config import Config
     >>> sorted(dashboard_files(Config()))[0]
     'modelwatch-alerts.json'
 
@@ -17,7 +17,7 @@ from types import ModuleType
 
 from modelwatch.dashboards import alerts, autoscaling, model, resources, service
 from modelwatch.dashboards.panels import to_json
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 GENERATED_DIR = Path(__file__).parent / "generated"
 MODULES: tuple[ModuleType, ...] = (service, model, resources, autoscaling, alerts)

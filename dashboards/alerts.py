@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modelwatch.dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, state_timeline, steps, table, timeseries
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 UID = "modelwatch-alerts"
 OURS = 'alertname=~"Modelwatch.+"'

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from modelwatch.dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, state_timeline, steps, timeseries, variable
 from modelwatch.dashboards.variables import JOB
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 UID = "modelwatch-autoscaling"
 HPA = 'namespace=~"$namespace", horizontalpodautoscaler=~"$hpa"'

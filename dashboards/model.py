@@ -7,7 +7,7 @@ from __future__ import annotations
 from modelwatch.dashboards.panels import ORANGE, RED, Query, bargauge, dashboard, heatmap, rows, state_timeline, stat, steps, \
     table, timeseries
 from modelwatch.dashboards.variables import JOB, VERSION, service_variables
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 UID = "modelwatch-model"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from modelwatch.dashboards import dashboard_files, render
 from modelwatch.dashboards.panels import DATASOURCE
-from modelwatch.config import Config
-from modelwatch.yaml_text import to_yaml
+from modelwatch.core.config import Config
+from modelwatch.core.yaml_text import to_yaml
 
 DASHBOARDS_PATH = "/var/lib/grafana/dashboards/modelwatch"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from modelwatch.dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, steps, timeseries
 from modelwatch.dashboards.variables import JOB, service_variables
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 UID = "modelwatch-resources"
 

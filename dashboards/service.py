@@ -7,7 +7,7 @@ from modelwatch.dashboards.panels import (
     ORANGE, RED, Query, dashboard, heatmap, rows, stat, steps, timeseries,
 )
 from modelwatch.dashboards.variables import INSTANCE, JOB, VERSION, service_variables
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 from modelwatch.rules.slo import BURN_RATES
 
 UID = "modelwatch-service"

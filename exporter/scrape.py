@@ -21,8 +21,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from modelwatch.exporter.collectors import COLLECTORS, Collector
 from modelwatch import __version__
-from modelwatch.config import Config
-from modelwatch.errors import ConfigError
+from modelwatch.core.config import Config
+from modelwatch.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, start_http_server
 
 from modelwatch.exporter.scrape import build
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 
 def registry_for(config: Config) -> CollectorRegistry:

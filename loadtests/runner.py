@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelwatch.loadtests.scenarios import SCENARIOS
-from modelwatch import extras
-from modelwatch.config import Config
-from modelwatch.errors import ModelwatchError
+from modelwatch.core import extras
+from modelwatch.core.config import Config
+from modelwatch.core.errors import ModelwatchError
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
@@ -29,16 +29,6 @@ class LoadRun:
     api_key: str
     out_dir: Path
     rate_per_user: float = 2.0
-
-
-def load_test_key(config: Config) -> str:
-    """A fresh key for the client "loadtest" (its older keys are removed: keys are shown only once)."""
-    from modelwatch.model_service.keys import KeyStore
-
-    store = KeyStore(config.paths.keys_file)
-    if any(client["name"] == "loadtest" for client in store.clients()):
-        store.remove("loadtest")
-    return store.add("loadtest")
 
 
 def default_out_dir(config: Config, scenario: str) -> Path:

@@ -14,10 +14,11 @@ from modelwatch.model_service.auth import require_key
 from modelwatch.model_service.inputs import InputError, batch_rows, classify_row
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.metrics import ServiceMetrics
-from modelwatch.model_service.registry import Deployment, LoadedModel
+from modelwatch.model_service.loading import LoadedModel
+from modelwatch.models.registry import Deployment
 from modelwatch.model_service.serving import ModelServer, request_reload
-from modelwatch.config import ServiceConfig
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.config import ServiceConfig
+from modelwatch.core.errors import ModelwatchError
 
 JSON_TYPES = ("application/json",)
 FORM_TYPE = "application/x-www-form-urlencoded"

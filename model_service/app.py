@@ -22,10 +22,10 @@ from modelwatch.model_service.http_metrics import HttpMetricsMiddleware, RouteRe
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.metrics import ServiceMetrics
-from modelwatch.model_service.registry import Registry
+from modelwatch.models.registry import Registry
 from modelwatch.model_service.serving import ModelServer
-from modelwatch.config import Config, load_config
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.config import Config, load_config
+from modelwatch.core.errors import ModelwatchError
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent

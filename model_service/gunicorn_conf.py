@@ -11,9 +11,9 @@ from pathlib import Path
 
 from modelwatch.model_service import multiprocess
 from modelwatch.model_service.gunicorn_worker import RecyclingThreadWorker
-from modelwatch.model_service.registry import Registry
+from modelwatch.models.registry import Registry
 from modelwatch.model_service.serving import request_reload
-from modelwatch.config import load_config
+from modelwatch.core.config import load_config
 
 _config = load_config()
 _service = _config.service

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from modelwatch.model_service.registry import write_json_atomically
-from modelwatch.errors import ModelwatchError
+from modelwatch.models.registry import write_json_atomically
+from modelwatch.core.errors import ModelwatchError
 
 ROLES = ("user", "admin")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -135,6 +135,13 @@ class KeyStore:
         }
         self._write(records)
         return f"mw_{key_id}_{secret}"
+
+    def renew(self, name: str, role: str = "user") -> str:
+        """A fresh key for ``name``, its older keys removed (a key is shown only once, so
+        a program that needs one each run, like ``modelwatch load``, makes a new one)."""
+        if any(client["name"] == name for client in self.clients()):
+            self.remove(name)
+        return self.add(name, role)
 
     def remove(self, name_or_id: str) -> int:
         records = self._read()

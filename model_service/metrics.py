@@ -20,7 +20,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from modelwatch.model_service.baseline import bucket_indexes, bucket_label
+from modelwatch.models.baselines import bucket_indexes, bucket_label
 from modelwatch.model_service.metric_buffer import (
     EventColumns,
     Flusher,
@@ -28,15 +28,10 @@ from modelwatch.model_service.metric_buffer import (
     apply_histogram,
     grouped,
 )
-from modelwatch.model_service.registry import ModelLoadError
+from modelwatch.core.series import (BATCH_SIZE_BUCKETS, CONFIDENCE_BUCKETS, HTTP_DURATION_BUCKETS,
+                                     INFERENCE_BUCKETS)
+from modelwatch.models.registry import ModelLoadError
 
-# OpenTelemetry's advised buckets, with 1 ms and 2.5 ms in front: an Iris
-# prediction takes well under a millisecond, and a latency SLO needs a bucket
-# boundary near its threshold.
-HTTP_DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
-INFERENCE_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.1)
-BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
-CONFIDENCE_BUCKETS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"))
 AUTH_FAILURE_REASONS = ("missing", "unknown", "forbidden")
 MODEL = ("model_name", "model_version")

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Callable
 
 from modelwatch.model_service.metrics import ServiceMetrics
-from modelwatch.model_service.registry import Deployment, LoadedModel, ModelLoadError, Registry
-from modelwatch.errors import ModelwatchError
+from modelwatch.model_service.loading import LoadedModel, load_version
+from modelwatch.models.registry import Deployment, ModelLoadError, Registry
+from modelwatch.core.errors import ModelwatchError
 
 log = logging.getLogger(__name__)
 RELOAD_REQUEST_FILE = ".reload-request"
@@ -94,7 +95,7 @@ class ModelServer:
 
     def _switch(self, deployment: Deployment, persist: bool = False) -> ServingState:
         try:
-            models = {v: self.registry.load(v, self.predictor_kind) for v in deployment.versions}
+            models = {v: load_version(self.registry, v, self.predictor_kind) for v in deployment.versions}
         except ModelLoadError as exc:
             self._failed(exc.reason, str(exc))
             raise

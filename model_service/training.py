@@ -23,9 +23,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-from modelwatch.model_service.baseline import data_baseline
+from modelwatch.models.baselines import data_baseline
 from modelwatch.model_service.predictors import LinearPredictor, OnnxPredictor, predict_classes
-from modelwatch.model_service.registry import (
+from modelwatch.models.registry import (
     DATA_BASELINE_FILE,
     METADATA_FILE,
     Deployment,
@@ -34,8 +34,8 @@ from modelwatch.model_service.registry import (
     Registry,
     sha256_of,
 )
-from modelwatch.config import Config
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.config import Config
+from modelwatch.core.errors import ModelwatchError
 
 # The talk's short names, in the column order of scikit-learn's bundled data.
 FEATURES = (

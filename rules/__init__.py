@@ -1,7 +1,7 @@
 """Prometheus rules generated from the one configuration, one file per concern,
 and the Prometheus and Alertmanager configuration they run in.
 
-    >>> from modelwatch.config import Config
+    >>> from modelwatch.core.config import Config
     >>> sorted(rule_files(Config()))[:2]
     ['anomaly.rules.yml', 'baseline.rules.yml']
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 from modelwatch.rules import anomaly, baseline, canary, drift, platform, resources, service, slo
 from modelwatch.rules.builder import Alert, Group, rule_file_yaml
 from modelwatch.rules.selectors import Selectors

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelwatch.config import Config
-from modelwatch.yaml_text import to_yaml
+from modelwatch.core.config import Config
+from modelwatch.core.yaml_text import to_yaml
 
 # Alerts that are consequences of the service being down: while it is, they add noise, not news.
 EXPLAINED_BY_SERVICE_DOWN = (

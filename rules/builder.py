@@ -12,7 +12,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 
-from modelwatch.yaml_text import to_yaml
+from modelwatch.core.yaml_text import to_yaml
 
 ALERT_PREFIX = "Modelwatch"
 SEVERITIES = ("critical", "warning", "info")

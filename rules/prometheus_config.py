@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelwatch.config import Config
-from modelwatch.yaml_text import to_yaml
+from modelwatch.core.config import Config
+from modelwatch.core.yaml_text import to_yaml
 from modelwatch.rules.builder import duration
 
 AUTOSCALER_JOB = "modelwatch-autoscaler"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from prometheus_client.utils import floatToGoString
 
-from modelwatch.model_service.baseline import bucket_label
-from modelwatch.config import Config
+from modelwatch.models.baselines import bucket_label
+from modelwatch.core.config import Config
 
 # Live and reference shares are floored at this before PSI's logarithm (as
 # Evidently does), so an empty bucket costs a bounded amount instead of infinity.

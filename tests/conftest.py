@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from modelwatch.config import load_config
+from modelwatch.core.config import load_config
 
 # The parts install only as modelwatch.<part>. The repository root is on the
 # tests' path (for tests.*), so refuse the bare folder names here: a test that

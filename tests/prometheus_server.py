@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 from modelwatch.rules import GENERATED_DIR
 from modelwatch.rules.prometheus_config import write_prometheus_config
 from tests.conftest import require_binary

@@ -10,7 +10,7 @@ from typing import Callable, Iterable, NamedTuple, Protocol
 
 from prometheus_client.metrics_core import Metric
 
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 
 class Collector(Protocol):
@@ -44,8 +44,8 @@ def _process(config: Config) -> Collector:
 
 def _probe(config: Config) -> Collector:
     from modelwatch.exporter.collectors.probe import ProbeCollector
-    from modelwatch.model_service.registry import Registry
-    from modelwatch.errors import ConfigError
+    from modelwatch.models.registry import Registry
+    from modelwatch.core.errors import ConfigError
 
     if not config.exporter.probe_key:
         raise ConfigError("exporter.probe_key: the probe collector needs an API key (modelwatch keys add probe)")
@@ -62,7 +62,7 @@ def _docker(config: Config) -> Collector:
 
 def _kubernetes(config: Config) -> Collector:
     from modelwatch.exporter.collectors.kubernetes import KubernetesCollector, connect_from_environment
-    from modelwatch.errors import ConfigError
+    from modelwatch.core.errors import ConfigError
 
     try:
         api_client = connect_from_environment()  # reads the configuration; contacts nothing yet

@@ -19,59 +19,19 @@ absent, which rules can alert on.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
 from typing import Iterable
 
-import jsonschema
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from modelwatch.model_service.baseline import bucket_label
-from modelwatch.model_service.registry import DATA_BASELINE_FILE, Registry
+from modelwatch.models.baselines import (PERFORMANCE_BASELINE_FILE, BaselineError, parse_data_baseline,
+                                         parse_performance_baseline)
+from modelwatch.models.registry import DATA_BASELINE_FILE, Registry
 
 log = logging.getLogger(__name__)
 MODEL = ["model_name", "model_version"]
-NUMBER_LIST = {"type": "array", "items": {"type": "number"}}
-DATA_BASELINE_SCHEMA = {
-    "type": "object",
-    "required": ["rows", "features", "class_mix"],
-    "properties": {
-        "rows": {"type": "integer", "minimum": 1},
-        "features": {
-            "type": "object",
-            "minProperties": 1,
-            "additionalProperties": {
-                "type": "object",
-                "required": ["edges", "buckets", "reference_fractions"],
-                "properties": {
-                    "edges": {**NUMBER_LIST, "minItems": 1},
-                    "buckets": {"type": "array", "items": {"type": "string"}},
-                    "reference_fractions": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},
-                },
-            },
-        },
-        "class_mix": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
-    },
-}
-
-
-PERFORMANCE_BASELINE_FILE = "performance-baseline.json"
-NON_NEGATIVE = {"type": "number", "minimum": 0}
-PERFORMANCE_BASELINE_SCHEMA = {
-    "type": "object",
-    "required": ["latency_seconds", "requests_per_second_per_replica", "cpu_seconds_per_request",
-                 "memory_bytes_per_replica", "error_ratio"],
-    "properties": {
-        "latency_seconds": {"type": "object", "minProperties": 1, "additionalProperties": NON_NEGATIVE,
-                            "propertyNames": {"pattern": "^(0(\\.[0-9]+)?|1)$"}},
-        "requests_per_second_per_replica": NON_NEGATIVE,
-        "cpu_seconds_per_request": NON_NEGATIVE,
-        "memory_bytes_per_replica": NON_NEGATIVE,
-        "error_ratio": {"type": "number", "minimum": 0, "maximum": 1},
-    },
-}
 PERFORMANCE_SERIES = (
     ("requests_per_second_per_replica", "Throughput per replica in the known-good run."),
     ("cpu_seconds_per_request", "CPU seconds per request in the known-good run."),
@@ -79,40 +39,6 @@ PERFORMANCE_SERIES = (
     ("error_ratio", "Share of failed requests in the known-good run."),
 )
 
-
-class BaselineError(Exception):
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason  # missing | unreadable | invalid: a bounded label value
-
-
-def _validated(text: str, schema: dict) -> dict:
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise BaselineError("unreadable", f"not JSON: {exc}") from None
-    try:
-        jsonschema.validate(document, schema)
-    except jsonschema.ValidationError as exc:
-        raise BaselineError("invalid", f"{'/'.join(map(str, exc.absolute_path)) or 'document'}: {exc.message}") from None
-    return document
-
-
-def parse_performance_baseline(text: str) -> dict:
-    """The performance baseline document, or BaselineError saying what is wrong with it."""
-    return _validated(text, PERFORMANCE_BASELINE_SCHEMA)
-
-
-def parse_data_baseline(text: str) -> dict:
-    """The data baseline document, or BaselineError saying what is wrong with it."""
-    document = _validated(text, DATA_BASELINE_SCHEMA)
-    for name, feature in document["features"].items():
-        edges, buckets, fractions = feature["edges"], feature["buckets"], feature["reference_fractions"]
-        if buckets != [bucket_label(i) for i in range(len(edges) + 1)] or len(fractions) != len(buckets):
-            raise BaselineError("invalid", f"feature {name}: buckets must be 00..{len(edges):02d}, one fraction each")
-        if edges != sorted(edges) or not math.isclose(sum(fractions), 1.0, abs_tol=1e-3):
-            raise BaselineError("invalid", f"feature {name}: edges must ascend and fractions sum to 1")
-    return document
 
 
 class BaselineCollector:

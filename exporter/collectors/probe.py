@@ -16,7 +16,7 @@ from typing import Iterable
 import requests
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from modelwatch.model_service.registry import Registry
+from modelwatch.models.registry import Registry
 
 RESULTS = ("success", "wrong_answer", "http_error", "connection_error")
 FEATURES = ("sl", "sw", "pl", "pw")

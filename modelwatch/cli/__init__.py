@@ -13,9 +13,9 @@ import sys
 from typing import NamedTuple
 
 from modelwatch import __version__
-from modelwatch.config import load_config
-from modelwatch.errors import ModelwatchError
-from modelwatch.extras import explain
+from modelwatch.core.config import load_config
+from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.extras import explain
 
 
 class CommandInfo(NamedTuple):
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         try:
             return importlib.import_module(COMMANDS[args.command].module).run(args, config)
-        except ModuleNotFoundError as exc:  # an optional part that is not installed (modelwatch.extras)
+        except ModuleNotFoundError as exc:  # an optional part that is not installed (modelwatch.core.extras)
             raise explain(exc) or exc
     except ModelwatchError as exc:
         print(f"modelwatch {args.command}: error: {exc}", file=sys.stderr)

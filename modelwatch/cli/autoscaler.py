@@ -10,8 +10,8 @@ import logging
 import signal
 import threading
 
-from modelwatch.config import Config
-from modelwatch.ports import check_port_free
+from modelwatch.core.config import Config
+from modelwatch.core.ports import check_port_free
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
     from modelwatch.autoscaler.backends import ComposeContainers, GunicornWorkers
     from modelwatch.autoscaler.controller import Controller
-    from modelwatch.prometheus_api import PrometheusApi
+    from modelwatch.core.prometheus_api import PrometheusApi
 
     scaler = config.autoscaler
     check_port_free(scaler.host, scaler.port)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import re
 
-from modelwatch.config import Config
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.config import Config
+from modelwatch.core.errors import ModelwatchError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def seconds(text: str) -> int:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from modelwatch.performance_baseline import record
+    from modelwatch.reports.baseline_recording import record
 
     version, path, baseline = record(config, seconds(args.window), args.end, args.version)
     latency = baseline["latency_seconds"]

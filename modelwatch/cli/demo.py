@@ -9,7 +9,7 @@ import time
 
 from rich.console import Console
 
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def _seconds(value) -> str:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from modelwatch.demo import DemoPlan, run_demo
+    from modelwatch.reports.demo import DemoPlan, run_demo
 
     console = Console(soft_wrap=True)
     plan = DemoPlan(step_seconds=args.step_seconds, peak_users=args.peak_users)

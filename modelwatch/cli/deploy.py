@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from modelwatch.model_service.registry import Deployment, Registry
-from modelwatch.config import Config
+from modelwatch.models.registry import Deployment, Registry
+from modelwatch.model_service.loading import load_version
+from modelwatch.core.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     weight = 0.0 if canary is None else (args.weight if args.weight is not None else (current.canary_weight or 0.1))
     deployment = Deployment(stable=args.stable or current.stable, canary=canary, canary_weight=weight)
     for version in deployment.versions:
-        registry.load(version, config.service.predictor)  # raises with the reason if unusable
+        load_version(registry, version, config.service.predictor)  # raises with the reason if unusable
     registry.set_deployment(deployment)
     described = f"stable {deployment.stable}"
     if deployment.canary:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from modelwatch.config import Config
-from modelwatch.stack import Stack
+from modelwatch.core.config import Config
+from modelwatch.local.stack import Stack
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

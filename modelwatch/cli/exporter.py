@@ -9,8 +9,8 @@ import os
 import signal
 
 from modelwatch.exporter.collectors import COLLECTORS
-from modelwatch.ports import check_port_free
-from modelwatch.config import Config
+from modelwatch.core.ports import check_port_free
+from modelwatch.core.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from modelwatch.model_service.keys import ROLES, KeyStore
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

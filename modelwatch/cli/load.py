@@ -8,9 +8,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from modelwatch.loadtests.runner import LoadRun, default_out_dir, load_test_key, start, verdict
+from modelwatch.loadtests.runner import LoadRun, default_out_dir, start, verdict
+from modelwatch.model_service.keys import KeyStore
 from modelwatch.loadtests.scenarios import SCENARIOS
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     url = args.url or f"http://{config.service.host}:{config.service.port}"
-    run = LoadRun(args.scenario, args.users, args.duration, url, args.key or load_test_key(config),
+    run = LoadRun(args.scenario, args.users, args.duration, url, args.key or KeyStore(config.paths.keys_file).renew("loadtest"),
                   args.out or default_out_dir(config, args.scenario), args.rate_per_user)
     console = Console(soft_wrap=True)
     with console.status(f"{args.scenario}: up to {args.users} users for {args.duration:g} s against {url}"):

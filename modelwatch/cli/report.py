@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from modelwatch.cli.baseline import seconds
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from modelwatch.report import write
+    from modelwatch.reports.report import write
 
     end = args.end or time.time()
     start = end - seconds(args.since)

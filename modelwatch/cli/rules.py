@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.errors import ModelwatchError
 from modelwatch.rules import write_rule_files
 from modelwatch.rules.alertmanager_config import write_alertmanager_config
 from modelwatch.rules.prometheus_config import write_prometheus_config

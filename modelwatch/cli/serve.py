@@ -12,11 +12,11 @@ import os
 import sys
 
 from modelwatch.model_service.multiprocess import ENV_VAR
-from modelwatch.model_service.registry import Registry
-from modelwatch import extras
-from modelwatch.config import Config
-from modelwatch.errors import ModelwatchError
-from modelwatch.ports import check_port_free
+from modelwatch.models.registry import Registry
+from modelwatch.core import extras
+from modelwatch.core.config import Config
+from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.ports import check_port_free
 
 OVERRIDES = ("host", "port", "workers", "threads")
 

@@ -7,8 +7,8 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from modelwatch.config import Config
-from modelwatch.stack import Stack
+from modelwatch.core.config import Config
+from modelwatch.local.stack import Stack
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from modelwatch.model_service.registry import METADATA_FILE, Registry
-from modelwatch.config import Config
+from modelwatch.models.registry import METADATA_FILE, Registry
+from modelwatch.core.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

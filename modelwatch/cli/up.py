@@ -9,8 +9,8 @@ import argparse
 
 from rich.console import Console
 
-from modelwatch.config import Config
-from modelwatch.stack import Stack, ensure_model
+from modelwatch.core.config import Config
+from modelwatch.local.stack import Stack, ensure_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

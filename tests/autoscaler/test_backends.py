@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from modelwatch.autoscaler.backends import GunicornWorkers
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.errors import ModelwatchError
 from tests.model_service.served import serve
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from modelwatch.autoscaler.backends import ComposeContainers
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.errors import ModelwatchError
 from tests.exporter.docker_engine import IMAGE
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from modelwatch.autoscaler.backends import Replica
 from modelwatch.autoscaler.controller import Controller
-from modelwatch.config import load_config
-from modelwatch.prometheus_api import PrometheusUnavailable, Sample
+from modelwatch.core.config import load_config
+from modelwatch.core.prometheus_api import PrometheusUnavailable, Sample
 from tests.model_service.test_metrics import catalogue
 
 

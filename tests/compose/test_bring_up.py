@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from modelwatch.model_service.keys import KeyStore
-from modelwatch.compose_files import COMPOSE_DIR
+from modelwatch.generate.compose import COMPOSE_DIR
 from tests.conftest import IMAGE_TAG, require_binary
 from tests.model_service.served import free_port
 from tests.waiting import wait_until, wait_until_ok

@@ -9,14 +9,14 @@ import subprocess
 
 import yaml
 
-from modelwatch.compose_files import COMPOSE_DIR, generated_files
-from modelwatch.config import Config
+from modelwatch.generate.compose import COMPOSE_DIR, generated_files
+from modelwatch.core.config import Config
 from tests.conftest import require_binary
 
 
 def test_generated_files_are_up_to_date():
     for name, text in generated_files(Config()).items():
-        assert (COMPOSE_DIR / name).read_text() == text, f"compose/{name} is stale: run python -m modelwatch.compose_files"
+        assert (COMPOSE_DIR / name).read_text() == text, f"compose/{name} is stale: run python -m modelwatch.generate.compose"
 
 
 def test_docker_compose_accepts_the_file():

@@ -18,8 +18,8 @@ import yaml
 from sklearn.datasets import load_iris
 
 from modelwatch.dashboards import dashboard_files
-from modelwatch.model_service.registry import Deployment, Registry
-from modelwatch.config import Config
+from modelwatch.models.registry import Deployment, Registry
+from modelwatch.core.config import Config
 from modelwatch.rules import rule_files
 from tests.conftest import make_config
 from tests.exporter.fake_kube_api import FakeApiServer

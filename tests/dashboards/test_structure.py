@@ -13,7 +13,7 @@ from modelwatch.dashboards import GENERATED_DIR, MODULES, dashboard_files, rende
 from modelwatch.dashboards.panels import PANEL_TYPES, SCHEMA_VERSION
 from modelwatch.dashboards.provisioning import write
 from modelwatch.cli import main
-from modelwatch.config import Config, load_config
+from modelwatch.core.config import Config, load_config
 
 BOARDS = dashboard_files(Config())
 BUILTIN_VARIABLES = {"__rate_interval", "__interval", "__range", "__all"}

@@ -7,8 +7,9 @@ import json
 import pytest
 from prometheus_client import CollectorRegistry
 
-from modelwatch.exporter.collectors.baseline import BaselineCollector, BaselineError, parse_data_baseline
-from modelwatch.model_service.registry import Deployment, Registry
+from modelwatch.exporter.collectors.baseline import BaselineCollector
+from modelwatch.models.baselines import BaselineError, parse_data_baseline
+from modelwatch.models.registry import Deployment, Registry
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from modelwatch.exporter.collectors.probe import ProbeCollector
-from modelwatch.model_service.registry import Registry
+from modelwatch.models.registry import Registry
 from tests.exporter.json_http import json_server
 from tests.model_service.served import free_port, serve
 

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
 from modelwatch.exporter.scrape import ScrapeCollector, build
-from modelwatch.errors import ConfigError
+from modelwatch.core.errors import ConfigError
 from tests.conftest import make_config
 
 

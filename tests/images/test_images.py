@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from modelwatch.model_service.keys import KeyStore
-from modelwatch.manifests import K8S_DIR
+from modelwatch.generate.kubernetes import K8S_DIR
 from tests.conftest import IMAGE_TAG as TAG
 from tests.conftest import IMAGE_NAMES, VENDOR_LABEL, built_images
 from tests.model_service.served import free_port

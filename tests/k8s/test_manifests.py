@@ -18,9 +18,9 @@ import yaml
 
 from modelwatch.autoscaler.metrics import scaling_metric
 from modelwatch.dashboards import GENERATED_DIR as DASHBOARDS_DIR
-from modelwatch.model_service.registry import Deployment
-from modelwatch.config import Config
-from modelwatch.manifests import K8S_DIR, generated_files
+from modelwatch.models.registry import Deployment
+from modelwatch.core.config import Config
+from modelwatch.generate.kubernetes import K8S_DIR, generated_files
 from modelwatch.rules import MODULES, rule_files
 from tests.conftest import require_binary
 
@@ -83,7 +83,7 @@ def validate(obj: dict) -> None:
 
 def test_generated_parts_are_up_to_date():
     stale = [str(path) for path, text in generated_files(Config()).items() if (K8S_DIR / path).read_text() != text]
-    assert not stale, f"stale (run python -m modelwatch.manifests): {stale}"
+    assert not stale, f"stale (run python -m modelwatch.generate.kubernetes): {stale}"
 
 
 def test_keda_and_prometheus_adapter_scale_on_the_local_autoscalers_promql():

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from modelwatch.model_service.keys import KeyStore
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.errors import ModelwatchError
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from modelwatch.model_service.metric_buffer import EventColumns, apply_histogram
-from modelwatch.model_service.metrics import HTTP_DURATION_BUCKETS, ServiceMetrics
+from modelwatch.core.series import HTTP_DURATION_BUCKETS
+from modelwatch.model_service.metrics import ServiceMetrics
 
 
 def exposition(registry) -> list[str]:

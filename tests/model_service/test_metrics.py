@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelwatch.model_service.baseline import bucket_indexes
+from modelwatch.models.baselines import bucket_indexes
 
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
 CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"

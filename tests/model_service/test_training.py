@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from modelwatch.model_service.baseline import bucket_indexes
+from modelwatch.models.baselines import bucket_indexes
 from modelwatch.model_service.predictors import LinearPredictor, NativePredictor, OnnxPredictor, predict_classes
-from modelwatch.model_service.registry import Registry, sha256_of
+from modelwatch.models.registry import Registry, sha256_of
 from modelwatch.model_service.training import FEATURES, load_dataset, train
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.errors import ModelwatchError
 from tests.conftest import make_config
 
 

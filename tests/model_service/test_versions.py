@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from modelwatch.model_service.app import create_app
-from modelwatch.model_service.registry import Deployment, Registry
+from modelwatch.models.registry import Deployment, Registry
 from modelwatch.model_service.serving import ModelServer
 
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
@@ -110,7 +110,8 @@ def test_artifact_that_answers_differently_is_rejected(config):
     import joblib
     from sklearn.dummy import DummyClassifier
 
-    from modelwatch.model_service.registry import ModelLoadError, sha256_of
+    from modelwatch.model_service.loading import load_version
+    from modelwatch.models.registry import ModelLoadError, sha256_of
     from modelwatch.model_service.training import load_dataset
 
     folder = config.paths.registry_dir / "iris" / "v2"
@@ -120,7 +121,7 @@ def test_artifact_that_answers_differently_is_rejected(config):
     meta["sha256"]["model.joblib"] = sha256_of(folder / "model.joblib")
     (folder / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelLoadError) as caught:
-        Registry(config.paths.registry_dir, "iris").load("v2", "fast")
+        load_version(Registry(config.paths.registry_dir, "iris"), "v2", "fast")
     assert caught.value.reason == "mismatch"
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modelwatch.config import Config, load_config
-from modelwatch.errors import ConfigError
+from modelwatch.core.config import Config, load_config
+from modelwatch.core.errors import ConfigError
 
 
 def test_defaults_bind_to_loopback():
@@ -83,7 +83,7 @@ def test_slo_and_alert_thresholds_are_checked():
 
 
 def test_the_configuration_written_out_reads_back_unchanged(tmp_path):
-    from modelwatch.config import config_to_yaml
+    from modelwatch.core.config import config_to_yaml
 
     config = load_config(env={"MODELWATCH_AUTOSCALER__MAX_REPLICAS": "7", "MODELWATCH_PATHS__STATE_DIR": str(tmp_path)})
     path = tmp_path / "written.yaml"

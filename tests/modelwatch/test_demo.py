@@ -12,7 +12,7 @@ import subprocess
 import matplotlib.image
 import pytest
 
-from modelwatch.demo import DemoPlan, run_demo
+from modelwatch.reports.demo import DemoPlan, run_demo
 from tests.conftest import make_config, require_binary
 from tests.modelwatch.test_stack import stack_env
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from modelwatch import extras
+from modelwatch.core import extras
 from modelwatch.cli import main
 
 
@@ -33,7 +33,7 @@ def test_require_names_the_extra_and_what_is_missing(monkeypatch):
 def test_a_command_without_its_extra_fails_in_one_line(command, blocked, extra, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(tmp_path))
     block(monkeypatch, blocked)
-    monkeypatch.delitem(sys.modules, "modelwatch.report", raising=False)  # imported afresh, so matplotlib is needed
+    monkeypatch.delitem(sys.modules, "modelwatch.reports.report", raising=False)  # imported afresh, so matplotlib is needed
     assert main(command) == 1
     err = capsys.readouterr().err.strip()
     assert err == (f"modelwatch {command[0]}: error: this needs the '{extra}' extra ({blocked} not installed): "

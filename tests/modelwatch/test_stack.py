@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from modelwatch.cli import main
-from modelwatch.errors import ModelwatchError
-from modelwatch.stack import Stack
+from modelwatch.core.errors import ModelwatchError
+from modelwatch.local.stack import Stack
 from tests.conftest import make_config, require_binary
 from tests.model_service.served import free_port
 
@@ -80,13 +80,13 @@ def test_a_busy_port_is_one_line_and_starts_nothing(env, capsys):
 
 
 def make_config_from_env(env):
-    from modelwatch.config import load_config
+    from modelwatch.core.config import load_config
 
     return load_config(env=env)
 
 
 def test_a_missing_binary_is_one_line(env, monkeypatch):
-    import modelwatch.stack as stack_module
+    import modelwatch.local.stack as stack_module
 
     monkeypatch.setattr(stack_module.shutil, "which", lambda name: None if name == "prometheus-alertmanager" else "/x")
     with pytest.raises(ModelwatchError, match="prometheus-alertmanager is not installed"):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 from modelwatch.rules import GENERATED_DIR, MODULES
 
 TEST_DIR = Path(__file__).parent / "promtool"

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 from modelwatch.rules.alertmanager_config import write_alertmanager_config
 from tests.conftest import require_binary
 from tests.model_service.served import free_port
@@ -37,7 +37,7 @@ def test_routes_by_severity(config_file, severity, receiver):
 
 
 def test_webhooks_come_from_the_configuration(tmp_path):
-    from modelwatch.config import load_config
+    from modelwatch.core.config import load_config
     config = load_config(env={"MODELWATCH_PROMETHEUS__PAGE_WEBHOOK_URL": "http://127.0.0.1:9999/page"})
     path = write_alertmanager_config(config, tmp_path / "am.yml")
     assert "http://127.0.0.1:9999/page" in path.read_text()

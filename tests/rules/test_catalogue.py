@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 from modelwatch.rules import rule_groups
 from modelwatch.rules.builder import Record
 

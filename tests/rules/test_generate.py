@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from modelwatch.cli import main
-from modelwatch.config import Config, load_config
+from modelwatch.core.config import Config, load_config
 from modelwatch.rules import GENERATED_DIR, MODULES, rule_files, write_rule_files
 from modelwatch.rules.builder import Alert
 from tests.conftest import require_binary

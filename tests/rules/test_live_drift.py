@@ -11,7 +11,7 @@ import pytest
 import requests
 from sklearn.datasets import load_iris
 
-from modelwatch.model_service.registry import Deployment, Registry
+from modelwatch.models.registry import Deployment, Registry
 from tests.conftest import make_config
 from tests.exporter.served import run_exporter
 from tests.model_service.served import serve

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 from modelwatch.rules import alerts
 from tests.conftest import require_binary
 from tests.rules.promtool_tests import load, promtool_files, run_promtool

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from modelwatch.config import Config
+from modelwatch.core.config import Config
 from modelwatch.rules import GENERATED_DIR, alerts
 
 RUNBOOKS = Path(__file__).resolve().parents[2] / "docs" / "runbooks.md"

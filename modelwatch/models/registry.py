@@ -1,5 +1,6 @@
 """The model registry: versioned artifacts on disk and the deployment that says
-which versions serve.
+which versions serve. Loading a version for serving is the service's
+(``modelwatch.model_service.loading``); this module only knows the layout.
 
 Layout, below ``paths.registry_dir``::
 
@@ -20,15 +21,11 @@ import json
 import os
 import re
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from modelwatch.errors import ModelwatchError
-
-if TYPE_CHECKING:
-    from modelwatch.model_service.predictors import Predictor
+from modelwatch.core.errors import ModelwatchError
 
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 MODEL_FILE = "model.joblib"
@@ -69,17 +66,6 @@ class Deployment:
     @property
     def versions(self) -> tuple[str, ...]:
         return (self.stable,) if self.canary is None else (self.stable, self.canary)
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    name: str
-    version: str
-    metadata: dict[str, Any]
-    predictor: Predictor
-    feature_names: tuple[str, ...]
-    bucket_edges: tuple[tuple[float, ...], ...]  # per feature, see model_service.baseline
-    load_seconds: float
 
 
 def sha256_of(path: Path) -> str:
@@ -174,47 +160,3 @@ class Registry:
         if problems:
             raise ModelwatchError("invalid deployment: " + "; ".join(problems))
         write_json_atomically(self.deployment_file, asdict(deployment))
-
-    # -- loading --------------------------------------------------------------------
-    def load(self, version: str, predictor_kind: str) -> LoadedModel:
-        """Load and verify a version: checksums, then the answers recorded at training."""
-        started = time.perf_counter()
-        if not VERSION_PATTERN.match(version) or not self.version_dir(version).is_dir():
-            raise ModelLoadError(version, "missing", f"no such version in {self.model_dir}")
-        metadata = self.metadata(version)
-        folder = self.version_dir(version)
-        for filename, expected in metadata.get("sha256", {}).items():
-            path = folder / filename
-            if not path.exists():
-                raise ModelLoadError(version, "missing", f"{filename} is missing")
-            if sha256_of(path) != expected:
-                raise ModelLoadError(version, "checksum", f"{filename} does not match its recorded sha256")
-        # Imported here: the exporter reads the registry without the serving stack installed.
-        import joblib
-        import numpy as np
-
-        from modelwatch.model_service.predictors import build_predictor, predict_classes
-
-        try:
-            model = joblib.load(folder / MODEL_FILE)
-            predictor = build_predictor(predictor_kind, model, folder / ONNX_FILE)
-            baseline = json.loads((folder / DATA_BASELINE_FILE).read_text())
-            features = tuple(f["name"] for f in metadata["features"])
-            edges = tuple(tuple(baseline["features"][name]["edges"]) for name in features)
-            probe = metadata["probe"]
-            rows = np.asarray(probe["rows"], dtype=np.float64)
-            answers = predict_classes(predictor, rows)
-            one_by_one = [predictor.classes[int(np.argmax(predictor.predict_row(r)))] for r in probe["rows"]]
-        except Exception as exc:  # any failure to unpickle or evaluate rejects the version
-            raise ModelLoadError(version, "unreadable", f"{type(exc).__name__}: {exc}") from None
-        if answers != probe["classes"] or one_by_one != probe["classes"]:
-            raise ModelLoadError(version, "mismatch", "answers differ from those recorded at training")
-        return LoadedModel(
-            name=self.model_name,
-            version=version,
-            metadata=metadata,
-            predictor=predictor,
-            feature_names=features,
-            bucket_edges=edges,
-            load_seconds=time.perf_counter() - started,
-        )

@@ -19,8 +19,8 @@ matplotlib.use("Agg")  # no display: PNGs only
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from modelwatch.config import Config  # noqa: E402
-from modelwatch.prometheus_api import PrometheusApi, Series  # noqa: E402
+from modelwatch.core.config import Config  # noqa: E402
+from modelwatch.core.prometheus_api import PrometheusApi, Series  # noqa: E402
 
 HTTP = "http_server_request_duration_seconds"
 

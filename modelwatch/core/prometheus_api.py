@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import requests
 
-from modelwatch.config import Config
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.config import Config
+from modelwatch.core.errors import ModelwatchError
 
 
 class PrometheusUnavailable(ModelwatchError):

@@ -26,9 +26,9 @@ from pathlib import Path
 import psutil
 import requests
 
-from modelwatch.config import Config, config_to_yaml
-from modelwatch.errors import ModelwatchError
-from modelwatch.ports import check_port_free
+from modelwatch.core.config import Config, config_to_yaml
+from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.ports import check_port_free
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def components(config: Config, paths: Paths) -> list[Component]:
 
 def ensure_model(config: Config) -> str | None:
     """Train a first version when the registry has none (the stack serves something); returns it, or None."""
-    from modelwatch.model_service.registry import Registry
+    from modelwatch.models.registry import Registry
 
     if Registry(config.paths.registry_dir, config.model.name).versions():
         return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.errors import ModelwatchError
 
 # extra -> the top-level modules it brings that modelwatch imports
 MODULES: dict[str, tuple[str, ...]] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from modelwatch.errors import ModelwatchError
+from modelwatch.core.errors import ModelwatchError
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -13,11 +13,11 @@ import json
 import time
 from pathlib import Path
 
-from modelwatch.exporter.collectors.baseline import PERFORMANCE_BASELINE_FILE, parse_performance_baseline
-from modelwatch.model_service.registry import Registry
-from modelwatch.config import Config
-from modelwatch.errors import ModelwatchError
-from modelwatch.prometheus_api import PrometheusApi
+from modelwatch.models.baselines import PERFORMANCE_BASELINE_FILE, parse_performance_baseline
+from modelwatch.models.registry import Registry
+from modelwatch.core.config import Config
+from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.prometheus_api import PrometheusApi
 
 QUANTILES = ("0.5", "0.95", "0.99")
 MIN_REQUESTS = 100  # fewer in the window: a baseline would be noise

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from modelwatch.errors import ConfigError
+from modelwatch.core.errors import ConfigError
 
 ENV_PREFIX = "MODELWATCH_"
 DEFAULT_FILE = Path("modelwatch.yaml")
@@ -269,7 +269,7 @@ class Config:
         for name in ("availability_target", "latency_target"):
             if not 0 < getattr(self.slo, name) < 1:
                 problems.append(f"slo.{name}: must be between 0 and 1 (e.g. 0.999)")
-        from modelwatch.model_service.metrics import HTTP_DURATION_BUCKETS  # the SLO counts requests per bucket
+        from modelwatch.core.series import HTTP_DURATION_BUCKETS  # the SLO counts requests per bucket
 
         if self.slo.latency_threshold_seconds not in HTTP_DURATION_BUCKETS:
             problems.append(

@@ -21,10 +21,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelwatch.autoscaler.backends import GunicornWorkers
-from modelwatch.loadtests.runner import LoadRun, load_test_key, start, verdict
-from modelwatch.config import Config
-from modelwatch.prometheus_api import PrometheusApi
-from modelwatch.stack import Stack, ensure_model
+from modelwatch.loadtests.runner import LoadRun, start, verdict
+from modelwatch.model_service.keys import KeyStore
+from modelwatch.core.config import Config
+from modelwatch.core.prometheus_api import PrometheusApi
+from modelwatch.local.stack import Stack, ensure_model
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,12 @@ def run_demo(config: Config, plan: DemoPlan = DemoPlan(), keep: bool = False,
         began = time.time()
         time.sleep(2 * config.prometheus.scrape_interval_seconds)  # Prometheus has seen every target
         url = f"http://{config.service.host}:{config.service.port}"
-        key = load_test_key(config)
+        key = KeyStore(config.paths.keys_file).renew("loadtest")
         low = max(1, plan.peak_users // 5)
         progress(f"steady load ({low} users) for the baseline")
         _run_load(LoadRun("steady", low, plan.steady_seconds, url, key, out_dir / "steady", plan.rate_per_user),
                   config, backend, timeline)
-        from modelwatch.performance_baseline import record
+        from modelwatch.reports.baseline_recording import record
 
         _, _, baseline = record(config, int(plan.steady_seconds - 10))
         progress(f"step load: {low} -> {plan.peak_users} -> {low} users")
@@ -169,7 +170,7 @@ def run_demo(config: Config, plan: DemoPlan = DemoPlan(), keep: bool = False,
 
 
 def _results(config, prometheus, out_dir, baseline, load, began, end, step_start, step_end, timeline) -> DemoResult:
-    from modelwatch.report import write
+    from modelwatch.reports.report import write
 
     api = f'job="{config.alerts.service_job}", http_route=~"{config.slo.route_regex}"'
     http = "http_server_request_duration_seconds"
