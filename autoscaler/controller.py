@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from modelwatch.autoscaler.algorithm import Behavior, Decision, HpaState, MetricProposal, Policy, ReplicaSample, Rules, ScaleSpec
 from modelwatch.autoscaler.backends import Replica
-from modelwatch.autoscaler.metrics import ScalingMetric, scaling_metric
+from modelwatch.core.queries import ScalingMetric, scaling_metric
 from modelwatch.core.config import AutoscalerConfig, Config
 from modelwatch.core.errors import ModelwatchError
 from modelwatch.core.prometheus_api import PrometheusUnavailable

@@ -32,6 +32,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
+from modelwatch.core import queries
 from modelwatch.models.baselines import bucket_label
 from modelwatch.core.series import HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS
 from bench.service import free_port
@@ -133,13 +134,13 @@ def recorded_series(config: Config, replicas: int) -> list[tuple[str, int, int, 
     for slo, bad_share in (("availability", 0.0005), ("latency", 0.004)):
         labels = _labels(job=job, slo=slo)
         bad = lambda t, share=bad_share: daily(t) * share  # noqa: E731
-        series.append((f"slo:sli_bad:rate5m{labels}", BURN_SECONDS, STEP, bad))
-        series.append((f"slo:sli_total:rate5m{labels}", BURN_SECONDS, STEP, daily))
+        series.append((f"{queries.SLO_SLI_BAD_RATE5M}{labels}", BURN_SECONDS, STEP, bad))
+        series.append((f"{queries.SLO_SLI_TOTAL_RATE5M}{labels}", BURN_SECONDS, STEP, daily))
         # The budget group's 5-minute copies, as that group (interval 5m) writes them.
-        series.append((f"slo:sli_bad:avg_over_time5m_rate5m{labels}", SLO_SECONDS, 300, bad))
-        series.append((f"slo:sli_total:avg_over_time5m_rate5m{labels}", SLO_SECONDS, 300, daily))
-    series.append((f"job:http_server_requests:rate5m{_labels(job=job)}", SEASONAL_SECONDS, STEP, daily))
-    series.append((f"job:http_server_requests:avg_over_time_1w_rate5m{_labels(job=job)}", SEASONAL_SECONDS, STEP,
+        series.append((f"{queries.SLO_SLI_BAD_AVG_OVER_TIME5M_RATE5M}{labels}", SLO_SECONDS, 300, bad))
+        series.append((f"{queries.SLO_SLI_TOTAL_AVG_OVER_TIME5M_RATE5M}{labels}", SLO_SECONDS, 300, daily))
+    series.append((f"{queries.JOB_HTTP_SERVER_REQUESTS_RATE5M}{_labels(job=job)}", SEASONAL_SECONDS, STEP, daily))
+    series.append((f"{queries.JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME_1W_RATE5M}{_labels(job=job)}", SEASONAL_SECONDS, STEP,
                    lambda t: total))
     return series
 

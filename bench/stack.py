@@ -69,7 +69,7 @@ def capacity(state: Path, levels: list[int], seconds: float) -> list[dict]:
             run = LoadRun("steady", users, seconds, url, key, state / "capacity" / str(level), RATE_PER_USER)
             with console.status(f"steady load: {level} requests/s offered"):
                 start(run, config).wait()
-            result = verdict(run)
+            result = verdict(run, config)
             rows.append({"offered_rps": level, "achieved_rps": result["requests_per_second"],
                          "error_ratio": result["error_ratio"], "p95_seconds": result["p95_seconds"],
                          "slo_met": result["passed"]})
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         table = Table(title="step scenario: 12 -> 60 -> 12 users at 2 requests/s each, target 40 requests/s per replica")
         for column in ("measure", "value"):
             table.add_column(column)
-        for name in ("step_to_scale_up_decision", "step_to_new_replicas", "step_to_p95_under_slo", "load_fall_to_scale_down"):
+        for name in ("step_to_scale_up_decision", "step_to_new_replicas", "step_to_latency_slo_met", "load_fall_to_scale_down"):
             table.add_row(name.replace("_", " "), "-" if step[name] is None else f"{step[name]:.0f} s")
         table.add_row("peak requests/s", f"{step['peak_rps']:.0f}")
         table.add_row("highest p95", f"{step['p95_max_seconds'] * 1000:.1f} ms")

@@ -5,6 +5,7 @@ local autoscaler and the exporter's kubernetes collector export too."""
 
 from __future__ import annotations
 
+from modelwatch.core import queries
 from modelwatch.dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, state_timeline, steps, timeseries, variable
 from modelwatch.dashboards.variables import JOB
 from modelwatch.core.config import Config
@@ -30,8 +31,8 @@ def build(config: Config):
             Query(f"kube_horizontalpodautoscaler_spec_max_replicas{{{HPA}}}", "max {{horizontalpodautoscaler}}"),
         ], "short"),
         timeseries("Load against replicas", [
-            Query(f"sum(job:http_server_requests:rate5m{{{JOB}}})", "API requests/s"),
-            Query("modelwatch:replicas:count", "replicas reporting"),
+            Query(f"sum({queries.JOB_HTTP_SERVER_REQUESTS_RATE5M}{{{JOB}}})", "API requests/s"),
+            Query(queries.MODELWATCH_REPLICAS_COUNT, "replicas reporting"),
         ], "short", description="Requests per second and the replicas the runtime reports (processes, containers or pods)."),
         timeseries("Autoscaling metric against its target", [
             Query(f"kube_horizontalpodautoscaler_status_target_metric{{{HPA}}}", "{{metric_name}} now"),

@@ -4,6 +4,7 @@ out-of-range inputs — and inference time, batch sizes, versions and reloads.""
 
 from __future__ import annotations
 
+from modelwatch.core import queries
 from modelwatch.dashboards.panels import ORANGE, RED, Query, bargauge, dashboard, heatmap, rows, state_timeline, stat, steps, \
     table, timeseries
 from modelwatch.dashboards.variables import JOB, VERSION, service_variables
@@ -21,11 +22,11 @@ def build(config: Config):
     answers = [
         bargauge(
             "Predicted class mix, last hour, against training",
-            [Query(f"model_version_class:model_predicted_class:fraction1h{{{model}}}", "{{model_version}} {{class}}"),
+            [Query(f"{queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_FRACTION1H}{{{model}}}", "{{model_version}} {{class}}"),
              Query(f'modelwatch_baseline_class_fraction{{{VERSION}}}', "training {{model_version}} {{class}}")],
             "percentunit", maximum=1,
         ),
-        timeseries("Class mix shift (PSI)", Query(f"model_version:model_predicted_class:psi1h{{{model}}}",
+        timeseries("Class mix shift (PSI)", Query(f"{queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_PSI1H}{{{model}}}",
                                                   "{{model_version}}"), "none", thresholds=psi_steps,
                    show_thresholds=True),
         heatmap("Prediction confidence",
@@ -34,20 +35,20 @@ def build(config: Config):
                                               "[$__rate_interval]))", "{{class}}"), "suffix: rows/s", stack=True),
     ]
     drift = [
-        timeseries("Feature drift: PSI, last hour", Query(f"model_version_feature:model_input_feature:psi1h{{{model}}}",
+        timeseries("Feature drift: PSI, last hour", Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H}{{{model}}}",
                                                            "{{model_version}} {{feature}}"),
                    "none", thresholds=psi_steps, show_thresholds=True, width=8,
                    description=f"Population Stability Index against the training data; needs "
                                f"{alerts.drift_min_rows} rows in the hour."),
         timeseries("Feature drift: KS distance, last hour",
-                   Query(f"model_version_feature:model_input_feature:ks1h{{{model}}}", "{{model_version}} {{feature}}"),
+                   Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_KS1H}{{{model}}}", "{{model_version}} {{feature}}"),
                    "none", thresholds=ks_steps, show_thresholds=True, width=8),
         timeseries("Inputs outside the training range",
-                   Query(f"model_version_feature:model_input_feature:out_of_range_ratio1h{{{model}}}",
+                   Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_OUT_OF_RANGE_RATIO1H}{{{model}}}",
                          "{{model_version}} {{feature}}"),
                    "percentunit", thresholds=out_steps, show_thresholds=True, width=8),
         bargauge("Live share per bucket, last hour",
-                 Query(f"model_version_feature_bucket:model_input_feature:fraction1h{{{model}}}",
+                 Query(f"{queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_FRACTION1H}{{{model}}}",
                        "{{model_version}} {{feature}} {{bucket}}"), "percentunit", maximum=1, width=12),
         bargauge("Training share per bucket",
                  Query(f"modelwatch_baseline_feature_fraction{{{VERSION}}}", "{{model_version}} {{feature}} {{bucket}}"),
@@ -55,12 +56,12 @@ def build(config: Config):
     ]
     runtime = [
         timeseries("Inference time",
-                   Query(f"job_model_version:model_inference_duration_seconds:histogram_quantile{{{model}}}",
+                   Query(f"{queries.JOB_MODEL_VERSION_MODEL_INFERENCE_DURATION_SECONDS_HISTOGRAM_QUANTILE}{{{model}}}",
                          "{{model_version}} p{{quantile}}"), "s"),
         heatmap("Batch sizes", f"sum by (le) (rate(model_batch_size_bucket{{{model}}}[$__rate_interval]))", "short"),
         table("Versions loaded", Query(f"model_info{{{JOB}}} == 1"), "none", width=12,
               hidden_columns=("Time", "__name__", "Value", "instance")),
-        state_timeline("Versions serving", Query("modelwatch:model_version:info", "{{model_version}} ({{role}})"),
+        state_timeline("Versions serving", Query(queries.MODELWATCH_MODEL_VERSION_INFO, "{{model_version}} ({{role}})"),
                        "none", thresholds=steps((1, "green"), base="transparent")),
         stat("Since the last successful load", f"time() - max(model_last_reload_success_timestamp_seconds{{{JOB}}})",
              "s"),

@@ -5,6 +5,7 @@ runtimes. Plus the host the replicas run on."""
 
 from __future__ import annotations
 
+from modelwatch.core import queries
 from modelwatch.dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, steps, timeseries
 from modelwatch.dashboards.variables import JOB, service_variables
 from modelwatch.core.config import Config
@@ -16,21 +17,21 @@ def build(config: Config):
     cpu_steps = steps((config.alerts.replica_cpu_saturation_cores * 0.8, ORANGE),
                       (config.alerts.replica_cpu_saturation_cores, RED))
     replicas = [
-        stat("Replicas", "modelwatch:replicas:count", "short",
+        stat("Replicas", queries.MODELWATCH_REPLICAS_COUNT, "short",
              description="Locally the gunicorn master counts as one."),
-        stat("CPU per API request", "modelwatch:cpu_seconds_per_request:ratio_rate5m", "s"),
-        stat("Memory per replica", "modelwatch:memory_bytes_per_replica:avg", "bytes"),
-        stat("API requests per replica", "modelwatch:requests_per_second_per_replica:rate5m", "reqps"),
-        timeseries("CPU by replica", Query("modelwatch:replica_cpu_seconds:rate5m", "{{replica}}"), "short",
+        stat("CPU per API request", queries.MODELWATCH_CPU_SECONDS_PER_REQUEST_RATIO_RATE5M, "s"),
+        stat("Memory per replica", queries.MODELWATCH_MEMORY_BYTES_PER_REPLICA_AVG, "bytes"),
+        stat("API requests per replica", queries.MODELWATCH_REQUESTS_PER_SECOND_PER_REPLICA_RATE5M, "reqps"),
+        timeseries("CPU by replica", Query(queries.MODELWATCH_REPLICA_CPU_SECONDS_RATE5M, "{{replica}}"), "short",
                    thresholds=cpu_steps, show_thresholds=True,
                    description="Cores in use. A Python worker tops out near one core."),
-        timeseries("Memory by replica", Query("modelwatch:replica_memory_bytes:sum", "{{replica}}"), "bytes"),
+        timeseries("Memory by replica", Query(queries.MODELWATCH_REPLICA_MEMORY_BYTES_SUM, "{{replica}}"), "bytes"),
         timeseries("Disk I/O by replica",
-                   [Query("modelwatch:replica_read_bytes:rate5m", "{{replica}} read"),
-                    Query("modelwatch:replica_write_bytes:rate5m", "{{replica}} write")], "Bps"),
+                   [Query(queries.MODELWATCH_REPLICA_READ_BYTES_RATE5M, "{{replica}} read"),
+                    Query(queries.MODELWATCH_REPLICA_WRITE_BYTES_RATE5M, "{{replica}} write")], "Bps"),
         timeseries("Network by replica",
-                   [Query("modelwatch:replica_network_receive_bytes:rate5m", "{{replica}} in"),
-                    Query("modelwatch:replica_network_transmit_bytes:rate5m", "{{replica}} out")], "Bps",
+                   [Query(queries.MODELWATCH_REPLICA_NETWORK_RECEIVE_BYTES_RATE5M, "{{replica}} in"),
+                    Query(queries.MODELWATCH_REPLICA_NETWORK_TRANSMIT_BYTES_RATE5M, "{{replica}} out")], "Bps",
                    description="Containers and pods per replica; processes share the host's network (\"host\")."),
     ]
     host = [

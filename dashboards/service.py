@@ -3,6 +3,7 @@ their error budgets, and the model versions side by side."""
 
 from __future__ import annotations
 
+from modelwatch.core import queries
 from modelwatch.dashboards.panels import (
     ORANGE, RED, Query, dashboard, heatmap, rows, stat, steps, timeseries,
 )
@@ -20,27 +21,27 @@ def build(config: Config):
     latency_steps = steps((slo.latency_threshold_seconds / 2, ORANGE), (slo.latency_threshold_seconds, RED))
     budget_steps = steps((0, RED), (0.25, ORANGE), (0.5, "green"), base=RED)
     burn_steps = steps(*((rate.factor, ORANGE if rate.severity == "warning" else RED) for rate in BURN_RATES[1::-1]))
-    role = "* on (model_name, model_version) group_left (role) modelwatch:model_version:info"
+    role = f"* on (model_name, model_version) group_left (role) {queries.MODELWATCH_MODEL_VERSION_INFO}"
     traffic = [
-        stat("API requests", f"sum(job:http_server_requests:rate5m{{{JOB}}})", "reqps"),
-        stat("API errors (5xx)", f"max(job:http_server_request_errors:ratio_rate5m{{{JOB}}})", "percentunit",
+        stat("API requests", f"sum({queries.JOB_HTTP_SERVER_REQUESTS_RATE5M}{{{JOB}}})", "reqps"),
+        stat("API errors (5xx)", f"max({queries.JOB_HTTP_SERVER_REQUEST_ERRORS_RATIO_RATE5M}{{{JOB}}})", "percentunit",
              thresholds=error_steps),
-        stat("API latency p95", f'max(job:http_server_request_duration_seconds:histogram_quantile{{{JOB}, quantile="0.95"}})',
+        stat("API latency p95", f'max({queries.JOB_HTTP_SERVER_REQUEST_DURATION_SECONDS_HISTOGRAM_QUANTILE}{{{JOB}, quantile="0.95"}})',
              "s", thresholds=latency_steps),
         stat("Requests in flight", f"sum(http_server_active_requests{{{JOB}, {INSTANCE}}})", "short",
              description="Requests being handled right now, over the selected instances."),
-        timeseries("Request rate by route", Query(f"job_route:http_server_requests:rate5m{{{JOB}}}", "{{http_route}}"),
+        timeseries("Request rate by route", Query(f"{queries.JOB_ROUTE_HTTP_SERVER_REQUESTS_RATE5M}{{{JOB}}}", "{{http_route}}"),
                    "reqps", stack=True),
         timeseries("Error ratio by route",
-                   Query(f"job_route:http_server_request_errors:ratio_rate5m{{{JOB}}}", "{{http_route}}"),
+                   Query(f"{queries.JOB_ROUTE_HTTP_SERVER_REQUEST_ERRORS_RATIO_RATE5M}{{{JOB}}}", "{{http_route}}"),
                    "percentunit", thresholds=error_steps, show_thresholds=True),
     ]
     latency = [
         timeseries(
             "API latency against the baseline",
             [
-                Query(f"job:http_server_request_duration_seconds:histogram_quantile{{{JOB}}}", "p{{quantile}}"),
-                Query("model_version:modelwatch_baseline_latency_seconds:stable",
+                Query(f"{queries.JOB_HTTP_SERVER_REQUEST_DURATION_SECONDS_HISTOGRAM_QUANTILE}{{{JOB}}}", "p{{quantile}}"),
+                Query(queries.MODEL_VERSION_MODELWATCH_BASELINE_LATENCY_SECONDS_STABLE,
                       "baseline p{{quantile}} ({{model_version}})"),
             ],
             "s", thresholds=latency_steps,
@@ -48,32 +49,32 @@ def build(config: Config):
                         "(modelwatch baseline record); none until one is recorded.",
         ),
         timeseries("p95 latency by route",
-                   Query(f'job_route:http_server_request_duration_seconds:histogram_quantile{{{JOB}, quantile="0.95"}}',
+                   Query(f'{queries.JOB_ROUTE_HTTP_SERVER_REQUEST_DURATION_SECONDS_HISTOGRAM_QUANTILE}{{{JOB}, quantile="0.95"}}',
                          "{{http_route}}"),
                    "s", thresholds=latency_steps),
         heatmap("API latency distribution",
-                f'sum by (le) (job_route_le:http_server_request_duration_seconds_bucket:rate5m{{{JOB}, '
-                f'http_route=~"{slo.route_regex}"}})', "s"),
+                f'sum by (le) ({queries.JOB_ROUTE_LE_HTTP_SERVER_REQUEST_DURATION_SECONDS_BUCKET_RATE5M}{{{JOB}, '
+                f'{queries.Selectors(config).api_routes}}})', "s"),
         timeseries("Slow requests (over the SLO threshold)",
-                   Query(f'slo:sli_bad:rate5m{{{JOB}, slo="latency"}}', "slower than "
+                   Query(f'{queries.SLO_SLI_BAD_RATE5M}{{{JOB}, slo="latency"}}', "slower than "
                          f"{slo.latency_threshold_seconds:g}s"), "reqps"),
     ]
     slos = [
-        stat("Availability budget left", f'slo:error_budget_remaining:ratio{{{JOB}, slo="availability"}}',
+        stat("Availability budget left", f'{queries.SLO_ERROR_BUDGET_REMAINING_RATIO}{{{JOB}, slo="availability"}}',
              "percentunit", thresholds=budget_steps,
              description=f"Share of the {slo.period_days}-day error budget of the {slo.availability_target:.3%} "
                          "availability objective still unspent."),
-        stat("Latency budget left", f'slo:error_budget_remaining:ratio{{{JOB}, slo="latency"}}', "percentunit",
+        stat("Latency budget left", f'{queries.SLO_ERROR_BUDGET_REMAINING_RATIO}{{{JOB}, slo="latency"}}', "percentunit",
              thresholds=budget_steps,
              description=f"{slo.latency_target:.2%} of requests within {slo.latency_threshold_seconds:g}s, "
                          f"over {slo.period_days} days."),
-        stat("Availability, last hour", f'1 - slo:sli_error:ratio_rate1h{{{JOB}, slo="availability"}}',
+        stat("Availability, last hour", f'1 - {queries.SLO_SLI_ERROR_RATIO_RATE1H}{{{JOB}, slo="availability"}}',
              "percentunit", thresholds=steps((slo.availability_target, "green"), base=RED)),
-        stat("Within latency objective, last hour", f'1 - slo:sli_error:ratio_rate1h{{{JOB}, slo="latency"}}',
+        stat("Within latency objective, last hour", f'1 - {queries.SLO_SLI_ERROR_RATIO_RATE1H}{{{JOB}, slo="latency"}}',
              "percentunit", thresholds=steps((slo.latency_target, "green"), base=RED)),
         timeseries(
             "Error budget burn rate",
-            [Query(f"slo:sli_error:ratio_rate{window}{{{JOB}}} / on (slo) group_left () (1 - slo:objective:ratio)",
+            [Query(f"{queries.slo_error_ratio(window)}{{{JOB}}} / on (slo) group_left () (1 - {queries.SLO_OBJECTIVE_RATIO})",
                    f"{{{{slo}}}} {window}") for window in ("5m", "1h", "6h")],
             "suffix:x", thresholds=burn_steps, show_thresholds=True, width=24,
             description="1x spends the budget exactly over the period; the page alerts fire at 14.4x (1h) "
@@ -82,15 +83,15 @@ def build(config: Config):
     ]
     versions = [
         timeseries("Predictions by version",
-                   Query(f"job_model_version:model_predictions:rate5m{{{JOB}, {VERSION}}} {role}",
+                   Query(f"{queries.JOB_MODEL_VERSION_MODEL_PREDICTIONS_RATE5M}{{{JOB}, {VERSION}}} {role}",
                          "{{model_version}} ({{role}})"), "suffix: rows/s", stack=True),
         timeseries("Inference p95 by version",
-                   Query(f'job_model_version:model_inference_duration_seconds:histogram_quantile{{{JOB}, {VERSION}, '
+                   Query(f'{queries.JOB_MODEL_VERSION_MODEL_INFERENCE_DURATION_SECONDS_HISTOGRAM_QUANTILE}{{{JOB}, {VERSION}, '
                          f'quantile="0.95"}} {role}', "{{model_version}} ({{role}})"), "s",
                    description="Canary and stable side by side; the canary alert fires at "
                                f"{config.alerts.canary_factor:g}x the stable version."),
         timeseries("Prediction errors by version",
-                   Query(f"job_model_version:model_prediction_errors:ratio_rate5m{{{JOB}, {VERSION}}} {role}",
+                   Query(f"{queries.JOB_MODEL_VERSION_MODEL_PREDICTION_ERRORS_RATIO_RATE5M}{{{JOB}, {VERSION}}} {role}",
                          "{{model_version}} ({{role}})"), "percentunit", thresholds=error_steps),
         timeseries("API clients", Query(f"sum by (client) (rate(model_client_requests_total{{{JOB}}}[$__rate_interval]))",
                                         "{{client}}"), "reqps", stack=True),

@@ -12,10 +12,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelwatch.loadtests.scenarios import SCENARIOS
-from modelwatch.core import extras
+from modelwatch.core import extras, queries
 from modelwatch.core.config import Config
 from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.prometheus_api import PrometheusApi, PrometheusUnavailable
+from modelwatch.loadtests import gate
+from modelwatch.loadtests.scenarios import SCENARIOS
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
@@ -45,8 +47,6 @@ def start(run: LoadRun, config: Config) -> subprocess.Popen:
         MODELWATCH_LOAD_SCENARIO=run.scenario, MODELWATCH_LOAD_USERS=str(run.users),
         MODELWATCH_LOAD_DURATION=str(run.duration), MODELWATCH_LOAD_API_KEY=run.api_key,
         MODELWATCH_LOAD_RATE_PER_USER=str(run.rate_per_user), MODELWATCH_LOAD_OUT=str(run.out_dir),
-        MODELWATCH_LOAD_AVAILABILITY_TARGET=str(config.slo.availability_target),
-        MODELWATCH_LOAD_LATENCY_THRESHOLD=str(config.slo.latency_threshold_seconds),
     )
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", run.url,
             "--csv", str(run.out_dir / "locust"), "--csv-full-history", "--html", str(run.out_dir / "report.html"),
@@ -55,9 +55,46 @@ def start(run: LoadRun, config: Config) -> subprocess.Popen:
     return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def verdict(run: LoadRun) -> dict:
+def client_figures(run: LoadRun) -> dict:
     try:
-        return json.loads((run.out_dir / "slo-gate.json").read_text())
+        return json.loads((run.out_dir / gate.CLIENT_FILE).read_text())
     except (FileNotFoundError, ValueError):
         log = (run.out_dir / "locust.log").read_text(errors="replace").strip().splitlines()
         raise ModelwatchError(f"locust did not finish the run: {log[-1] if log else 'no output'}") from None
+
+
+def server_figures(prometheus: PrometheusApi, config: Config, started: float, ended: float) -> gate.ServerFigures:
+    """The run's SLIs as Prometheus saw them, once it has scraped past the run's end."""
+    selectors = queries.Selectors(config)
+    scraped = f"max(timestamp({queries.HTTP_DURATION}_count{{{selectors.api}}}))"
+    patience = time.monotonic() + 3 * config.prometheus.scrape_interval_seconds + 5
+    while time.monotonic() < patience:
+        last = prometheus.query(scraped)
+        if last and last[0].value >= ended:
+            break
+        time.sleep(0.5)
+    at = time.time()
+    window = f"{max(1, int(round(at - started)))}s"
+
+    def value(expr: str) -> float:
+        result = prometheus.query(expr, at=at)
+        return result[0].value if result and result[0].value == result[0].value else 0.0
+
+    return gate.ServerFigures(
+        requests=value(queries.api_requests(selectors, window)),
+        availability=value(queries.availability_good_ratio(selectors, window)),
+        within_latency=value(queries.latency_slo_good_ratio(selectors, window)),
+    )
+
+
+def verdict(run: LoadRun, config: Config, prometheus: PrometheusApi | None = None) -> dict:
+    """Judge the run's SLOs from Prometheus (the configured one by default) and write slo-gate.json."""
+    client = client_figures(run)
+    prometheus = prometheus or PrometheusApi.from_config(config)
+    try:
+        server, reason = server_figures(prometheus, config, client["started"], client["ended"]), ""
+    except PrometheusUnavailable as exc:
+        server, reason = None, str(exc)
+    result = gate.verdict(client, server, config.slo, reason)
+    gate.write(result, run.out_dir / gate.GATE_FILE)
+    return result

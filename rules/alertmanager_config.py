@@ -7,18 +7,13 @@ from pathlib import Path
 
 from modelwatch.core.config import Config
 from modelwatch.core.yaml_text import to_yaml
+from modelwatch.rules import alerts as rule_alerts
+from modelwatch.rules.builder import OUTAGES, Alert
 
-# Alerts that are consequences of the service being down: while it is, they add noise, not news.
-EXPLAINED_BY_SERVICE_DOWN = (
-    "ModelwatchReplicaDown", "ModelwatchAvailabilityBudgetBurn", "ModelwatchLatencyBudgetBurn",
-    "ModelwatchLatencyAboveBaseline", "ModelwatchErrorRatioAboveBaseline", "ModelwatchRequestRateAnomalous",
-    "ModelwatchTrafficStopped", "ModelwatchFeatureDrift", "ModelwatchPredictionMixShift",
-    "ModelwatchInputsOutOfRange", "ModelwatchCanaryLatencyHigh", "ModelwatchCanaryErrorRatioHigh",
-)
-# Without the exporter there are no baselines: their absence is not news either.
-EXPLAINED_BY_EXPORTER_DOWN = (
-    "ModelwatchPerformanceBaselineMissing", "ModelwatchDataBaselineMissing", "ModelwatchCollectorFailing",
-)
+# The labels an outage and the alerts it explains must share: a service
+# outage explains only its own job's alerts; without the exporter no baseline is
+# published anywhere.
+OUTAGE_SCOPE = {"service": ["job"], "exporter": []}
 # Labels that make two alerts "the same problem" when one is critical and one a warning.
 SAME_PROBLEM = [
     "alertname", "job", "instance", "model_name", "model_version", "feature", "statistic", "slo",
@@ -33,8 +28,23 @@ def _receiver(name: str, url: str) -> dict:
     return receiver
 
 
-def _one_of(names: tuple[str, ...]) -> str:
+def _one_of(names: list[str]) -> str:
     return f'alertname=~"{"|".join(names)}"'
+
+
+def outage_inhibitions(alerts: list[Alert]) -> list[dict]:
+    """While an outage alert fires, the alerts it explains are held back, as their
+    definitions say (``Alert.outage`` and ``Alert.explained_by``)."""
+    rules = []
+    for outage in OUTAGES:
+        sources = sorted({a.name for a in alerts if a.outage == outage})
+        targets = sorted({a.name for a in alerts if outage in a.explained_by})
+        if sources and targets:
+            rule = {"source_matchers": [_one_of(sources)], "target_matchers": [_one_of(targets)]}
+            if OUTAGE_SCOPE[outage]:
+                rule["equal"] = OUTAGE_SCOPE[outage]
+            rules.append(rule)
+    return rules
 
 
 def alertmanager_config(config: Config) -> dict:
@@ -58,15 +68,7 @@ def alertmanager_config(config: Config) -> dict:
             {"name": "none"},
         ],
         "inhibit_rules": [
-            {
-                "source_matchers": ['alertname="ModelwatchServiceDown"'],
-                "target_matchers": [_one_of(EXPLAINED_BY_SERVICE_DOWN)],
-                "equal": ["job"],
-            },
-            {
-                "source_matchers": ['alertname="ModelwatchExporterDown"'],
-                "target_matchers": [_one_of(EXPLAINED_BY_EXPORTER_DOWN)],
-            },
+            *outage_inhibitions(rule_alerts(config)),
             {
                 "source_matchers": ['severity="critical"'],
                 "target_matchers": ['severity=~"warning|info"'],

@@ -10,15 +10,16 @@ service does not call a small wobble many sigmas.
 
 from __future__ import annotations
 
+from modelwatch.core import queries
 from modelwatch.rules.builder import Alert, Group, Record
 from modelwatch.rules.selectors import Selectors, number
 
-RATE = "job:http_server_requests:rate5m"
-AVG_1D = "job:http_server_requests:avg_over_time_1d_rate5m"
-STDDEV_1D = "job:http_server_requests:stddev_over_time_1d_rate5m"
-AVG_1W = "job:http_server_requests:avg_over_time_1w_rate5m"
-PREDICTION = "job:http_server_requests:prediction_rate5m"
-ZSCORE = "job:http_server_requests:zscore_rate5m"
+RATE = queries.JOB_HTTP_SERVER_REQUESTS_RATE5M
+AVG_1D = queries.JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME_1D_RATE5M
+STDDEV_1D = queries.JOB_HTTP_SERVER_REQUESTS_STDDEV_OVER_TIME_1D_RATE5M
+AVG_1W = queries.JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME_1W_RATE5M
+PREDICTION = queries.JOB_HTTP_SERVER_REQUESTS_PREDICTION_RATE5M
+ZSCORE = queries.JOB_HTTP_SERVER_REQUESTS_ZSCORE_RATE5M
 
 
 def _week_ago(weeks: int) -> str:
@@ -62,6 +63,7 @@ def groups(s: Selectors) -> list[Group]:
             f"{{{{ $labels.job }}}} is {{{{ $value | printf \"%.1f\" }}}} standard deviations from its expected request"
             f" rate ({PREDICTION}).",
             for_="10m",
+            explained_by=("service",),
         ),
         Alert(
             "ModelwatchTrafficStopped",
@@ -75,6 +77,7 @@ def groups(s: Selectors) -> list[Group]:
             f"{{{{ $labels.job }}}} answered no API request in the last 5 minutes; over the last day it averaged more"
             f" than {minimum} requests/s. Look upstream: clients, load balancer, DNS.",
             for_="10m",
+            explained_by=("service",),
         ),
     ]
     return [Group("modelwatch-anomaly.rules", records), Group("modelwatch-anomaly.alerts", alerts)]

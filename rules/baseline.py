@@ -10,6 +10,7 @@ says the version has none.
 
 from __future__ import annotations
 
+from modelwatch.core import queries
 from modelwatch.rules.builder import Alert, Group, Record
 from modelwatch.rules.selectors import Selectors, number
 
@@ -19,30 +20,26 @@ PERFORMANCE = (
 )
 
 
-def stable(metric: str) -> str:
-    return f"model_version:modelwatch_baseline_{metric}:stable"
-
-
 def groups(s: Selectors) -> list[Group]:
     cfg = s.config.alerts
     factor, min_rate = number(cfg.baseline_factor), number(cfg.min_requests_per_second)
     records = [
-        Record(stable(metric), f"""
+        Record(queries.baseline_stable(metric), f"""
             max without (instance, job) (modelwatch_baseline_{metric}{{{s.exporter}}})
             * on (model_name, model_version) group_left ()
-            max by (model_name, model_version) (modelwatch:model_version:info{{role="stable"}})
+            max by (model_name, model_version) ({queries.MODELWATCH_MODEL_VERSION_INFO}{{role="stable"}})
             """)
         for metric in PERFORMANCE
     ]
-    busy = f"and on (job) job:http_server_requests:rate5m >= {min_rate}"
+    busy = f"and on (job) {queries.JOB_HTTP_SERVER_REQUESTS_RATE5M} >= {min_rate}"
     versus = "on () group_left (model_name, model_version)"
     alerts = [
         Alert(
             "ModelwatchLatencyAboveBaseline",
             f"""
-            job:http_server_request_duration_seconds:histogram_quantile{{quantile="0.95"}}
+            {queries.JOB_HTTP_SERVER_REQUEST_DURATION_SECONDS_HISTOGRAM_QUANTILE}{{quantile="0.95"}}
             > on (quantile) group_left (model_name, model_version)
-              ({factor} * {stable("latency_seconds")}{{quantile="0.95"}})
+              ({factor} * {queries.baseline_stable("latency_seconds")}{{quantile="0.95"}})
             {busy}
             """,
             "warning",
@@ -50,12 +47,13 @@ def groups(s: Selectors) -> list[Group]:
             f"p95 latency of {{{{ $labels.job }}}} is {{{{ $value | humanizeDuration }}}}, more than {factor}x the"
             " baseline recorded for {{ $labels.model_name }} {{ $labels.model_version }}.",
             for_="10m",
+            explained_by=("service",),
         ),
         Alert(
             "ModelwatchErrorRatioAboveBaseline",
             f"""
-            job:http_server_request_errors:ratio_rate5m
-            > {versus} ({stable("error_ratio")} + {number(cfg.baseline_error_ratio_margin)})
+            {queries.JOB_HTTP_SERVER_REQUEST_ERRORS_RATIO_RATE5M}
+            > {versus} ({queries.baseline_stable("error_ratio")} + {number(cfg.baseline_error_ratio_margin)})
             {busy}
             """,
             "warning",
@@ -64,16 +62,17 @@ def groups(s: Selectors) -> list[Group]:
             " baseline of {{ $labels.model_name }} {{ $labels.model_version }} plus"
             f" {number(cfg.baseline_error_ratio_margin * 100)} points.",
             for_="10m",
+            explained_by=("service",),
         ),
         Alert(
             "ModelwatchCpuPerRequestAboveBaseline",
             # Only under comparable load: at a trickle, scrapes and health checks dominate CPU per request.
             f"""
-            modelwatch:cpu_seconds_per_request:ratio_rate5m
-            > {versus} ({factor} * {stable("cpu_seconds_per_request")})
+            {queries.MODELWATCH_CPU_SECONDS_PER_REQUEST_RATIO_RATE5M}
+            > {versus} ({factor} * {queries.baseline_stable("cpu_seconds_per_request")})
             and on ()
-            modelwatch:requests_per_second_per_replica:rate5m
-            >= on () group_left () (0.25 * {stable("requests_per_second_per_replica")})
+            {queries.MODELWATCH_REQUESTS_PER_SECOND_PER_REPLICA_RATE5M}
+            >= on () group_left () (0.25 * {queries.baseline_stable("requests_per_second_per_replica")})
             """,
             "warning",
             "Each request costs more CPU than in the baseline.",
@@ -84,8 +83,8 @@ def groups(s: Selectors) -> list[Group]:
         Alert(
             "ModelwatchMemoryAboveBaseline",
             f"""
-            modelwatch:memory_bytes_per_replica:avg
-            > {versus} ({factor} * {stable("memory_bytes_per_replica")})
+            {queries.MODELWATCH_MEMORY_BYTES_PER_REPLICA_AVG}
+            > {versus} ({factor} * {queries.baseline_stable("memory_bytes_per_replica")})
             """,
             "warning",
             "Replicas use more memory than in the baseline.",
@@ -95,8 +94,8 @@ def groups(s: Selectors) -> list[Group]:
         ),
         Alert(
             "ModelwatchPerformanceBaselineMissing",
-            """
-            modelwatch:model_version:info
+            f"""
+            {queries.MODELWATCH_MODEL_VERSION_INFO}
             unless on (model_name, model_version) modelwatch_baseline_latency_seconds
             """,
             "info",
@@ -105,11 +104,12 @@ def groups(s: Selectors) -> list[Group]:
             " baseline, so latency, CPU and memory are not compared with anything. Record one after a"
             " known-good load run: modelwatch baseline record.",
             for_="1h",
+            explained_by=("exporter",),
         ),
         Alert(
             "ModelwatchDataBaselineMissing",
-            """
-            modelwatch:model_version:info
+            f"""
+            {queries.MODELWATCH_MODEL_VERSION_INFO}
             unless on (model_name, model_version) modelwatch_baseline_rows
             """,
             "warning",
@@ -118,6 +118,7 @@ def groups(s: Selectors) -> list[Group]:
             " publishes no data baseline for it: check data-baseline.json and"
             " modelwatch_baseline_load_failures_total.",
             for_="15m",
+            explained_by=("exporter",),
         ),
     ]
     return [Group("modelwatch-baseline.rules", records), Group("modelwatch-baseline.alerts", alerts)]

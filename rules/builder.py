@@ -16,6 +16,8 @@ from modelwatch.core.yaml_text import to_yaml
 
 ALERT_PREFIX = "Modelwatch"
 SEVERITIES = ("critical", "warning", "info")
+# Components whose outage an alert can announce, and so explain other alerts.
+OUTAGES = ("service", "exporter")
 
 
 def promql(expr: str) -> str:
@@ -52,8 +54,14 @@ class Alert:
     description: str
     for_: str = "0m"
     labels: dict[str, str] = field(default_factory=dict)
+    # The component this alert says is down, if it says so; and the outages that
+    # explain this alert, during which Alertmanager holds it back (inhibition).
+    outage: str = ""
+    explained_by: tuple[str, ...] = ()
 
     def __post_init__(self):
+        if (self.outage and self.outage not in OUTAGES) or not set(self.explained_by) <= set(OUTAGES):
+            raise ValueError(f"alert {self.name}: outages are {OUTAGES}")
         if not self.name.startswith(ALERT_PREFIX):
             raise ValueError(f"alert {self.name}: names start with {ALERT_PREFIX}")
         if self.severity not in SEVERITIES:

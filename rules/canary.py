@@ -4,12 +4,13 @@ version; the model series do)."""
 
 from __future__ import annotations
 
+from modelwatch.core import queries
 from modelwatch.rules.builder import Alert, Group
 from modelwatch.rules.selectors import Selectors, number
 
 
 def _in_role(series: str, role: str) -> str:
-    return f'({series} * on (model_name, model_version) group_left (role) modelwatch:model_version:info{{role="{role}"}})'
+    return f'({series} * on (model_name, model_version) group_left (role) {queries.MODELWATCH_MODEL_VERSION_INFO}{{role="{role}"}})'
 
 
 def groups(s: Selectors) -> list[Group]:
@@ -17,10 +18,10 @@ def groups(s: Selectors) -> list[Group]:
     factor = number(cfg.canary_factor)
     busy = (
         "and on (job, model_name, model_version) "
-        f"job_model_version:model_predictions:rate5m >= {number(cfg.min_requests_per_second)}"
+        f"{queries.JOB_MODEL_VERSION_MODEL_PREDICTIONS_RATE5M} >= {number(cfg.min_requests_per_second)}"
     )
-    p95 = 'job_model_version:model_inference_duration_seconds:histogram_quantile{quantile="0.95"}'
-    errors = "job_model_version:model_prediction_errors:ratio_rate5m"
+    p95 = f'{queries.JOB_MODEL_VERSION_MODEL_INFERENCE_DURATION_SECONDS_HISTOGRAM_QUANTILE}{{quantile="0.95"}}'
+    errors = queries.JOB_MODEL_VERSION_MODEL_PREDICTION_ERRORS_RATIO_RATE5M
     alerts = [
         Alert(
             "ModelwatchCanaryLatencyHigh",
@@ -36,6 +37,7 @@ def groups(s: Selectors) -> list[Group]:
             f" p95 to predict, more than {factor}x the stable version. Consider rolling it back:"
             " modelwatch deploy --no-canary.",
             for_="10m",
+            explained_by=("service",),
         ),
         Alert(
             "ModelwatchCanaryErrorRatioHigh",
@@ -50,6 +52,7 @@ def groups(s: Selectors) -> list[Group]:
             "Canary {{ $labels.model_name }} {{ $labels.model_version }} fails {{ $value | humanizePercentage }}"
             f" of its predictions, more than {factor}x the stable version. Consider rolling it back.",
             for_="10m",
+            explained_by=("service",),
         ),
     ]
     return [Group("modelwatch-canary.alerts", alerts)]

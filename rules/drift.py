@@ -23,14 +23,15 @@ a burst of requests within a minute.
 
 from __future__ import annotations
 
+from modelwatch.core import queries
 from modelwatch.rules.builder import Alert, Group, Record, duration
 from modelwatch.rules.selectors import PSI_FLOOR, Selectors, number
 
 MODEL = "model_name, model_version"
-LIVE = "model_version_feature_bucket:model_input_feature:fraction1h"
-ROWS = "model_version_feature:model_input_feature_rows:increase1h"
-CLASS_LIVE = "model_version_class:model_predicted_class:fraction1h"
-CLASS_ROWS = "model_version:model_predicted_class_rows:increase1h"
+LIVE = queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_FRACTION1H
+ROWS = queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_ROWS_INCREASE1H
+CLASS_LIVE = queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_FRACTION1H
+CLASS_ROWS = queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_ROWS_INCREASE1H
 
 
 def _psi(live: str, reference: str, on: str) -> str:
@@ -56,20 +57,20 @@ def groups(s: Selectors) -> list[Group]:
 
     records = [
         Record(
-            "model_version_feature_bucket:model_input_feature:rate1m",
+            queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M,
             f"sum by (job, {feature}, bucket) (rate(model_input_feature_bucket_total{{{s.service}}}[1m]))",
         ),
         Record(
-            "model_version_feature_bucket:model_input_feature:increase1h",
-            hour_of("model_version_feature_bucket:model_input_feature:rate1m"),
+            queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H,
+            hour_of(queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M),
         ),
-        Record(ROWS, "sum without (bucket) (model_version_feature_bucket:model_input_feature:increase1h)"),
-        Record(LIVE, f"model_version_feature_bucket:model_input_feature:increase1h / ignoring (bucket) group_left {ROWS}"),
+        Record(ROWS, f"sum without (bucket) ({queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H})"),
+        Record(LIVE, f"{queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H} / ignoring (bucket) group_left {ROWS}"),
     ]
     labels = s.bucket_labels
     records += [
         Record(
-            "model_version_feature_bucket:model_input_feature:cumulative_fraction1h",
+            queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CUMULATIVE_FRACTION1H,
             f'sum without (bucket) ({LIVE}{{bucket=~"{"|".join(labels[: i + 1])}"}})',
             {"bucket": label},
         )
@@ -77,18 +78,18 @@ def groups(s: Selectors) -> list[Group]:
     ]
     records += [
         Record(
-            "model_version_feature:model_input_feature:psi1h",
+            queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H,
             f"""
             sum by ({per_feature}) {_psi(LIVE, f'modelwatch_baseline_feature_fraction{{{s.exporter}}}', f'{feature}, bucket')}
             {enough}
             """,
         ),
         Record(
-            "model_version_feature:model_input_feature:ks1h",
+            queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_KS1H,
             f"""
             max by ({per_feature}) (
               abs(
-                model_version_feature_bucket:model_input_feature:cumulative_fraction1h
+                {queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CUMULATIVE_FRACTION1H}
                 - on ({feature}, bucket) group_left
                 max without (instance, job) (modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}}})
               )
@@ -97,7 +98,7 @@ def groups(s: Selectors) -> list[Group]:
             """,
         ),
         Record(
-            "model_version_feature:model_input_feature:out_of_range_ratio1h",
+            queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_OUT_OF_RANGE_RATIO1H,
             f"""
             sum without (bucket) (
               {LIVE}{{bucket="{labels[0]}"}}
@@ -110,14 +111,14 @@ def groups(s: Selectors) -> list[Group]:
             """,
         ),
         Record(
-            "model_version_class:model_predicted_class:rate1m",
+            queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M,
             f"sum by (job, {MODEL}, class) (rate(model_predicted_class_total{{{s.service}}}[1m]))",
         ),
-        Record("model_version_class:model_predicted_class:increase1h", hour_of("model_version_class:model_predicted_class:rate1m")),
-        Record(CLASS_ROWS, "sum without (class) (model_version_class:model_predicted_class:increase1h)"),
-        Record(CLASS_LIVE, f"model_version_class:model_predicted_class:increase1h / ignoring (class) group_left {CLASS_ROWS}"),
+        Record(queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H, hour_of(queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M)),
+        Record(CLASS_ROWS, f"sum without (class) ({queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H})"),
+        Record(CLASS_LIVE, f"{queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H} / ignoring (class) group_left {CLASS_ROWS}"),
         Record(
-            "model_version:model_predicted_class:psi1h",
+            queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_PSI1H,
             f"""
             sum by (job, {MODEL}) {_psi(CLASS_LIVE, f'modelwatch_baseline_class_fraction{{{s.exporter}}}', f'{MODEL}, class')}
             and on (job, {MODEL}) {CLASS_ROWS} >= {cfg.drift_min_rows}
@@ -140,29 +141,32 @@ def groups(s: Selectors) -> list[Group]:
                 f" {number(threshold)}). Predictions on it may be unreliable.",
                 for_="15m",
                 labels={"statistic": statistic},
+                explained_by=("service",),
             )
             for statistic, name, threshold in (("psi", "PSI", psi), ("ks", "KS distance", ks))
         ]
         alerts += [
             Alert(
                 "ModelwatchPredictionMixShift",
-                f"model_version:model_predicted_class:psi1h > {number(psi)}",
+                f"{queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_PSI1H} > {number(psi)}",
                 severity,
                 "The predicted class mix has moved away from the training mix.",
                 "The predicted class mix of {{ $labels.model_name }} {{ $labels.model_version }} over the last hour"
                 f" has a PSI of {{{{ $value | printf \"%.3f\" }}}} against the training mix (threshold {number(psi)}).",
                 for_="15m",
+                explained_by=("service",),
             ),
         ]
     alerts.append(Alert(
         "ModelwatchInputsOutOfRange",
-        f"model_version_feature:model_input_feature:out_of_range_ratio1h > {number(cfg.out_of_range_warning)}",
+        f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_OUT_OF_RANGE_RATIO1H} > {number(cfg.out_of_range_warning)}",
         "warning",
         "Many inputs fall outside the range seen in training.",
         "{{ $value | humanizePercentage }} of feature {{ $labels.feature }} values sent to {{ $labels.model_name }}"
         " {{ $labels.model_version }} in the last hour were outside the training range: the model extrapolates."
         " Check for a unit change or a broken upstream feature.",
         for_="15m",
+        explained_by=("service",),
     ))
     return [
         Group("modelwatch-drift.rules", records, interval=duration(interval)),

@@ -22,6 +22,7 @@ def groups(s: Selectors) -> list[Group]:
             "No replica of {{ $labels.job }} has answered Prometheus's scrapes for 2 minutes; clients get errors"
             " or time out.",
             for_="2m",
+            outage="service",
         ),
         Alert(
             "ModelwatchReplicaDown",
@@ -31,6 +32,7 @@ def groups(s: Selectors) -> list[Group]:
             "{{ $labels.instance }} of {{ $labels.job }} has not answered Prometheus's scrapes for 5 minutes; the"
             " other replicas carry its load.",
             for_="5m",
+            explained_by=("service",),
         ),
         Alert(
             "ModelwatchExporterDown",
@@ -40,6 +42,7 @@ def groups(s: Selectors) -> list[Group]:
             "{{ $labels.job }} has not been scraped for 5 minutes: baselines, drift, host and container metrics"
             " are missing.",
             for_="5m",
+            outage="exporter",
         ),
         Alert(
             "ModelwatchTargetDown",
@@ -57,6 +60,7 @@ def groups(s: Selectors) -> list[Group]:
             "The {{ $labels.collector }} collector of {{ $labels.instance }} has failed for 10 minutes; its series"
             " are stale or missing (see modelwatch_scrape_collector_error_info).",
             for_="10m",
+            explained_by=("exporter",),
         ),
     ]
     model = [

@@ -10,6 +10,7 @@ dashboards and the baseline comparisons read one series whatever runs.
 
 from __future__ import annotations
 
+from modelwatch.core import queries
 from modelwatch.rules.builder import Alert, Group, Record
 from modelwatch.rules.selectors import Selectors, number
 
@@ -26,27 +27,27 @@ def _per_replica(sources: list[tuple[str, str]]) -> str:
 def groups(s: Selectors) -> list[Group]:
     cfg = s.config.alerts
     records = [
-        Record("modelwatch:replica_cpu_seconds:rate5m", _per_replica([
+        Record(queries.MODELWATCH_REPLICA_CPU_SECONDS_RATE5M, _per_replica([
             (f"rate(modelwatch_process_cpu_seconds_total{{{s.process_group}}}[5m])", "pid"),
             (f"rate(container_cpu_usage_seconds_total{{{s.compose_replica}}}[5m])", "name"),
             (f"rate(container_cpu_usage_seconds_total{{{s.pod_replica}}}[5m])", "pod"),
         ])),
-        Record("modelwatch:replica_memory_bytes:sum", _per_replica([
+        Record(queries.MODELWATCH_REPLICA_MEMORY_BYTES_SUM, _per_replica([
             (f"modelwatch_process_resident_memory_bytes{{{s.process_group}}}", "pid"),
             (f"container_memory_working_set_bytes{{{s.compose_replica}}}", "name"),
             (f"container_memory_working_set_bytes{{{s.pod_replica}}}", "pod"),
         ])),
         # Containers only; 0 means unlimited, which is no limit to approach.
-        Record("modelwatch:replica_memory_limit_bytes:sum", _per_replica([
+        Record(queries.MODELWATCH_REPLICA_MEMORY_LIMIT_BYTES_SUM, _per_replica([
             (f"container_spec_memory_limit_bytes{{{s.compose_replica}}} > 0", "name"),
             (f"container_spec_memory_limit_bytes{{{s.pod_replica}}} > 0", "pod"),
         ])),
-        Record("modelwatch:replica_read_bytes:rate5m", _per_replica([
+        Record(queries.MODELWATCH_REPLICA_READ_BYTES_RATE5M, _per_replica([
             (f"rate(modelwatch_process_read_bytes_total{{{s.process_group}}}[5m])", "pid"),
             (f"rate(container_fs_reads_bytes_total{{{s.compose_replica}}}[5m])", "name"),
             (f"rate(container_fs_reads_bytes_total{{{s.pod_replica}}}[5m])", "pod"),
         ])),
-        Record("modelwatch:replica_write_bytes:rate5m", _per_replica([
+        Record(queries.MODELWATCH_REPLICA_WRITE_BYTES_RATE5M, _per_replica([
             (f"rate(modelwatch_process_write_bytes_total{{{s.process_group}}}[5m])", "pid"),
             (f"rate(container_fs_writes_bytes_total{{{s.compose_replica}}}[5m])", "name"),
             (f"rate(container_fs_writes_bytes_total{{{s.pod_replica}}}[5m])", "pod"),
@@ -59,21 +60,21 @@ def groups(s: Selectors) -> list[Group]:
             ]) + f'\n  or label_replace(sum(rate(node_network_{direction}_bytes_total[5m])), "replica", "host", "", "")')
             for direction in ("receive", "transmit")
         ),
-        Record("modelwatch:replicas:count", "count(modelwatch:replica_memory_bytes:sum)"),
-        Record("modelwatch:memory_bytes_per_replica:avg", "avg(modelwatch:replica_memory_bytes:sum)"),
+        Record(queries.MODELWATCH_REPLICAS_COUNT, f"count({queries.MODELWATCH_REPLICA_MEMORY_BYTES_SUM})"),
+        Record(queries.MODELWATCH_MEMORY_BYTES_PER_REPLICA_AVG, f"avg({queries.MODELWATCH_REPLICA_MEMORY_BYTES_SUM})"),
         Record(
-            "modelwatch:cpu_seconds_per_request:ratio_rate5m",
-            "sum(modelwatch:replica_cpu_seconds:rate5m) / on () sum(job:http_server_requests:rate5m)",
+            queries.MODELWATCH_CPU_SECONDS_PER_REQUEST_RATIO_RATE5M,
+            f"sum({queries.MODELWATCH_REPLICA_CPU_SECONDS_RATE5M}) / on () sum({queries.JOB_HTTP_SERVER_REQUESTS_RATE5M})",
         ),
         Record(
-            "modelwatch:requests_per_second_per_replica:rate5m",
-            "sum(job:http_server_requests:rate5m) / on () modelwatch:replicas:count",
+            queries.MODELWATCH_REQUESTS_PER_SECOND_PER_REPLICA_RATE5M,
+            f"sum({queries.JOB_HTTP_SERVER_REQUESTS_RATE5M}) / on () {queries.MODELWATCH_REPLICAS_COUNT}",
         ),
     ]
     alerts = [
         Alert(
             "ModelwatchReplicaCpuSaturated",
-            f"modelwatch:replica_cpu_seconds:rate5m > {number(cfg.replica_cpu_saturation_cores)}",
+            f"{queries.MODELWATCH_REPLICA_CPU_SECONDS_RATE5M} > {number(cfg.replica_cpu_saturation_cores)}",
             "warning",
             "A model service replica is using all the CPU it can.",
             "Replica {{ $labels.replica }} has used {{ $value | printf \"%.2f\" }} cores for 15 minutes; a Python"
@@ -83,7 +84,7 @@ def groups(s: Selectors) -> list[Group]:
         Alert(
             "ModelwatchReplicaMemoryNearLimit",
             f"""
-            modelwatch:replica_memory_bytes:sum / on (replica) modelwatch:replica_memory_limit_bytes:sum
+            {queries.MODELWATCH_REPLICA_MEMORY_BYTES_SUM} / on (replica) {queries.MODELWATCH_REPLICA_MEMORY_LIMIT_BYTES_SUM}
             > {number(cfg.replica_memory_limit_ratio)}
             """,
             "warning",

@@ -8,18 +8,18 @@ of those, which keeps the group cheap with many replicas.
 
 from __future__ import annotations
 
+from modelwatch.core import queries
 from modelwatch.rules.builder import Group, Record
 from modelwatch.rules.selectors import Selectors
 
-QUANTILES = ("0.5", "0.95", "0.99")
-HTTP = "http_server_request_duration_seconds"
-BY_STATUS = "job_route_status:http_server_requests:rate5m"
-BUCKETS = "job_route_le:http_server_request_duration_seconds_bucket:rate5m"
+HTTP = queries.HTTP_DURATION
+BY_STATUS = queries.JOB_ROUTE_STATUS_HTTP_SERVER_REQUESTS_RATE5M
+BUCKETS = queries.JOB_ROUTE_LE_HTTP_SERVER_REQUEST_DURATION_SECONDS_BUCKET_RATE5M
 MODEL = "job, model_name, model_version"
 
 
 def api_routes(s: Selectors) -> str:
-    return f'http_route=~"{s.config.slo.route_regex}"'
+    return s.api_routes
 
 
 def _select(metric: str, *matchers: str) -> str:
@@ -41,7 +41,7 @@ def _error_ratio(errors: str, total_record: str) -> str:
 def _quantiles(record: str, by: str, buckets: str) -> list[Record]:
     return [
         Record(record, f"histogram_quantile({q}, sum by ({by}, le) ({buckets}))", {"quantile": q})
-        for q in QUANTILES
+        for q in queries.LATENCY_QUANTILES
     ]
 
 
@@ -58,17 +58,17 @@ def groups(s: Selectors) -> list[Group]:
         rules.append(Record(f"{level}:http_server_request_errors:ratio_rate5m", _error_ratio(errors, total)))
         rules += _quantiles(f"{level}:{HTTP}:histogram_quantile", by, _select(BUCKETS, selector))
 
-    predictions = "job_model_version:model_predictions:rate5m"
+    predictions = queries.JOB_MODEL_VERSION_MODEL_PREDICTIONS_RATE5M
     rules.append(Record(predictions, f"sum by ({MODEL}) (rate(model_predictions_total{{{s.service}}}[5m]))"))
     errors = f'sum by ({MODEL}) (rate(model_predictions_total{{{s.service}, outcome="error"}}[5m]))'
-    rules.append(Record("job_model_version:model_prediction_errors:ratio_rate5m", _error_ratio(errors, predictions)))
+    rules.append(Record(queries.JOB_MODEL_VERSION_MODEL_PREDICTION_ERRORS_RATIO_RATE5M, _error_ratio(errors, predictions)))
     rules += _quantiles(
-        "job_model_version:model_inference_duration_seconds:histogram_quantile", MODEL,
+        queries.JOB_MODEL_VERSION_MODEL_INFERENCE_DURATION_SECONDS_HISTOGRAM_QUANTILE, MODEL,
         f"rate(model_inference_duration_seconds_bucket{{{s.service}}}[5m])",
     )
     # Which versions serve, and in which role; replicas each report it, once is enough.
     rules.append(Record(
-        "modelwatch:model_version:info",
+        queries.MODELWATCH_MODEL_VERSION_INFO,
         f"max by (model_name, model_version, role) (model_info{{{s.service}}} == 1)",
     ))
     return [Group("modelwatch-service.rules", rules)]

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from modelwatch.core import queries
 from modelwatch.rules.builder import Alert, Group, Record
 from modelwatch.rules.selectors import Selectors, number
 from modelwatch.rules.service import BUCKETS, BY_STATUS, api_routes
 
-TOTAL = "job:http_server_requests:rate5m"
+TOTAL = queries.JOB_HTTP_SERVER_REQUESTS_RATE5M
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 
@@ -72,27 +73,27 @@ def groups(s: Selectors) -> list[Group]:
         label = {"slo": slo.name}
         sel = f'{{slo="{slo.name}"}}'
         records += [
-            Record("slo:sli_bad:rate5m", slo.bad, label),
-            Record("slo:sli_total:rate5m", TOTAL, label),
-            Record("slo:sli_error:ratio_rate5m", f"slo:sli_bad:rate5m{sel} / slo:sli_total:rate5m{sel}", label),
+            Record(queries.SLO_SLI_BAD_RATE5M, slo.bad, label),
+            Record(queries.SLO_SLI_TOTAL_RATE5M, TOTAL, label),
+            Record(queries.SLO_SLI_ERROR_RATIO_RATE5M, f"{queries.SLO_SLI_BAD_RATE5M}{sel} / {queries.SLO_SLI_TOTAL_RATE5M}{sel}", label),
         ]
         records += [
             Record(
-                f"slo:sli_error:ratio_rate{window}",
-                f"sum_over_time(slo:sli_bad:rate5m{sel}[{window}]) / sum_over_time(slo:sli_total:rate5m{sel}[{window}])",
+                queries.slo_error_ratio(window),
+                f"sum_over_time({queries.SLO_SLI_BAD_RATE5M}{sel}[{window}]) / sum_over_time({queries.SLO_SLI_TOTAL_RATE5M}{sel}[{window}])",
                 label,
             )
             for window in WINDOWS[1:]
         ]
-        records.append(Record("slo:objective:ratio", f"vector({number(slo.target)})", label))
+        records.append(Record(queries.SLO_OBJECTIVE_RATIO, f"vector({number(slo.target)})", label))
         budgets += [
             Record(f"slo:sli_{kind}:avg_over_time5m_rate5m", f"avg_over_time(slo:sli_{kind}:rate5m{sel}[5m])", label)
             for kind in ("bad", "total")
         ]
         budgets.append(Record(
-            "slo:error_budget_remaining:ratio",
-            f"1 - (sum_over_time(slo:sli_bad:avg_over_time5m_rate5m{sel}[{period}])"
-            f" / sum_over_time(slo:sli_total:avg_over_time5m_rate5m{sel}[{period}]))"
+            queries.SLO_ERROR_BUDGET_REMAINING_RATIO,
+            f"1 - (sum_over_time({queries.SLO_SLI_BAD_AVG_OVER_TIME5M_RATE5M}{sel}[{period}])"
+            f" / sum_over_time({queries.SLO_SLI_TOTAL_AVG_OVER_TIME5M_RATE5M}{sel}[{period}]))"
             f" / {number(1 - slo.target)}",
             label,
         ))
@@ -102,9 +103,9 @@ def groups(s: Selectors) -> list[Group]:
             alerts.append(Alert(
                 slo.alert,
                 f"""
-                slo:sli_error:ratio_rate{rate.long}{sel} > ({number(rate.factor)} * {budget})
+                {queries.slo_error_ratio(rate.long)}{sel} > ({number(rate.factor)} * {budget})
                 and
-                slo:sli_error:ratio_rate{rate.short}{sel} > ({number(rate.factor)} * {budget})
+                {queries.slo_error_ratio(rate.short)}{sel} > ({number(rate.factor)} * {budget})
                 """,
                 rate.severity,
                 f"The model API is burning its {slo.name} error budget too fast.",
@@ -114,6 +115,7 @@ def groups(s: Selectors) -> list[Group]:
                 f" at this pace ({kind}).",
                 for_=rate.for_,
                 labels={"slo": slo.name, "long": rate.long, "short": rate.short},
+                explained_by=("service",),
             ))
     return [
         Group("modelwatch-slo.rules", records),

@@ -1,5 +1,6 @@
 """modelwatch load: run a Locust scenario headless against the local stack (or
-any URL), with CSV and HTML reports; exits 1 when the run breaks the SLO."""
+any URL), with CSV and HTML reports; exits 1 when the run breaks the SLO, as
+Prometheus saw it (the rules' definitions), with Locust's figures beside it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from modelwatch.loadtests.runner import LoadRun, default_out_dir, start, verdict
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.loadtests.scenarios import SCENARIOS
 from modelwatch.core.config import Config
+from modelwatch.core.prometheus_api import PrometheusApi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate-per-user", type=float, default=2.0, help="requests per second each user sends (default 2)")
     parser.add_argument("--url", help="the API to load (default: the local service)")
     parser.add_argument("--key", help="API key (default: a fresh key for the client 'loadtest')")
+    parser.add_argument("--prometheus-url", help="the Prometheus that scrapes the service and judges the SLO "
+                        "(default: the local stack's)")
     parser.add_argument("--out", type=Path, help="report folder (default: var/loadtests/<time>-<scenario>)")
 
 
@@ -32,9 +36,15 @@ def run(args: argparse.Namespace, config: Config) -> int:
     console = Console(soft_wrap=True)
     with console.status(f"{args.scenario}: up to {args.users} users for {args.duration:g} s against {url}"):
         start(run, config).wait()
-    result = verdict(run)
-    console.print(f"{result['requests']} requests, {result['requests_per_second']:.1f}/s, errors "
-                  f"{result['error_ratio']:.3%}, p95 {result['p95_seconds'] * 1000:.0f} ms: "
+    prometheus = PrometheusApi(args.prometheus_url) if args.prometheus_url else None
+    with console.status("judging the SLO from Prometheus"):
+        result = verdict(run, config, prometheus)
+    server = result["server"]
+    judged = (f"server-side availability {server['availability']:.3%}, {server['within_latency']:.2%} within "
+              f"{config.slo.latency_threshold_seconds * 1000:g} ms" if server and server["requests"] else "")
+    console.print(f"{result['requests']} requests, {result['requests_per_second']:.1f}/s; Locust: errors "
+                  f"{result['error_ratio']:.3%}, p95 {result['p95_seconds'] * 1000:.0f} ms"
+                  + (f"; {judged}" if judged else "") + ": "
                   + ("SLO met" if result["passed"] else "SLO broken: " + "; ".join(result["breaches"])))
     console.print(f"reports in {run.out_dir} (report.html, locust_stats.csv, slo-gate.json)")
     return 0 if result["passed"] else 1

@@ -1,7 +1,7 @@
 """The generated parts of the Kubernetes manifests, from the same sources as
 every other runtime: the PrometheusRule from the rule files, the dashboards
 ConfigMap's JSON from the dashboards, and the KEDA and prometheus-adapter
-autoscaling queries from ``autoscaler.metrics``. ``python -m modelwatch.generate.kubernetes``
+autoscaling queries from ``modelwatch.core.queries``. ``python -m modelwatch.generate.kubernetes``
 rewrites them; a test fails when they are stale."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from modelwatch.autoscaler.metrics import scaling_metric
+from modelwatch.core.queries import scaling_metric
 from modelwatch.dashboards import GENERATED_DIR as DASHBOARDS_DIR
 from modelwatch.core.config import Config
 from modelwatch.core.yaml_text import to_yaml
@@ -90,10 +90,10 @@ def generated_files(config: Config) -> dict[Path, str]:
 
     files = {
         Path("base/generated/prometheusrule.yaml"): dump(prometheus_rule(config), "rules/"),
-        Path("overlays/keda/generated/scaledobject.yaml"): dump(scaled_object(config), "autoscaler/metrics.py"),
-        Path("overlays/prometheus-adapter/generated/hpa-metrics.yaml"): dump(adapter_hpa(config), "autoscaler/metrics.py"),
+        Path("overlays/keda/generated/scaledobject.yaml"): dump(scaled_object(config), "modelwatch/core/queries.py"),
+        Path("overlays/prometheus-adapter/generated/hpa-metrics.yaml"): dump(adapter_hpa(config), "modelwatch/core/queries.py"),
         Path("overlays/prometheus-adapter/generated/adapter-rules.yaml"): dump(adapter_rules(config),
-                                                                              "autoscaler/metrics.py"),
+                                                                              "modelwatch/core/queries.py"),
     }
     for board in sorted((DASHBOARDS_DIR / "dashboards").glob("*.json")):
         files[Path("base/generated/dashboards") / board.name] = board.read_text()

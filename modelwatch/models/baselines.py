@@ -22,9 +22,7 @@ from typing import Sequence
 import jsonschema
 import numpy as np
 
-
-def bucket_label(index: int) -> str:
-    return f"{index:02d}"
+from modelwatch.core.series import bucket_label
 
 
 def quantile_edges(values: np.ndarray, buckets: int) -> list[float]:

@@ -13,36 +13,20 @@ import json
 import time
 from pathlib import Path
 
+from modelwatch.core import queries
 from modelwatch.models.baselines import PERFORMANCE_BASELINE_FILE, parse_performance_baseline
 from modelwatch.models.registry import Registry
 from modelwatch.core.config import Config
 from modelwatch.core.errors import ModelwatchError
 from modelwatch.core.prometheus_api import PrometheusApi
 
-QUANTILES = ("0.5", "0.95", "0.99")
 MIN_REQUESTS = 100  # fewer in the window: a baseline would be noise
-
-
-def queries(config: Config, window: str) -> dict[str, str]:
-    api = f'job="{config.alerts.service_job}", http_route=~"{config.slo.route_regex}"'
-    http = "http_server_request_duration_seconds"
-    return {
-        **{f"latency_{q}": f"histogram_quantile({q}, sum by (le) (rate({http}_bucket{{{api}}}[{window}])))"
-           for q in QUANTILES},
-        "requests": f"sum(increase({http}_count{{{api}}}[{window}]))",
-        "requests_per_second_per_replica":
-            f"sum(rate({http}_count{{{api}}}[{window}])) / avg_over_time(modelwatch:replicas:count[{window}])",
-        "cpu_seconds_per_request": f"avg_over_time(modelwatch:cpu_seconds_per_request:ratio_rate5m[{window}])",
-        "memory_bytes_per_replica": f"avg_over_time(modelwatch:memory_bytes_per_replica:avg[{window}])",
-        "error_ratio": f'sum(rate({http}_count{{{api}, http_response_status_code=~"5.."}}[{window}]) or vector(0))'
-                       f" / sum(rate({http}_count{{{api}}}[{window}]))",
-    }
 
 
 def measure(config: Config, prometheus: PrometheusApi, window_seconds: int, end: float | None = None) -> dict:
     end = end if end is not None else time.time()
     values = {}
-    for name, expr in queries(config, f"{window_seconds}s").items():
+    for name, expr in queries.performance_baseline(queries.Selectors(config), f"{window_seconds}s").items():
         result = prometheus.query(expr, at=end)
         if not result:
             raise ModelwatchError(f"Prometheus has no data for {name} in the {window_seconds} s before "
@@ -55,7 +39,7 @@ def measure(config: Config, prometheus: PrometheusApi, window_seconds: int, end:
         "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end)),
         "window_seconds": window_seconds,
         "requests": round(values["requests"]),
-        "latency_seconds": {q: values[f"latency_{q}"] for q in QUANTILES},
+        "latency_seconds": {q: values[f"latency_{q}"] for q in queries.LATENCY_QUANTILES},
         **{name: values[name] for name in ("requests_per_second_per_replica", "cpu_seconds_per_request",
                                            "memory_bytes_per_replica", "error_ratio")},
     }

@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from modelwatch.autoscaler.backends import GunicornWorkers
 from modelwatch.loadtests.runner import LoadRun, start, verdict
 from modelwatch.model_service.keys import KeyStore
+from modelwatch.core import queries
 from modelwatch.core.config import Config
 from modelwatch.core.prometheus_api import PrometheusApi
 from modelwatch.local.stack import Stack, ensure_model
@@ -110,7 +111,7 @@ def _run_load(run: LoadRun, config: Config, backend: GunicornWorkers, timeline: 
     while process.poll() is None:
         _sample(backend, timeline, _autoscaler_url(config))
         time.sleep(1)
-    return verdict(run)
+    return verdict(run, config)
 
 
 def _autoscaler_url(config: Config) -> str:
@@ -172,23 +173,23 @@ def run_demo(config: Config, plan: DemoPlan = DemoPlan(), keep: bool = False,
 def _results(config, prometheus, out_dir, baseline, load, began, end, step_start, step_end, timeline) -> DemoResult:
     from modelwatch.reports.report import write
 
-    api = f'job="{config.alerts.service_job}", http_route=~"{config.slo.route_regex}"'
-    http = "http_server_request_duration_seconds"
+    selectors = queries.Selectors(config)
     step = config.prometheus.scrape_interval_seconds
-    p95 = [(t, v) for s in prometheus.query_range(
-        f"histogram_quantile(0.95, sum by (le) (rate({http}_bucket{{{api}}}[30s])))", began, end, step)
-        for t, v in s.points if v == v]
-    rps = [v for s in prometheus.query_range(f"sum(rate({http}_count{{{api}}}[30s]))", began, end, step)
+    # Latency as the dashboards and alerts see it, and the SLO judged as the burn-rate rules judge it.
+    p95 = [(t, v) for s in prometheus.query_range(queries.api_latency_quantile("0.95", selectors), began, end, step)
+           for t, v in s.points if v == v]
+    latency_bad = [(t, v) for s in prometheus.query_range(queries.slo_bad_share("latency", "5m", selectors),
+                                                          began, end, step)
+                   for t, v in s.points if v == v]
+    rps = [v for s in prometheus.query_range(queries.api_request_rate(selectors, "30s"), began, end, step)
            for _, v in s.points]
-    errors = prometheus.query(
-        f'sum(increase({http}_count{{job="{config.alerts.service_job}", http_response_status_code=~"5.."}}'
-        f'[{int(end - began)}s])) or vector(0)', at=end)
+    errors = prometheus.query(queries.api_server_errors(selectors, f"{int(end - began)}s"), at=end)
     before = max((n for t, n in timeline.points if t < step_start), default=1)
-    threshold = config.slo.latency_threshold_seconds
+    allowed_bad = 1 - config.slo.latency_target
     timings = {
         "step_to_scale_up_decision": _first(timeline.desired, step_start, lambda v: v > before),
         "step_to_new_replicas": _first(timeline.points, step_start, lambda v: v > before),
-        "step_to_p95_under_slo": _first(p95, step_start + 1, lambda v: v <= threshold),
+        "step_to_latency_slo_met": _first(latency_bad, step_start + 1, lambda v: v <= allowed_bad),
         "load_fall_to_scale_down": _first(timeline.points, step_end, lambda v: v <= config.autoscaler.min_replicas),
     }
     boot = config.autoscaler.readiness_delay_seconds

@@ -19,10 +19,9 @@ matplotlib.use("Agg")  # no display: PNGs only
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
+from modelwatch.core import queries  # noqa: E402
 from modelwatch.core.config import Config  # noqa: E402
 from modelwatch.core.prometheus_api import PrometheusApi, Series  # noqa: E402
-
-HTTP = "http_server_request_duration_seconds"
 
 
 @dataclass(frozen=True)
@@ -43,31 +42,28 @@ class Chart:
 
 
 def charts(config: Config) -> list[Chart]:
-    api = f'job="{config.alerts.service_job}", http_route=~"{config.slo.route_regex}"'
-    hpa = f'namespace="{config.autoscaler.namespace}", horizontalpodautoscaler="{config.autoscaler.name}"'
-
-    def quantile(q: str) -> str:
-        return f"histogram_quantile({q}, sum by (le) (rate({HTTP}_bucket{{{api}}}[1m])))"
-
+    selectors = queries.Selectors(config)
+    hpa = selectors.autoscaler_hpa
+    requests = queries.api_request_rate(selectors, "1m")
     return [
         Chart("Request rate", "requests/s", (
-            Line("API requests", f"sum(rate({HTTP}_count{{{api}}}[1m]))"),
-            Line("answered with a 5xx", f'sum(rate({HTTP}_count{{{api}, http_response_status_code=~"5.."}}[1m])) or vector(0)'),
+            Line("API requests", requests),
+            Line("answered with a 5xx", queries.api_server_error_rate(selectors, "1m")),
         )),
         Chart(f"Latency against the baseline (SLO: {config.slo.latency_target:.0%} under "
               f"{config.slo.latency_threshold_seconds * 1000:g} ms)", "ms", (
-            Line("p50", quantile("0.5"), 1000),
-            Line("p95", quantile("0.95"), 1000),
-            Line("p99", quantile("0.99"), 1000),
-            Line("baseline p95 ({model_version})", 'model_version:modelwatch_baseline_latency_seconds:stable{quantile="0.95"}',
+            *(Line(name, queries.api_latency_quantile(q, selectors), 1000)
+              for name, q in (("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99"))),
+            Line("baseline p95 ({model_version})",
+                 f'{queries.baseline_stable("latency_seconds")}{{quantile="0.95"}}',
                  1000, "--"),
         )),
         Chart("Replicas against load", "replicas", (
             Line("current replicas", f"kube_horizontalpodautoscaler_status_current_replicas{{{hpa}}}"),
             Line("desired replicas", f"kube_horizontalpodautoscaler_status_desired_replicas{{{hpa}}}", style="--"),
-        ), right=(Line("API requests/s", f"sum(rate({HTTP}_count{{{api}}}[1m]))", style=":"),), right_unit="requests/s"),
-        Chart("CPU per replica", "cores", (Line("{replica}", "modelwatch:replica_cpu_seconds:rate5m"),)),
-        Chart("Memory per replica", "MiB", (Line("{replica}", "modelwatch:replica_memory_bytes:sum", 1 / 2**20),)),
+        ), right=(Line("API requests/s", requests, style=":"),), right_unit="requests/s"),
+        Chart("CPU per replica", "cores", (Line("{replica}", queries.MODELWATCH_REPLICA_CPU_SECONDS_RATE5M),)),
+        Chart("Memory per replica", "MiB", (Line("{replica}", queries.MODELWATCH_REPLICA_MEMORY_BYTES_SUM, 1 / 2**20),)),
     ]
 
 

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from modelwatch.autoscaler.metrics import scaling_metric
+from modelwatch.core.queries import scaling_metric
 from modelwatch.dashboards import GENERATED_DIR as DASHBOARDS_DIR
 from modelwatch.models.registry import Deployment
 from modelwatch.core.config import Config

@@ -1,5 +1,6 @@
-"""modelwatch load for real: Locust against the real service; the SLO gate
-decides the exit status and the reports are written."""
+"""modelwatch load for real: Locust against the real service, a real Prometheus
+scraping it; the SLO gate judges from Prometheus and decides the exit status,
+and the reports are written."""
 
 from __future__ import annotations
 
@@ -8,31 +9,54 @@ import json
 import pytest
 
 from modelwatch.cli import main
+from tests.conftest import make_config
 from tests.model_service.served import free_port, serve
+from tests.prometheus_server import run_prometheus, wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def test_a_run_within_the_slo_passes_and_writes_its_reports(state_dir, keys, tmp_path, capsys, monkeypatch):
+def test_a_run_within_the_slo_passes_judged_by_prometheus(state_dir, keys, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
+    monkeypatch.setenv("MODELWATCH_PROMETHEUS__SCRAPE_INTERVAL_SECONDS", "1")
+    out = tmp_path / "run"
     with serve(state_dir, workers=1) as (base, _):
-        code = main(["load", "steady", "--users", "5", "--duration", "6", "--url", base, "--out", str(tmp_path)])
-    out = capsys.readouterr().out
-    failures = (tmp_path / "locust_failures.csv").read_text() if (tmp_path / "locust_failures.csv").exists() else ""
-    assert code == 0, out + failures  # which requests failed, and why
-    assert "SLO met" in out
-    gate = json.loads((tmp_path / "slo-gate.json").read_text())
+        config = make_config(state_dir, SERVICE__PORT=base.rsplit(":", 1)[1], PROMETHEUS__SCRAPE_INTERVAL_SECONDS=1,
+                             PROMETHEUS__EVALUATION_INTERVAL_SECONDS=1)
+        (tmp_path / "prometheus").mkdir()
+        with run_prometheus(config, tmp_path / "prometheus") as prometheus:
+            wait_for(prometheus, 'up{job="model-service"} == 1', lambda r: len(r) == 1)
+            code = main(["load", "steady", "--users", "5", "--duration", "6", "--url", base, "--out", str(out),
+                         "--prometheus-url", prometheus])
+    printed = capsys.readouterr().out
+    failures = (out / "locust_failures.csv").read_text() if (out / "locust_failures.csv").exists() else ""
+    assert code == 0, printed + failures  # which requests failed, and why
+    assert "SLO met" in printed and "server-side availability 100.000%" in printed
+    gate = json.loads((out / "slo-gate.json").read_text())
     assert gate["passed"] and gate["requests"] > 20 and gate["failures"] == 0
-    stats = (tmp_path / "locust_stats.csv").read_text()
+    # Prometheus counted the run's API requests (the invalid ones too: they are API requests answered 4xx).
+    assert gate["server"]["requests"] >= 0.8 * gate["requests"], gate
+    assert gate["server"]["availability"] == 1.0 and gate["server"]["within_latency"] > 0.99
+    stats = (out / "locust_stats.csv").read_text()
     # The invalid requests were sent, answered with a 4xx and counted as expected, not as failures.
     assert "invalid [" in stats and "/api/v1/classify [GET]" in stats and "/api/v1/predict" in stats
-    assert (tmp_path / "report.html").stat().st_size > 10_000
+    assert (out / "report.html").stat().st_size > 10_000
+
+
+def test_a_run_prometheus_cannot_judge_fails_and_says_why(state_dir, keys, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    with serve(state_dir, workers=1) as (base, _):
+        code = main(["load", "steady", "--users", "2", "--duration", "3", "--url", base, "--out", str(tmp_path),
+                     "--prometheus-url", nowhere])
+    assert code == 1
+    assert f"SLO broken: SLO not judged: Prometheus at {nowhere} did not answer" in capsys.readouterr().out
 
 
 def test_a_run_that_breaks_the_slo_exits_1_and_says_why(state_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
     nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens: every request fails
     code = main(["load", "steady", "--users", "2", "--duration", "3", "--url", nowhere, "--key", "x",
-                 "--out", str(tmp_path)])
+                 "--out", str(tmp_path), "--prometheus-url", nowhere])
     assert code == 1
-    assert "SLO broken: error ratio 100.000% above 0.100%" in capsys.readouterr().out
+    assert "SLO broken: error ratio 100.000% above 0.100% (client-side)" in capsys.readouterr().out

@@ -94,3 +94,21 @@ def test_service_down_and_critical_alerts_inhibit_what_they_explain(alertmanager
         ("ModelwatchFeatureDrift", "warning", "other-service", "sl"): "suppressed",
         ("ModelwatchFeatureDrift", "warning", "other-service", "pw"): "active",
     }
+
+
+def test_inhibitions_follow_the_alert_definitions():
+    """Which alerts an outage holds back comes from the alerts themselves: every alert
+    that declares an outage explains it is a target, and only those."""
+    from modelwatch.rules import alerts
+    from modelwatch.rules.alertmanager_config import outage_inhibitions
+    from modelwatch.rules.builder import Alert
+
+    defined = alerts(Config())
+    rules = {rule["source_matchers"][0]: rule for rule in outage_inhibitions(defined)}
+    service = rules['alertname=~"ModelwatchServiceDown"']
+    targets = set(service["target_matchers"][0].split('"')[1].split("|"))
+    assert targets == {a.name for a in defined if "service" in a.explained_by}
+    assert {"ModelwatchLatencyBudgetBurn", "ModelwatchFeatureDrift"} <= targets and service["equal"] == ["job"]
+    extra = Alert("ModelwatchSomethingNew", "vector(1)", "warning", "New.", "New.", explained_by=("exporter",))
+    exporter = {r["source_matchers"][0]: r for r in outage_inhibitions([*defined, extra])}['alertname=~"ModelwatchExporterDown"']
+    assert "ModelwatchSomethingNew" in exporter["target_matchers"][0]

@@ -57,7 +57,7 @@ def test_booleans_are_strict():
 
 
 def test_example_file_lists_every_setting_at_its_default():
-    example = Path(__file__).resolve().parents[2] / "modelwatch.example.yaml"
+    example = Path(__file__).resolve().parents[3] / "modelwatch.example.yaml"
     assert load_config(example, env={}) == Config()
     listed = yaml.safe_load(example.read_text())
     for section in dataclasses.fields(Config):
