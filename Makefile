@@ -2,10 +2,14 @@
 VENV := .venv/bin
 PORT ?= 8000
 
-.PHONY: setup demo run test bench-service bench-exporter bench-rules bench-stack clean
+.PHONY: setup generate demo run test bench-service bench-exporter bench-rules bench-stack clean
 
 setup:
 	@scripts/setup.sh
+
+# Every committed generated file (rules, dashboards, Kubernetes and compose parts), for the default configuration.
+generate: setup
+	$(VENV)/modelwatch generate --defaults
 
 # The whole loop in about five minutes: local stack, baseline, step load, autoscaling, report.
 demo: setup

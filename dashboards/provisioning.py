@@ -8,7 +8,7 @@ from pathlib import Path
 from modelwatch.dashboards import dashboard_files, render
 from modelwatch.dashboards.panels import DATASOURCE
 from modelwatch.core.config import Config
-from modelwatch.core.yaml_text import to_yaml
+from modelwatch.core.yaml_text import generated_header, to_yaml
 
 DASHBOARDS_PATH = "/var/lib/grafana/dashboards/modelwatch"
 
@@ -47,23 +47,28 @@ def provider(path: str = DASHBOARDS_PATH) -> dict:
     }
 
 
-def write(config: Config, out: Path, prometheus_url: str | None = None, dashboards_path: str = DASHBOARDS_PATH) -> list[Path]:
-    """out/dashboards/*.json, out/provisioning/datasources/modelwatch.yaml, out/provisioning/dashboards/modelwatch.yaml."""
+def provisioning_files(config: Config, prometheus_url: str | None = None,
+                       dashboards_path: str = DASHBOARDS_PATH) -> dict[Path, str]:
+    """dashboards/*.json, provisioning/datasources/modelwatch.yaml and
+    provisioning/dashboards/modelwatch.yaml (relative paths) -> text."""
     url = prometheus_url or f"http://{config.prometheus.host}:{config.prometheus.port}"
-    written = []
-    boards = out / "dashboards"
-    boards.mkdir(parents=True, exist_ok=True)
-    files = dashboard_files(config)
-    for stale in boards.glob("*.json"):
-        if stale.name not in files:
-            stale.unlink()
-    for name, board in files.items():
-        (boards / name).write_text(render(board))
-        written.append(boards / name)
+    files = {Path("dashboards") / name: render(board) for name, board in dashboard_files(config).items()}
     for kind, document in (("datasources", datasource(url, config.prometheus.scrape_interval_seconds)),
                            ("dashboards", provider(dashboards_path))):
-        path = out / "provisioning" / kind / "modelwatch.yaml"
+        files[Path("provisioning") / kind / "modelwatch.yaml"] = generated_header("dashboards/provisioning.py") + to_yaml(document)
+    return files
+
+
+def write(config: Config, out: Path, prometheus_url: str | None = None, dashboards_path: str = DASHBOARDS_PATH) -> list[Path]:
+    """The provisioning files below ``out``; dashboards no longer generated are removed."""
+    files = provisioning_files(config, prometheus_url, dashboards_path)
+    for stale in (out / "dashboards").glob("*.json"):
+        if stale.relative_to(out) not in files:
+            stale.unlink()
+    written = []
+    for relative, text in files.items():
+        path = out / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(to_yaml(document))
+        path.write_text(text)
         written.append(path)
     return written

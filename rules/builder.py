@@ -100,7 +100,5 @@ class Group:
         return group
 
 
-def rule_file_yaml(groups: list[Group], header: str, runbook_base: str) -> str:
-    body = to_yaml({"groups": [g.to_dict(runbook_base) for g in groups]})
-    comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
-    return comment + body
+def rule_file_yaml(groups: list[Group], runbook_base: str) -> str:
+    return to_yaml({"groups": [g.to_dict(runbook_base) for g in groups]})

@@ -39,6 +39,7 @@ COMMANDS: dict[str, CommandInfo] = {
     "autoscaler": CommandInfo("modelwatch.cli.autoscaler", "scale the service's workers with the Kubernetes HPA algorithm"),
     "dashboards": CommandInfo("modelwatch.cli.dashboards", "write the Grafana dashboards and their provisioning files"),
     "rules": CommandInfo("modelwatch.cli.rules", "write the Prometheus rules and the Prometheus and Alertmanager configuration"),
+    "generate": CommandInfo("modelwatch.cli.generate", "rewrite every generated file the repository commits, in order"),
 }
 
 

@@ -212,6 +212,9 @@ class AutoscalerConfig:
     target_inflight: float = 4.0
     min_replicas: int = 1
     max_replicas: int = 4
+    # The pods a Kubernetes HPA or KEDA may run (the local bounds are one machine's workers).
+    kubernetes_min_replicas: int = 2
+    kubernetes_max_replicas: int = 10
     sync_period_seconds: float = 15.0
     tolerance: float = 0.1
     # A new replica counts as not ready for this long (it is loading the models).
@@ -296,6 +299,8 @@ class Config:
             problems.append(f"autoscaler.metric: must be requests, cpu or inflight, not {scaler.metric!r}")
         if not 1 <= scaler.min_replicas <= scaler.max_replicas:
             problems.append("autoscaler.min_replicas: must be at least 1 and at most max_replicas")
+        if not 1 <= scaler.kubernetes_min_replicas <= scaler.kubernetes_max_replicas:
+            problems.append("autoscaler.kubernetes_min_replicas: must be at least 1 and at most kubernetes_max_replicas")
         for name in ("target_requests_per_second", "target_cpu_cores", "target_inflight", "sync_period_seconds"):
             if getattr(scaler, name) <= 0:
                 problems.append(f"autoscaler.{name}: must be above 0")

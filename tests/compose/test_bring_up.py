@@ -21,11 +21,11 @@ import pytest
 import requests
 
 from modelwatch.model_service.keys import KeyStore
-from modelwatch.generate.compose import COMPOSE_DIR
-from tests.conftest import IMAGE_TAG, require_binary
+from tests.conftest import IMAGE_TAG, ROOT, require_binary
 from tests.model_service.served import free_port
 from tests.waiting import wait_until, wait_until_ok
 
+COMPOSE_DIR = ROOT / "compose"
 pytestmark = pytest.mark.integration
 FILES = ["-f", str(COMPOSE_DIR / "docker-compose.yml"), "-f", str(COMPOSE_DIR / "docker-compose.host.yml")]
 

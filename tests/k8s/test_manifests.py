@@ -20,9 +20,10 @@ from modelwatch.core.queries import scaling_metric
 from modelwatch.dashboards import GENERATED_DIR as DASHBOARDS_DIR
 from modelwatch.models.registry import Deployment
 from modelwatch.core.config import Config
-from modelwatch.generate.kubernetes import K8S_DIR, generated_files
 from modelwatch.rules import MODULES, rule_files
-from tests.conftest import require_binary
+from tests.conftest import ROOT, require_binary
+
+K8S_DIR = ROOT / "k8s"
 
 OVERLAYS = ["base", "overlays/keda", "overlays/prometheus-adapter", "overlays/canary", "overlays/blue-green"]
 KUBERNETES_VERSION = "1.30"
@@ -79,11 +80,6 @@ def validate(obj: dict) -> None:
         assert not errors, f"{obj['kind']} {obj['metadata']['name']}: {errors[:3]}"
     else:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-
-
-def test_generated_parts_are_up_to_date():
-    stale = [str(path) for path, text in generated_files(Config()).items() if (K8S_DIR / path).read_text() != text]
-    assert not stale, f"stale (run python -m modelwatch.generate.kubernetes): {stale}"
 
 
 def test_keda_and_prometheus_adapter_scale_on_the_local_autoscalers_promql():
