@@ -14,10 +14,23 @@ from modelwatch.core import queries
 from modelwatch.rules.builder import Alert, Group, Record
 from modelwatch.rules.selectors import Selectors, number
 
+LATENCY_QUANTILE = "latency_quantile"  # the exporter's label (modelwatch.exporter.collectors.baseline)
+
 PERFORMANCE = (
     "latency_seconds", "requests_per_second_per_replica", "cpu_seconds_per_request",
     "memory_bytes_per_replica", "error_ratio",
 )
+
+
+def _published(metric: str, s: Selectors) -> str:
+    """The exporter's baseline series of ``metric``, one per model version."""
+    series = f"modelwatch_baseline_{metric}{{{s.exporter}}}"
+    if metric != "latency_seconds":
+        return f"max without (instance, job) ({series})"
+    # The exporter names the quantile latency_quantile (``quantile`` is a summary's own label);
+    # the record gives it the ``quantile`` label the live latency records carry, to compare on.
+    relabelled = f'label_replace({series}, "quantile", "$1", "{LATENCY_QUANTILE}", "(.+)")'
+    return f"max without (instance, job, {LATENCY_QUANTILE}) ({relabelled})"
 
 
 def groups(s: Selectors) -> list[Group]:
@@ -25,7 +38,7 @@ def groups(s: Selectors) -> list[Group]:
     factor, min_rate = number(cfg.baseline_factor), number(cfg.min_requests_per_second)
     records = [
         Record(queries.baseline_stable(metric), f"""
-            max without (instance, job) (modelwatch_baseline_{metric}{{{s.exporter}}})
+            {_published(metric, s)}
             * on (model_name, model_version) group_left ()
             max by (model_name, model_version) ({queries.MODELWATCH_MODEL_VERSION_INFO}{{role="stable"}})
             """)

@@ -99,7 +99,7 @@ class BaselineCollector:
                                  labels=MODEL)
         latency = GaugeMetricFamily(
             "modelwatch_baseline_latency_seconds", "Request latency quantiles in the known-good run.",
-            labels=[*MODEL, "quantile"])
+            labels=[*MODEL, "latency_quantile"])  # not "quantile": that label is a summary's own
         performance = {field: GaugeMetricFamily(f"modelwatch_baseline_{field}", text, labels=MODEL)
                        for field, text in PERFORMANCE_SERIES}
         for version in deployment.versions:

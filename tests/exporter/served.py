@@ -24,16 +24,16 @@ def run_exporter(state_dir: Path, ready_when: tuple[str, ...] = ("modelwatch_up 
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 text = requests.get(f"{base}/metrics", timeout=5).text
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or too busy: not yet
                 assert process.poll() is None, process.stdout.read()
                 text = ""
             if all(marker in text for marker in ready_when):
                 break
-            assert time.monotonic() < deadline, f"no complete scrape in 30 s:\n{text[-2000:]}"
+            assert time.monotonic() < deadline, f"no complete scrape in 60 s:\n{text[-2000:]}"
             time.sleep(0.2)
         yield base, text
     finally:

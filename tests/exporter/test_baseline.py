@@ -103,7 +103,7 @@ def test_performance_baseline_absent_until_recorded_then_published(config, regis
                                      {**labels, "file": "performance", "reason": "missing"}) is None
     path = config.paths.registry_dir / "iris" / "v1" / "performance-baseline.json"
     path.write_text(json.dumps(PERFORMANCE))
-    assert registry.get_sample_value("modelwatch_baseline_latency_seconds", {**labels, "quantile": "0.95"}) == 0.006
+    assert registry.get_sample_value("modelwatch_baseline_latency_seconds", {**labels, "latency_quantile": "0.95"}) == 0.006
     assert registry.get_sample_value("modelwatch_baseline_requests_per_second_per_replica", labels) == 1800
     assert registry.get_sample_value("modelwatch_baseline_cpu_seconds_per_request", labels) == 0.00026
     assert registry.get_sample_value("modelwatch_baseline_memory_bytes_per_replica", labels) == 9.1e7
