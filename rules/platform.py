@@ -4,7 +4,8 @@ HPA series, which the local autoscaler exports too)."""
 
 from __future__ import annotations
 
-from modelwatch.rules.builder import Alert, Group
+from modelwatch.core import queries
+from modelwatch.rules.builder import Alert, Group, Record
 from modelwatch.rules.selectors import Selectors
 
 HPA = "namespace, horizontalpodautoscaler"
@@ -117,11 +118,12 @@ def groups(s: Selectors) -> list[Group]:
         ),
         Alert(
             "ModelwatchAutoscalerFlapping",
-            f"changes(kube_horizontalpodautoscaler_status_desired_replicas[30m]) >= {cfg.autoscaler_flap_changes}",
+            f"changes({queries.HPA_DESIRED_REPLICAS_DIRECTION}[30m]) >= {cfg.autoscaler_flap_reversals}",
             "warning",
             "The autoscaler keeps changing its mind.",
-            "{{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} changed its desired replicas"
-            " {{ $value }} times in 30 minutes: lengthen the scale-down stabilization window or widen the tolerance.",
+            "{{ $labels.namespace }}/{{ $labels.horizontalpodautoscaler }} reversed the direction of its desired"
+            " replicas {{ $value }} times in 30 minutes: lengthen the scale-down stabilization window or widen the"
+            " tolerance.",
         ),
         Alert(
             "ModelwatchAutoscalerReplicasMismatch",
@@ -144,5 +146,21 @@ def groups(s: Selectors) -> list[Group]:
     return [
         Group("modelwatch-targets.alerts", targets),
         Group("modelwatch-model.alerts", model),
+        Group("modelwatch-autoscaler.rules", [_direction()]),
         Group("modelwatch-autoscaler.alerts", autoscaler),
     ]
+
+
+def _direction() -> Record:
+    """+1 or -1: the direction of the desired replicas' latest change, held until the next
+    change. Its changes are reversals: a step up and back down is one, not four changes of
+    the count, so only a back-and-forth reads as flapping. It ends with its HPA's series."""
+    desired = "kube_horizontalpodautoscaler_status_desired_replicas"
+    direction = queries.HPA_DESIRED_REPLICAS_DIRECTION
+    return Record(direction, f"""
+        (
+          sgn(idelta({desired}[2m])) != 0
+          or {direction}
+        )
+        and {desired}
+        """)

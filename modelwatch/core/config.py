@@ -176,7 +176,9 @@ class AlertsConfig:
     # One Python worker tops out near one core (the GIL).
     replica_cpu_saturation_cores: float = 0.9
     replica_memory_limit_ratio: float = 0.9
-    autoscaler_flap_changes: int = 6
+    # Reversals of the desired replicas' direction (up then down, or down then up) in 30 minutes:
+    # a step load and its end is one, real oscillation many.
+    autoscaler_flap_reversals: int = 4
 
 
 @dataclass(frozen=True)

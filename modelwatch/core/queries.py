@@ -161,6 +161,10 @@ SLO_SLI_ERROR_RATIO_RATE6H = "slo:sli_error:ratio_rate6h"
 SLO_SLI_TOTAL_AVG_OVER_TIME5M_RATE5M = "slo:sli_total:avg_over_time5m_rate5m"
 SLO_SLI_TOTAL_RATE5M = "slo:sli_total:rate5m"
 
+# namespace_horizontalpodautoscaler
+HPA_DESIRED_REPLICAS_DIRECTION = "namespace_horizontalpodautoscaler:kube_horizontalpodautoscaler_status_desired_replicas:direction"
+
+
 def slo_error_ratio(window: str) -> str:
     """The recorded share of bad API requests of an SLO over ``window`` (5m, 30m, 1h, 2h, 6h, 1d, 3d)."""
     return f"slo:sli_error:ratio_rate{window}"
