@@ -78,7 +78,8 @@ def groups(s: Selectors) -> list[Group]:
             "modelwatch_probe_success == 0",
             "critical",
             "The synthetic probe cannot get an answer from the model API.",
-            "Probe requests to {{ $labels.target }} have failed for 5 minutes: clients see the same.",
+            "Probes of {{ $labels.target }} have failed for 5 minutes: clients likely see the same (the result label"
+            " of modelwatch_probe_requests_total says whether the API failed or the probe could not read its inputs).",
             for_="5m",
         ),
         Alert(

@@ -4,11 +4,15 @@ availability and correctness are seen from outside, as a user sees them.
 
 The inputs are the ``probe`` rows of the deployed versions' metadata; an answer
 is correct when it matches what its ``model_version`` answered at training.
+A probe that cannot read those rows (no deployment, an unreadable version) or
+fails in any other way is a failed probe, not a skipped one: the success gauge
+drops to 0 and the alert on it can fire.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from typing import Iterable
@@ -16,9 +20,12 @@ from typing import Iterable
 import requests
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from modelwatch.core.errors import ModelwatchError
 from modelwatch.models.registry import Registry
 
-RESULTS = ("success", "wrong_answer", "http_error", "connection_error")
+log = logging.getLogger(__name__)
+# registry_error: the probe could not read its inputs; probe_error: anything else went wrong in the probe.
+RESULTS = ("success", "wrong_answer", "http_error", "connection_error", "registry_error", "probe_error")
 FEATURES = ("sl", "sw", "pl", "pw")
 
 
@@ -49,10 +56,14 @@ class ProbeCollector:
 
     def probe_once(self) -> str:
         """One request; returns its result (one of RESULTS)."""
-        expected = self._expected()
-        stable_cases = next(iter(expected.values()))
-        row, _ = stable_cases[next(self._rows) % len(stable_cases)]
         started = time.monotonic()
+        try:
+            expected = self._expected()
+            stable_cases = next(iter(expected.values()))
+            row, _ = stable_cases[next(self._rows) % len(stable_cases)]
+        except (ModelwatchError, OSError, LookupError, TypeError, ValueError, StopIteration, ZeroDivisionError) as exc:
+            log.warning("probe: cannot read the probe rows from the registry: %s", exc)
+            return self._record("registry_error", started)
         try:
             response = self._session.get(self.url, params=dict(zip(FEATURES, row)), timeout=self._timeout,
                                          headers={"X-API-Key": self._key})
@@ -64,16 +75,21 @@ class ProbeCollector:
                 result = "success" if answers.get(tuple(row)) == body.get("species") else "wrong_answer"
         except (requests.RequestException, ValueError):
             result = "connection_error"
+        return self._record(result, started)
+
+    def _record(self, result: str, started: float) -> str:
         self._counts[result] += 1
         self._last = {"result": result, "duration": time.monotonic() - started, "at": time.time()}
         return result
 
     def _loop(self) -> None:
         while True:
+            started = time.monotonic()
             try:
                 self.probe_once()
-            except Exception:  # a registry without versions: try again next interval
-                pass
+            except Exception:  # a bug, not a finding: logged, and the probe shows as failing
+                log.exception("probe: unexpected failure")
+                self._record("probe_error", started)
             time.sleep(self._interval)
 
     def collect(self) -> Iterable:

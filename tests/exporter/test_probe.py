@@ -11,6 +11,7 @@ from modelwatch.exporter.collectors.probe import ProbeCollector
 from modelwatch.models.registry import Registry
 from tests.exporter.json_http import json_server
 from tests.model_service.served import free_port, serve
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -52,3 +53,36 @@ def test_a_wrong_answer_is_caught(config):
         assert registry.get_sample_value("modelwatch_probe_answer_correct", {"target": url}) == 0
     finally:
         server.shutdown()
+
+
+def test_a_registry_it_cannot_read_fails_the_probe_instead_of_keeping_the_last_result(config, keys, state_dir):
+    with serve(state_dir) as (base, _):
+        collector, registry = probe(config, base, keys["user"])
+        assert collector.probe_once() == "success"
+        deployment = config.paths.registry_dir / "iris" / "deployment.json"
+        deployment.write_text("{not json")  # a broken deployment file: no inputs to send
+        assert collector.probe_once() == "registry_error"
+        assert registry.get_sample_value("modelwatch_probe_success", {"target": base}) == 0
+        assert registry.get_sample_value("modelwatch_probe_requests_total", {"target": base, "result": "registry_error"}) == 1
+        deployment.write_text('{"stable": "v1"}')
+        assert collector.probe_once() == "success"
+        assert registry.get_sample_value("modelwatch_probe_success", {"target": base}) == 1
+
+
+def test_the_background_loop_survives_an_unexpected_failure(config, monkeypatch):
+    collector = ProbeCollector("http://127.0.0.1:1", "k", Registry(config.paths.registry_dir, "iris"), 0.05, 1)
+    calls = []
+
+    def broken():
+        calls.append(1)
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(collector, "probe_once", broken)
+    registry = CollectorRegistry()
+    registry.register(collector)
+    assert registry.get_sample_value("modelwatch_probe_success", {"target": "http://127.0.0.1:1"}) is None
+    # ...and that first scrape started the loop
+    wait_until(lambda: len(calls) >= 3, 10, lambda: f"the loop stopped after {len(calls)} calls")
+    assert registry.get_sample_value("modelwatch_probe_success", {"target": "http://127.0.0.1:1"}) == 0
+    assert registry.get_sample_value("modelwatch_probe_requests_total",
+                                     {"target": "http://127.0.0.1:1", "result": "probe_error"}) >= 3
