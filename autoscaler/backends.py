@@ -12,9 +12,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import psutil
 
+from modelwatch.core.config import Config
 from modelwatch.core.errors import ModelwatchError
 
 
@@ -128,3 +130,18 @@ class ComposeContainers:
 
 def _unix_time(iso: str) -> float:
     return datetime.fromisoformat(iso).replace(tzinfo=timezone.utc).timestamp()
+
+
+def _workers(config: Config) -> GunicornWorkers:
+    return GunicornWorkers(config.paths.service_pid_file)
+
+
+def _compose(config: Config) -> ComposeContainers:
+    import docker  # the exporter extra; only this backend needs it
+
+    scaler = config.autoscaler
+    return ComposeContainers(docker.from_env(), scaler.compose_project, scaler.compose_service)
+
+
+# autoscaler.backend -> what it scales
+BACKENDS: dict[str, Callable[[Config], GunicornWorkers | ComposeContainers]] = {"workers": _workers, "compose": _compose}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -93,11 +93,19 @@ def predict_classes(predictor: Predictor, rows: np.ndarray) -> list[str]:
     return [predictor.classes[i] for i in proba.argmax(axis=1)]
 
 
+def _fast(model, onnx_path: Path) -> Predictor:
+    # Exact numpy evaluation of multinomial linear models; anything else through scikit-learn.
+    return LinearPredictor(model) if LinearPredictor.supports(model) else NativePredictor(model)
+
+
+# service.predictor -> how a loaded model is evaluated
+PREDICTORS: dict[str, Callable[..., Predictor]] = {
+    "fast": _fast,
+    "onnx": lambda model, onnx_path: OnnxPredictor(onnx_path, [str(c) for c in model.classes_]),
+    "native": lambda model, onnx_path: NativePredictor(model),
+}
+
+
 def build_predictor(kind: str, model, onnx_path: Path) -> Predictor:
-    """The predictor named by the configuration; "fast" falls back to native
-    for models that are not multinomial linear models."""
-    if kind == "onnx":
-        return OnnxPredictor(onnx_path, [str(c) for c in model.classes_])
-    if kind == "fast" and LinearPredictor.supports(model):
-        return LinearPredictor(model)
-    return NativePredictor(model)
+    """The predictor named by the configuration (service.predictor)."""
+    return PREDICTORS[kind](model, onnx_path)

@@ -1,8 +1,9 @@
 """The ``modelwatch`` command: a table of subcommands, one module each.
 
-Each module has ``add_arguments(parser)`` and ``run(args, config) -> int``;
-``main`` is the one error boundary that turns a ModelwatchError into a
-one-line message and its exit code.
+Each module has ``add_arguments(parser, config)`` and ``run(args, config) ->
+int``; a module is imported only when its command runs or shows its help, so
+one broken command cannot break the others. ``main`` is the one error boundary
+that turns a ModelwatchError into a one-line message and its exit code.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from types import ModuleType
 from typing import NamedTuple
 
 from modelwatch import __version__
-from modelwatch.core.config import load_config
+from modelwatch.core.config import Config, load_config
 from modelwatch.core.errors import ModelwatchError
 from modelwatch.core.extras import explain
 
@@ -48,31 +50,70 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_named(argv: list[str]) -> str | None:
+    """The subcommand in ``argv`` (the first word that is not an option or --config's value)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def _configuration(argv: list[str]) -> tuple[Config, ModelwatchError | None]:
+    """The configuration in use, for the defaults that help shows; a broken one is reported
+    when the command runs, so that --help still works."""
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--config")
+    known, _ = peek.parse_known_args(argv)
+    try:
+        return load_config(known.config), None
+    except ModelwatchError as exc:
+        return Config(), exc
+
+
+def _module(name: str) -> ModuleType:
+    """A command's module, imported only when that command runs or shows its help."""
+    try:
+        return importlib.import_module(COMMANDS[name].module)
+    except ModuleNotFoundError as exc:  # an optional part that is not installed (modelwatch.core.extras)
+        raise explain(exc) or ModelwatchError(f"cannot load the command: {exc}") from None
+    except Exception as exc:  # a broken command breaks only itself
+        raise ModelwatchError(f"cannot load the command: {type(exc).__name__}: {exc}") from None
+
+
+def build_parser(config: Config | None = None, command: str | None = None) -> argparse.ArgumentParser:
+    """Every command is listed from the table; only ``command``'s module is imported, for its options."""
     parser = _Parser(prog="modelwatch", description="Monitoring and observability for deployed ML models.")
     parser.add_argument("--version", action="version", version=f"modelwatch {__version__}")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: $MODELWATCH_CONFIG or ./modelwatch.yaml)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, info in COMMANDS.items():
         sub = commands.add_parser(name, help=info.summary, description=info.summary)
-        importlib.import_module(info.module).add_arguments(sub)
+        if name == command:
+            _module(name).add_arguments(sub, config or Config())
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command_named(argv)
+    config, config_error = _configuration(argv)
     try:
-        config = load_config(args.config)
+        parser = build_parser(config, command)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if config_error is not None:
+            raise config_error
         try:
-            return importlib.import_module(COMMANDS[args.command].module).run(args, config)
+            return _module(args.command).run(args, config)
         except ModuleNotFoundError as exc:  # an optional part that is not installed (modelwatch.core.extras)
             raise explain(exc) or exc
     except ModelwatchError as exc:
-        print(f"modelwatch {args.command}: error: {exc}", file=sys.stderr)
+        print(f"modelwatch {command or ''}: error: {exc}".replace(" : ", ": "), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -5,44 +5,38 @@ with its state on /metrics in kube-state-metrics' HPA shape."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import signal
 import threading
 
 from modelwatch.core.config import Config
+from modelwatch.autoscaler.backends import BACKENDS
+from modelwatch.cli.options import setting, with_settings
 from modelwatch.core.ports import check_port_free
+from modelwatch.core.queries import SCALING_METRICS
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, help="port of its /metrics (default 9189)")
-    parser.add_argument("--metric", choices=("requests", "cpu", "inflight"), help="what to scale on (default requests)")
-    parser.add_argument("--min", dest="min_replicas", type=int, help="fewest replicas (default 1)")
-    parser.add_argument("--max", dest="max_replicas", type=int, help="most replicas (default 4)")
-    parser.add_argument("--backend", choices=("workers", "compose"),
-                        help="scale the local service's workers (default) or a compose service's containers")
+def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
+    scaler = config.autoscaler
+    setting(parser, scaler, "port", "port of its /metrics")
+    setting(parser, scaler, "metric", "what to scale on", choices=list(SCALING_METRICS))
+    setting(parser, scaler, "min_replicas", "fewest replicas", flag="--min")
+    setting(parser, scaler, "max_replicas", "most replicas", flag="--max")
+    setting(parser, scaler, "backend", "scale the local service's workers or a compose service's containers",
+            choices=list(BACKENDS))
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    overrides = {k: getattr(args, k) for k in ("port", "metric", "min_replicas", "max_replicas", "backend")
-                 if getattr(args, k)}
-    config = dataclasses.replace(config, autoscaler=dataclasses.replace(config.autoscaler, **overrides))
+    config = with_settings(config, "autoscaler", args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from prometheus_client import CollectorRegistry, start_http_server
 
-    from modelwatch.autoscaler.backends import ComposeContainers, GunicornWorkers
     from modelwatch.autoscaler.controller import Controller
     from modelwatch.core.prometheus_api import PrometheusApi
 
     scaler = config.autoscaler
     check_port_free(scaler.host, scaler.port)
-    if scaler.backend == "compose":
-        import docker
-
-        backend = ComposeContainers(docker.from_env(), scaler.compose_project, scaler.compose_service)
-    else:
-        backend = GunicornWorkers(config.paths.service_pid_file)
-    controller = Controller(config, backend, PrometheusApi.from_config(config))
+    controller = Controller(config, BACKENDS[scaler.backend](config), PrometheusApi.from_config(config))
     registry = CollectorRegistry()
     registry.register(controller)
     start_http_server(scaler.port, addr=scaler.host, registry=registry)

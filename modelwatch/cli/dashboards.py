@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelwatch.dashboards.provisioning import DASHBOARDS_PATH, write
+from modelwatch.cli.options import prometheus_url
+from modelwatch.core.config import Config
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser, config: Config) -> None:
     parser.add_argument("--out", metavar="DIR", type=Path, default=Path("grafana"),
                         help="folder to write into: dashboards/*.json and provisioning/ (default: ./grafana)")
-    parser.add_argument("--prometheus-url", metavar="URL",
-                        help="the datasource URL Grafana uses (default: this configuration's Prometheus)")
+    prometheus_url(parser, config, "the datasource URL Grafana uses")
     parser.add_argument("--dashboards-path", metavar="PATH", default=DASHBOARDS_PATH,
                         help=f"where Grafana will find the JSON files (default: {DASHBOARDS_PATH})")
 

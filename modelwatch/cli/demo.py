@@ -12,7 +12,7 @@ from rich.console import Console
 from modelwatch.core.config import Config
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
     parser.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
     parser.add_argument("--peak-users", type=int, default=60, help="users at the step's peak (2 requests/s each)")
     parser.add_argument("--step-seconds", type=float, default=210, help="length of the step load (default 210)")

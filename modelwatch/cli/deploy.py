@@ -13,7 +13,7 @@ from modelwatch.model_service.loading import load_version
 from modelwatch.core.config import Config
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
     parser.add_argument("--stable", metavar="VERSION", help="version that takes the traffic (default: the current one)")
     parser.add_argument("--canary", metavar="VERSION", help="version that takes --weight of the traffic")
     parser.add_argument("--weight", type=float, default=None, help="canary share of traffic, 0..1 (default 0.1)")

@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import signal
 
 from modelwatch.exporter.collectors import COLLECTORS
+from modelwatch.cli.options import setting, with_settings
 from modelwatch.core.ports import check_port_free
 from modelwatch.core.config import Config
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to bind (default 9188)")
+def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
+    setting(parser, config.exporter, "host", "address to bind")
+    setting(parser, config.exporter, "port", "port to bind")
     known = "; ".join(f"{name}: {info.help}" for name, info in COLLECTORS.items())
-    parser.add_argument("--collectors", help=f"comma-separated (default: baseline,host,process). {known}")
+    setting(parser, config.exporter, "collectors", f"comma-separated; {known}".replace("%", "%%"))
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("collectors", args.collectors)) if v}
-    config = dataclasses.replace(config, exporter=dataclasses.replace(config.exporter, **overrides))
+    config = with_settings(config, "exporter", args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from modelwatch.exporter.server import serve
 

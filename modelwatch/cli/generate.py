@@ -12,7 +12,7 @@ from modelwatch.core.errors import ModelwatchError
 from modelwatch.generate import REPO_ROOT, differences, write
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser, config: Config) -> None:
     parser.add_argument("--out", metavar="DIR", type=Path, default=REPO_ROOT,
                         help=f"the checkout to write into (default: {REPO_ROOT})")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 naming every file that would change")

@@ -8,7 +8,7 @@ from modelwatch.model_service.keys import ROLES, KeyStore
 from modelwatch.core.config import Config
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=type(parser))
     add = actions.add_parser("add", help="create a key for a client; the key is shown once")
     add.add_argument("name", help="client name (appears in metrics)")

@@ -12,20 +12,20 @@ from rich.console import Console
 from modelwatch.loadtests.runner import LoadRun, default_out_dir, start, verdict
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.loadtests.scenarios import SCENARIOS
+from modelwatch.cli.options import duration, prometheus_url
 from modelwatch.core.config import Config
 from modelwatch.core.prometheus_api import PrometheusApi
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
     parser.add_argument("scenario", choices=list(SCENARIOS), metavar="SCENARIO",
                         help="; ".join(f"{name}: {s.help}" for name, s in SCENARIOS.items()).replace("%", "%%"))
     parser.add_argument("--users", type=int, default=20, help="peak users (default 20)")
-    parser.add_argument("--duration", type=float, default=60, help="seconds (default 60)")
+    parser.add_argument("--duration", type=duration, default=60.0, help="how long, e.g. 60, 90s, 5m (default 60 s)")
     parser.add_argument("--rate-per-user", type=float, default=2.0, help="requests per second each user sends (default 2)")
     parser.add_argument("--url", help="the API to load (default: the local service)")
     parser.add_argument("--key", help="API key (default: a fresh key for the client 'loadtest')")
-    parser.add_argument("--prometheus-url", help="the Prometheus that scrapes the service and judges the SLO "
-                        "(default: the local stack's)")
+    prometheus_url(parser, config, "the Prometheus that scrapes the service and judges the SLO")
     parser.add_argument("--out", type=Path, help="report folder (default: var/loadtests/<time>-<scenario>)")
 
 

@@ -12,9 +12,10 @@ from modelwatch.core.errors import ModelwatchError
 from modelwatch.rules import write_rule_files
 from modelwatch.rules.alertmanager_config import write_alertmanager_config
 from modelwatch.rules.prometheus_config import write_prometheus_config
+from modelwatch.core.config import Config
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser, config: Config) -> None:
     parser.add_argument("--out", metavar="DIR", type=Path, default=Path("prometheus"),
                         help="folder to write into: rules/*.rules.yml, prometheus.yml, alertmanager.yml"
                              " (default: ./prometheus)")

@@ -17,15 +17,15 @@ from modelwatch.core import extras
 from modelwatch.core.config import Config
 from modelwatch.core.errors import ModelwatchError
 from modelwatch.core.ports import check_port_free
+from modelwatch.cli.options import setting, with_settings
 
 OVERRIDES = ("host", "port", "workers", "threads")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to bind (default 8000)")
-    parser.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
-    parser.add_argument("--threads", type=int, help="threads per worker (default 4)")
+def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
+    for field, help in (("host", "address to bind"), ("port", "port to bind"),
+                        ("workers", "gunicorn worker processes"), ("threads", "threads per worker")):
+        setting(parser, config.service, field, help)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -37,8 +37,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
             env[f"MODELWATCH_SERVICE__{name.upper()}"] = str(value)
     if args.config:
         env["MODELWATCH_CONFIG"] = os.path.abspath(args.config)
-    host = args.host or config.service.host
-    port = args.port or config.service.port
+    config = with_settings(config, "service", args)
+    host, port = config.service.host, config.service.port
     registry = Registry(config.paths.registry_dir, config.model.name)
     if not registry.versions():
         raise ModelwatchError(f"no model versions in {registry.model_dir}: run 'modelwatch train' first")

@@ -11,7 +11,7 @@ from modelwatch.core.config import Config
 from modelwatch.local.stack import Stack
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
     pass
 
 

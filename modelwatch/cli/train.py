@@ -9,7 +9,7 @@ from modelwatch.models.registry import METADATA_FILE, Registry
 from modelwatch.core.config import Config
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
     parser.add_argument("--version", dest="model_version", metavar="NAME", help="version name (default: next vN)")
     parser.add_argument("--if-missing", action="store_true", help="do nothing when a version is already registered")
 

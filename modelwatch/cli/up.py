@@ -13,7 +13,7 @@ from modelwatch.core.config import Config
 from modelwatch.local.stack import Stack, ensure_model
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds each component may take to get healthy")
 
 

@@ -25,6 +25,12 @@ import yaml
 from modelwatch.core.errors import ConfigError
 
 ENV_PREFIX = "MODELWATCH_"
+# The names each choice accepts; the tables that act on them (model_service.predictors.PREDICTORS,
+# autoscaler.backends.BACKENDS, core.queries.SCALING_METRICS) live with their parts, and a test
+# keeps both sides the same.
+PREDICTOR_KINDS = ("fast", "onnx", "native")
+AUTOSCALER_BACKENDS = ("workers", "compose")
+SCALING_METRIC_NAMES = ("requests", "cpu", "inflight")
 DEFAULT_FILE = Path("modelwatch.yaml")
 
 
@@ -251,7 +257,7 @@ class Config:
 
     def validate(self) -> list[str]:
         problems = []
-        if self.service.predictor not in ("fast", "onnx", "native"):
+        if self.service.predictor not in PREDICTOR_KINDS:
             problems.append(f"service.predictor: must be fast, onnx or native, not {self.service.predictor!r}")
         for name in ("port", "workers", "threads", "max_batch_size", "max_body_bytes", "keepalive_max_requests"):
             if getattr(self.service, name) < 1:
@@ -295,9 +301,9 @@ class Config:
         if self.alerts.drift_ks_critical < self.alerts.drift_ks_warning:
             problems.append("alerts.drift_ks_critical: must not be below drift_ks_warning")
         scaler = self.autoscaler
-        if scaler.backend not in ("workers", "compose"):
+        if scaler.backend not in AUTOSCALER_BACKENDS:
             problems.append(f"autoscaler.backend: must be workers or compose, not {scaler.backend!r}")
-        if scaler.metric not in ("requests", "cpu", "inflight"):
+        if scaler.metric not in SCALING_METRIC_NAMES:
             problems.append(f"autoscaler.metric: must be requests, cpu or inflight, not {scaler.metric!r}")
         if not 1 <= scaler.min_replicas <= scaler.max_replicas:
             problems.append("autoscaler.min_replicas: must be at least 1 and at most max_replicas")

@@ -12,8 +12,8 @@ import pytest
 from modelwatch.cli import COMMANDS, main
 
 
-def run_cli(*args, state_dir=None, **kwargs):
-    env = dict(os.environ)
+def run_cli(*args, state_dir=None, env=None, **kwargs):
+    env = dict(os.environ if env is None else env)
     if state_dir is not None:
         env["MODELWATCH_PATHS__STATE_DIR"] = str(state_dir)
     return subprocess.run([sys.executable, "-m", "modelwatch", *args], capture_output=True, text=True, env=env, **kwargs)
@@ -29,6 +29,45 @@ def test_unknown_command_is_one_line_error():
     result = run_cli("fly")
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "invalid choice" in result.stderr
+
+
+def test_help_shows_the_configured_value_not_a_copy_of_the_default(tmp_path):
+    config = tmp_path / "modelwatch.yaml"
+    config.write_text("service:\n  port: 8123\nexporter:\n  collectors: host\n")
+    assert "port to bind (now: 8123)" in run_cli("--config", str(config), "serve", "--help").stdout
+    exporter = run_cli("exporter", "--help", env=dict(os.environ, MODELWATCH_CONFIG=str(config))).stdout
+    assert "(now: host)" in " ".join(exporter.split())
+
+
+def test_help_works_while_the_configuration_is_broken_and_running_says_why(tmp_path):
+    env = dict(os.environ, MODELWATCH_SERVICE__PORT="http", MODELWATCH_PATHS__STATE_DIR=str(tmp_path))
+    assert run_cli("serve", "--help", env=env).returncode == 0
+    assert "service.port: expected an integer" in run_cli("serve", env=env).stderr
+
+
+def test_a_broken_command_breaks_only_itself(monkeypatch, capsys):
+    from modelwatch.cli import CommandInfo
+
+    monkeypatch.setitem(COMMANDS, "broken", CommandInfo("modelwatch.cli.does_not_exist", "a command that cannot load"))
+    with pytest.raises(SystemExit) as listed:
+        main(["--help"])
+    assert listed.value.code == 0 and "a command that cannot load" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as other:
+        main(["rules", "--help"])
+    assert other.value.code == 0 and "--no-check" in capsys.readouterr().out
+    assert main(["broken"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("modelwatch broken: error: cannot load the command")
+
+
+@pytest.mark.parametrize("command, option", [(["report", "--since", "5x"], "--since"),
+                                             (["baseline", "record", "--window", "0m"], "--window"),
+                                             (["load", "steady", "--duration", "soon"], "--duration")])
+def test_a_bad_duration_names_its_option(command, option):
+    result = run_cli(*command)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert f"argument {option}: expected a duration like 300s, 5m or 1h" in result.stderr
 
 
 def test_serve_without_model_says_what_to_do(tmp_path):

@@ -89,3 +89,14 @@ def test_the_configuration_written_out_reads_back_unchanged(tmp_path):
     path = tmp_path / "written.yaml"
     path.write_text(config_to_yaml(config))
     assert load_config(path, env={}) == config
+
+
+def test_each_choice_the_configuration_accepts_has_its_table_entry():
+    from modelwatch.autoscaler.backends import BACKENDS
+    from modelwatch.core.config import AUTOSCALER_BACKENDS, PREDICTOR_KINDS, SCALING_METRIC_NAMES
+    from modelwatch.core.queries import SCALING_METRICS
+    from modelwatch.model_service.predictors import PREDICTORS
+
+    assert set(PREDICTORS) == set(PREDICTOR_KINDS)
+    assert set(BACKENDS) == set(AUTOSCALER_BACKENDS)
+    assert set(SCALING_METRICS) == set(SCALING_METRIC_NAMES)
