@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelwatch.core.config import Config
+from modelwatch.core.runtimes import RUNTIMES
 from modelwatch.core.yaml_text import to_yaml
 from modelwatch.rules.builder import duration
 
@@ -19,7 +20,7 @@ def scrape_job(name: str, target: str, **extra) -> dict:
 
 def prometheus_config(config: Config, rule_dir: Path, extra_jobs: list[dict] | None = None) -> dict:
     prom = config.prometheus
-    service = scrape_job(config.alerts.service_job, f"{config.service.host}:{config.service.port}")
+    service = {"job_name": config.alerts.service_job, **RUNTIMES["local"].service_scrape(config)}
     if config.service.metrics_token:
         service["authorization"] = {"type": "Bearer", "credentials": config.service.metrics_token}
     return {

@@ -1,16 +1,18 @@
 """Replica CPU and memory in one shape for all three runtimes, and the
 saturation and fault alerts on them.
 
-A replica is a worker process locally (the exporter's process collector; the
-gunicorn master counts as one too), a container in compose (cAdvisor names
-from the exporter's Docker collector) and a pod's container on Kubernetes
-(cAdvisor via the kubelet). Each source is renamed to a ``replica`` label, so
-dashboards and the baseline comparisons read one series whatever runs.
+A replica is what each runtime says it is (``modelwatch.core.runtimes``): a
+worker process locally (the exporter's process collector), a container in
+compose (cAdvisor names from the exporter's Docker collector) and a pod's
+container on Kubernetes (cAdvisor via the kubelet). Each source is renamed to a
+``replica`` label, so dashboards and the baseline comparisons read one series
+whatever runs.
 """
 
 from __future__ import annotations
 
 from modelwatch.core import queries
+from modelwatch.core.runtimes import RUNTIMES
 from modelwatch.rules.builder import Alert, Group, Record
 from modelwatch.rules.selectors import Selectors, number
 
@@ -24,40 +26,33 @@ def _per_replica(sources: list[tuple[str, str]]) -> str:
     return "\n  or ".join(terms)
 
 
+def _replica_series(resource: str, s: Selectors, form=lambda series: series) -> str:
+    """``resource`` of every runtime that has it (modelwatch.core.runtimes), one ``replica`` label."""
+    return _per_replica([
+        (form(f"{runtime.series[resource]}{{{runtime.selector(resource, s.config)}}}"), runtime.replica_label)
+        for runtime in RUNTIMES.values() if resource in runtime.series
+    ])
+
+
+def _rate(series: str) -> str:
+    return f"rate({series}[5m])"
+
+
 def groups(s: Selectors) -> list[Group]:
     cfg = s.config.alerts
     records = [
-        Record(queries.MODELWATCH_REPLICA_CPU_SECONDS_RATE5M, _per_replica([
-            (f"rate(modelwatch_process_cpu_seconds_total{{{s.process_group}}}[5m])", "pid"),
-            (f"rate(container_cpu_usage_seconds_total{{{s.compose_replica}}}[5m])", "name"),
-            (f"rate(container_cpu_usage_seconds_total{{{s.pod_replica}}}[5m])", "pod"),
-        ])),
-        Record(queries.MODELWATCH_REPLICA_MEMORY_BYTES_SUM, _per_replica([
-            (f"modelwatch_process_resident_memory_bytes{{{s.process_group}}}", "pid"),
-            (f"container_memory_working_set_bytes{{{s.compose_replica}}}", "name"),
-            (f"container_memory_working_set_bytes{{{s.pod_replica}}}", "pod"),
-        ])),
+        Record(queries.MODELWATCH_REPLICA_CPU_SECONDS_RATE5M, _replica_series("cpu_seconds", s, _rate)),
+        Record(queries.MODELWATCH_REPLICA_MEMORY_BYTES_SUM, _replica_series("memory_bytes", s)),
         # Containers only; 0 means unlimited, which is no limit to approach.
-        Record(queries.MODELWATCH_REPLICA_MEMORY_LIMIT_BYTES_SUM, _per_replica([
-            (f"container_spec_memory_limit_bytes{{{s.compose_replica}}} > 0", "name"),
-            (f"container_spec_memory_limit_bytes{{{s.pod_replica}}} > 0", "pod"),
-        ])),
-        Record(queries.MODELWATCH_REPLICA_READ_BYTES_RATE5M, _per_replica([
-            (f"rate(modelwatch_process_read_bytes_total{{{s.process_group}}}[5m])", "pid"),
-            (f"rate(container_fs_reads_bytes_total{{{s.compose_replica}}}[5m])", "name"),
-            (f"rate(container_fs_reads_bytes_total{{{s.pod_replica}}}[5m])", "pod"),
-        ])),
-        Record(queries.MODELWATCH_REPLICA_WRITE_BYTES_RATE5M, _per_replica([
-            (f"rate(modelwatch_process_write_bytes_total{{{s.process_group}}}[5m])", "pid"),
-            (f"rate(container_fs_writes_bytes_total{{{s.compose_replica}}}[5m])", "name"),
-            (f"rate(container_fs_writes_bytes_total{{{s.pod_replica}}}[5m])", "pod"),
-        ])),
+        Record(queries.MODELWATCH_REPLICA_MEMORY_LIMIT_BYTES_SUM,
+               _replica_series("memory_limit_bytes", s, lambda series: f"{series} > 0")),
+        Record(queries.MODELWATCH_REPLICA_READ_BYTES_RATE5M, _replica_series("read_bytes", s, _rate)),
+        Record(queries.MODELWATCH_REPLICA_WRITE_BYTES_RATE5M, _replica_series("write_bytes", s, _rate)),
         *(
-            Record(f"modelwatch:replica_network_{direction}_bytes:rate5m", _per_replica([
-                (f"rate(container_network_{direction}_bytes_total{{{s.compose_replica}}}[5m])", "name"),
-                # cAdvisor reports a pod's network on the pod, not on its containers.
-                (f'rate(container_network_{direction}_bytes_total{{pod=~"{cfg.replica_container}-.+"}}[5m])', "pod"),
-            ]) + f'\n  or label_replace(sum(rate(node_network_{direction}_bytes_total[5m])), "replica", "host", "", "")')
+            # Processes share the host's network: it stands in as one replica, "host".
+            Record(f"modelwatch:replica_network_{direction}_bytes:rate5m",
+                   _replica_series(f"network_{direction}_bytes", s, _rate)
+                   + f'\n  or label_replace(sum(rate(node_network_{direction}_bytes_total[5m])), "replica", "host", "", "")')
             for direction in ("receive", "transmit")
         ),
         Record(queries.MODELWATCH_REPLICAS_COUNT, f"count({queries.MODELWATCH_REPLICA_MEMORY_BYTES_SUM})"),

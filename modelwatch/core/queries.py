@@ -18,6 +18,7 @@ from typing import Callable
 from prometheus_client.utils import floatToGoString
 
 from modelwatch.core.config import Config
+from modelwatch.core.runtimes import RUNTIMES
 from modelwatch.core.series import bucket_label
 
 HTTP_DURATION = "http_server_request_duration_seconds"
@@ -52,14 +53,6 @@ class Selectors:
     @property
     def process_group(self) -> str:
         return f'groupname="{self.config.exporter.process_groupname}"'
-
-    @property
-    def compose_replica(self) -> str:
-        return f'container_label_com_docker_compose_service="{self.config.alerts.replica_container}"'
-
-    @property
-    def pod_replica(self) -> str:
-        return f'container="{self.config.alerts.replica_container}"'
 
     @property
     def latency_le(self) -> str:
@@ -181,7 +174,8 @@ def baseline_stable(metric: str) -> str:
     return f"model_version:modelwatch_baseline_{metric}:stable"
 
 
-RECORDED = tuple(value for name, value in dict(globals()).items() if name.isupper() and ":" in str(value))
+RECORDED = tuple(value for name, value in dict(globals()).items()
+                 if name.isupper() and isinstance(value, str) and value.count(":") == 2)
 
 
 # -- expressions other parts evaluate ---------------------------------------------
@@ -272,10 +266,13 @@ def _inflight(s: Selectors) -> ScalingMetric:
 
 
 def _cpu(s: Selectors) -> ScalingMetric:
+    # The local runtime's replicas: on Kubernetes the HPA's own CPU metric does this.
+    local = RUNTIMES["local"]
+    series = f'{local.series["cpu_seconds"]}{{{local.selector("cpu_seconds", s.config)}}}'
     return ScalingMetric(
         "cpu_cores",
-        f'sum by (replica) (label_replace(rate(modelwatch_process_cpu_seconds_total{{{s.process_group}}}'
-        f'[{scaling_window(s.config)}]), "replica", "$1", "pid", "(.+)"))',
+        f'sum by (replica) (label_replace(rate({series}[{scaling_window(s.config)}]), "replica", "$1", '
+        f'"{local.replica_label}", "(.+)"))',
         s.config.autoscaler.target_cpu_cores, per_replica=True,
     )
 

@@ -5,6 +5,7 @@ Alertmanager) and alertmanager.yml, from the one configuration."""
 from __future__ import annotations
 
 from modelwatch.core.config import Config
+from modelwatch.core.runtimes import RUNTIMES
 from modelwatch.core.yaml_text import generated_header, to_yaml
 from modelwatch.rules.alertmanager_config import alertmanager_config
 from modelwatch.rules.builder import duration
@@ -21,9 +22,7 @@ def prometheus_config(config: Config) -> dict:
         "rule_files": ["/etc/prometheus/rules/*.rules.yml"],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]},
         "scrape_configs": [
-            # Every replica, each its own target: Docker's DNS answers with all their addresses.
-            {"job_name": config.alerts.service_job,
-             "dns_sd_configs": [{"names": ["model-service"], "type": "A", "port": 8000, "refresh_interval": "10s"}]},
+            {"job_name": config.alerts.service_job, **RUNTIMES["compose"].service_scrape(config)},
             scrape_job(config.alerts.exporter_job, "exporter:9188"),
             scrape_job("haproxy", "haproxy:8404"),
             scrape_job(AUTOSCALER_JOB, "autoscaler:9189"),

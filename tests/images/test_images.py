@@ -13,9 +13,8 @@ import pytest
 import requests
 
 from modelwatch.model_service.keys import KeyStore
-from modelwatch.generate.kubernetes import K8S_DIR
 from tests.conftest import IMAGE_TAG as TAG
-from tests.conftest import IMAGE_NAMES, VENDOR_LABEL, built_images
+from tests.conftest import IMAGE_NAMES, ROOT, VENDOR_LABEL, built_images
 from tests.model_service.served import free_port
 from tests.waiting import wait_until, wait_until_ok
 
@@ -102,7 +101,7 @@ def serve_the_canary_and_the_green_release(client, tmp_path):
     keys = tmp_path / "keys.json"
     key = KeyStore(keys).add("alice")
     keys.chmod(0o644)
-    deployment_file = K8S_DIR / "overlays/canary/canary-deployment/deployment.json"
+    deployment_file = ROOT / "k8s/overlays/canary/canary-deployment/deployment.json"
     canary_port, release_port = free_port(), free_port()
     canary = run_service(client, RELEASE_TAG, canary_port, keys, deployment_file)
     release = run_service(client, RELEASE_TAG, release_port, keys)  # blue-green's green: no deployment.json
