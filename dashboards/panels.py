@@ -12,7 +12,6 @@ import json
 from typing import NamedTuple, Sequence
 
 from grafanalib import core as g
-from grafanalib._gen import DashboardEncoder
 
 # The datasource the provisioning file creates; every panel and variable points at it.
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
@@ -192,4 +191,11 @@ def dashboard(title: str, uid: str, description: str, panels: list[g.Panel], var
 
 def to_json(board: g.Dashboard) -> dict:
     """Plain JSON data (grafanalib objects resolved)."""
-    return json.loads(json.dumps(board.to_json_data(), cls=DashboardEncoder))
+    return json.loads(json.dumps(board.to_json_data(), default=_json_data))
+
+
+def _json_data(value):
+    """grafanalib's public to_json_data(), for the objects nested in a dashboard."""
+    if hasattr(value, "to_json_data"):
+        return value.to_json_data()
+    raise TypeError(f"not JSON: {type(value).__name__}")

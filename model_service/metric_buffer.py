@@ -12,7 +12,7 @@ every ``interval`` seconds (``service.metrics_flush_seconds``) on a background t
 a scrape, and when the worker exits. A scrape can miss at most the last interval of the *other*
 workers; a worker killed with SIGKILL loses at most one interval.
 
-Histogram aggregates are applied through the child's ``_sum`` and ``_buckets``
+Histogram aggregates are applied through ``prometheus_internals`` (the child's sum and buckets)
 values, exactly as ``Histogram.observe`` does;
 tests/model_service/test_metric_buffer.py proves the exposition is identical.
 """
@@ -28,6 +28,8 @@ from array import array
 from typing import Callable, Iterable
 
 import numpy as np
+
+from modelwatch.model_service.prometheus_internals import add_observations, upper_bounds
 
 _flushables: "weakref.WeakSet" = weakref.WeakSet()
 
@@ -81,10 +83,7 @@ def apply_histogram(child, values: np.ndarray) -> None:
     """Add many observations to a histogram child: what observe() does once per value."""
     if len(values) == 0:
         return
-    child._sum.inc(float(values.sum()))
-    for bucket, count in zip(child._buckets, bucket_counts(child._upper_bounds, values).tolist()):
-        if count:
-            bucket.inc(count)
+    add_observations(child, float(values.sum()), bucket_counts(upper_bounds(child), values).tolist())
 
 
 class Flusher:

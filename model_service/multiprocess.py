@@ -21,8 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from modelwatch.model_service.prometheus_internals import fold_file
 
 ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 SUMMED_TYPES = ("counter", "histogram", "summary")
@@ -53,12 +54,7 @@ def fold_dead_worker(path: Path, pid: int) -> None:
             dead = path / f"{kind}_{pid}.db"
             if not dead.exists():
                 continue
-            archive = MmapedDict(str(path / f"{kind}_archive.db"))
-            try:
-                for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(str(dead)):
-                    archive.write_value(key, archive.read_value(key)[0] + value, timestamp)
-            finally:
-                archive.close()
+            fold_file(str(dead), str(path / f"{kind}_archive.db"))
             dead.unlink()
         for gauge in glob.glob(str(path / f"gauge_*_{pid}.db")):
             os.remove(gauge)
