@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     console.print(f"replicas over time: {', '.join(changes)}")
     t = result.timings
     console.print(f"after the step: scale-up decision {_seconds(t['step_to_scale_up_decision'])}, new replicas "
-                  f"{_seconds(t['step_to_new_replicas'])}, p95 under the SLO {_seconds(t['step_to_latency_slo_met'])}; "
+                  f"{_seconds(t['step_to_new_replicas'])}, latency SLO met {_seconds(t['step_to_latency_slo_met'])}; "
                   f"after the load fell: back to the minimum {_seconds(t['load_fall_to_scale_down'])}")
     served = ", ".join(f"{pid}: {cpu:.2f} s" for pid, cpu in result.new_workers_cpu.items()) or "none"
     console.print(f"CPU the new workers spent serving: {served}")
