@@ -89,6 +89,9 @@ class Controller:
         current = len(replicas)
         proposal = self._proposal(now, replicas)
         decision = self.state.decide(now, current, [proposal], self.spec, self.behavior)
+        # The decision is published before it is acted on, as an HPA writes its status before the
+        # Deployment scales: whoever watches sees the decision no later than the new replicas.
+        self.status.desired = decision.desired
         if decision.desired != current:
             self.backend.scale_to(decision.desired)
             self.state.record_change(now, decision.desired - current)
@@ -98,7 +101,6 @@ class Controller:
             log.info("scaled %s from %d to %d replicas (%s; %s per replica %s, target %g)", direction, current,
                      decision.desired, decision.reason, self.metric.name, _fmt(proposal.value), self.metric.target)
         self.status.current = decision.desired
-        self.status.desired = decision.desired
         self.status.value = proposal.value
         self.status.metric_available = proposal.replicas is not None
         self.status.reason = decision.reason

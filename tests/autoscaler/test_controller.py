@@ -121,3 +121,19 @@ def test_catalogue_lists_exactly_the_series_served():
         name = family.name + ("_total" if family.type == "counter" else "")
         served[name] = (family.type, {k for s in family.samples for k in s.labels})
     assert catalogue("Autoscaler") == served
+
+
+def test_the_decision_is_published_before_the_backend_acts_on_it():
+    ctrl, workers, source, _ = controller()
+    seen = []
+    real_scale_to = workers.scale_to
+
+    def watching_scale_to(replicas):  # what a scrape during a slow scale-up would show
+        seen.append(dict((labels.get("horizontalpodautoscaler"), value) for labels, value
+                         in scrape(ctrl)["kube_horizontalpodautoscaler_status_desired_replicas"]))
+        real_scale_to(replicas)
+
+    workers.scale_to = watching_scale_to
+    source.answer = [Sample({}, 200.0)]  # 200 requests/s, target 40 per replica: 5 replicas
+    ctrl.sync()
+    assert workers.calls == [5] and list(seen[0].values()) == [5]
