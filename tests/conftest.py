@@ -61,6 +61,14 @@ def trained_state(tmp_path_factory) -> Path:
     return state
 
 
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, dict]:
+    """Users' kinds of models: name -> fitted model, artifact, reference and target (tests/own_models.py)."""
+    from tests.own_models import make_models
+
+    return make_models(tmp_path_factory.mktemp("own-models"))
+
+
 @pytest.fixture
 def state_dir(trained_state, tmp_path) -> Path:
     state = tmp_path / "state"

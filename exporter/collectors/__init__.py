@@ -25,7 +25,7 @@ class CollectorInfo(NamedTuple):
 def _baseline(config: Config) -> Collector:
     from modelwatch.exporter.collectors.baseline import BaselineCollector
 
-    return BaselineCollector(config.paths.registry_dir, config.model.name)
+    return BaselineCollector(config.paths.registry_dir)  # every registered model
 
 
 def _host(config: Config) -> Collector:

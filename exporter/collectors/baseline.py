@@ -1,12 +1,13 @@
-"""The baselines of the deployed model versions, as series: the data baseline
-written by ``modelwatch train`` and, once recorded, the performance baseline
+"""The baselines of every registered model's deployed versions, as series: the
+data baseline written when a version is registered (``modelwatch models add``,
+``modelwatch train``) and, once recorded, the performance baseline
 (``performance-baseline.json`` beside it: latency quantiles, throughput per
 replica, CPU per request, memory per replica, error ratio).
 
 Labels match the service's ``model_input_feature_bucket_total`` and
 ``model_predicted_class_total`` exactly, so drift is one PromQL join away::
 
-    # HELP modelwatch_baseline_feature_fraction Share of training rows in each feature bucket.
+    # HELP modelwatch_baseline_feature_fraction Share of reference rows in each feature bucket ...
     # TYPE modelwatch_baseline_feature_fraction gauge
     modelwatch_baseline_feature_fraction{bucket="01",feature="pl",model_name="iris",model_version="v1"} 0.166667
 
@@ -28,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from modelwatch.models.baselines import (PERFORMANCE_BASELINE_FILE, BaselineError, parse_data_baseline,
                                          parse_performance_baseline)
+from modelwatch.core.errors import ModelwatchError
 from modelwatch.models.registry import DATA_BASELINE_FILE, Registry
 
 log = logging.getLogger(__name__)
@@ -40,24 +42,33 @@ PERFORMANCE_SERIES = (
 )
 
 
-
 class BaselineCollector:
-    def __init__(self, registry_dir: Path, model_name: str):
-        self.registry = Registry(registry_dir, model_name)
-        self._loaded: dict[tuple[str, str], tuple[tuple, dict]] = {}  # (version, file) -> (stamp, last good)
-        self._failures: dict[tuple[str, str, str], int] = {}  # (version, file, reason) -> count
+    """The baselines of every registered model's deployed versions (or of ``model_names`` only)."""
 
-    def _baseline(self, version: str, kind: str) -> dict | None:
+    def __init__(self, registry_dir: Path, model_names: tuple[str, ...] | None = None):
+        self.registry_dir = Path(registry_dir)
+        self.model_names = model_names
+        self._registries: dict[str, Registry] = {}
+        self._loaded: dict[tuple[str, str, str], tuple[tuple, dict]] = {}  # (model, version, file) -> (stamp, last good)
+        self._failures: dict[tuple[str, str, str, str], int] = {}  # (model, version, file, reason) -> count
+
+    def _registry(self, model: str) -> Registry:
+        if model not in self._registries:
+            self._registries[model] = Registry(self.registry_dir, model)
+        return self._registries[model]
+
+    def _baseline(self, model: str, version: str, kind: str) -> dict | None:
         """The last good baseline of a kind ("data" or "performance"), re-read when its file changes."""
         filename, parse = {"data": (DATA_BASELINE_FILE, parse_data_baseline),
                            "performance": (PERFORMANCE_BASELINE_FILE, parse_performance_baseline)}[kind]
-        path = self.registry.version_dir(version) / filename
+        path = self._registry(model).version_dir(version) / filename
         try:
             stat = path.stat()
             stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         except FileNotFoundError:
             stamp = None
-        known = self._loaded.get((version, kind))
+        key = (model, version, kind)
+        known = self._loaded.get(key)
         if known is not None and known[0] == stamp:
             return known[1]
         if stamp is None and kind == "performance" and known is None:
@@ -68,67 +79,111 @@ class BaselineCollector:
             document = parse(path.read_text())
         except (BaselineError, OSError) as exc:
             reason = getattr(exc, "reason", "unreadable")
-            key = (version, kind, reason)
-            self._failures[key] = self._failures.get(key, 0) + 1
-            log.warning("%s baseline of %s %s rejected (%s): %s; serving the last good one", kind,
-                        self.registry.model_name, version, reason, exc)
+            self._failures[(*key, reason)] = self._failures.get((*key, reason), 0) + 1
+            log.warning("%s baseline of %s %s rejected (%s): %s; serving the last good one", kind, model, version,
+                        reason, exc)
             if known is not None:
-                self._loaded[(version, kind)] = (stamp, known[1])  # do not retry an unchanged bad file
+                self._loaded[key] = (stamp, known[1])  # do not retry an unchanged bad file
                 return known[1]
             return None
-        self._loaded[(version, kind)] = (stamp, document)
+        self._loaded[key] = (stamp, document)
         return document
 
-    def collect(self) -> Iterable:
-        model = self.registry.model_name
-        deployment = self.registry.deployment()
-        fraction = GaugeMetricFamily(
-            "modelwatch_baseline_feature_fraction", "Share of training rows in each feature bucket.",
-            labels=[*MODEL, "feature", "bucket"])
-        cumulative = GaugeMetricFamily(
-            "modelwatch_baseline_feature_cumulative_fraction",
-            "Share of training rows in this feature bucket and the ones below it (for KS distances).",
-            labels=[*MODEL, "feature", "bucket"])
-        upper = GaugeMetricFamily(
-            "modelwatch_baseline_feature_bucket_upper_bound",
-            "Upper edge of each feature bucket, in the feature's unit (+Inf for the bucket above the training range).",
-            labels=[*MODEL, "feature", "bucket"])
-        classes = GaugeMetricFamily(
-            "modelwatch_baseline_class_fraction", "Share of training rows of each class.", labels=[*MODEL, "class"])
-        rows = GaugeMetricFamily("modelwatch_baseline_rows", "Training rows the data baseline was computed from.",
-                                 labels=MODEL)
-        latency = GaugeMetricFamily(
-            "modelwatch_baseline_latency_seconds", "Request latency quantiles in the known-good run.",
-            labels=[*MODEL, "latency_quantile"])  # not "quantile": that label is a summary's own
-        performance = {field: GaugeMetricFamily(f"modelwatch_baseline_{field}", text, labels=MODEL)
-                       for field, text in PERFORMANCE_SERIES}
-        for version in deployment.versions:
-            recorded = self._baseline(version, "performance")
-            if recorded is not None:
-                for quantile, seconds in sorted(recorded["latency_seconds"].items()):
-                    latency.add_metric([model, version, quantile], seconds)
-                for field, family in performance.items():
-                    family.add_metric([model, version], recorded[field])
-            baseline = self._baseline(version, "data")
-            if baseline is None:
+    def _deployed(self) -> Iterable[tuple[str, str]]:
+        """(model, version) of every deployed version; a model without a readable deployment has none."""
+        names = self.model_names if self.model_names is not None else Registry.models(self.registry_dir)
+        for model in names:
+            try:
+                versions = self._registry(model).deployment().versions
+            except ModelwatchError as exc:
+                if self.model_names is not None:
+                    raise  # the one model asked for: its absence is the collector's failure
+                log.debug("no deployment of %s: %s", model, exc)
                 continue
-            for feature, spec in baseline["features"].items():
-                running = 0.0
-                bounds = [*spec["edges"], math.inf]
-                for bucket, share, bound in zip(spec["buckets"], spec["reference_fractions"], bounds):
-                    running += share
-                    labels = [model, version, feature, bucket]
-                    fraction.add_metric(labels, share)
-                    cumulative.add_metric(labels, min(running, 1.0))
-                    upper.add_metric(labels, bound)
-            for label, share in baseline["class_mix"].items():
-                classes.add_metric([model, version, label], share)
-            rows.add_metric([model, version], baseline["rows"])
+            for version in versions:
+                yield model, version
+
+    def collect(self) -> Iterable:
+        families = _Families()
+        for model, version in self._deployed():
+            recorded = self._baseline(model, version, "performance")
+            if recorded is not None:
+                families.add_performance(model, version, recorded)
+            baseline = self._baseline(model, version, "data")
+            if baseline is not None:
+                families.add_data(model, version, baseline)
         failures = CounterMetricFamily(
             "modelwatch_baseline_load_failures",
             "Rejected baseline files (file: data or performance) by reason (missing, unreadable, invalid); "
             "the last good one keeps being served.",
             labels=[*MODEL, "file", "reason"])
-        for (version, kind, reason), count in sorted(self._failures.items()):
+        for (model, version, kind, reason), count in sorted(self._failures.items()):
             failures.add_metric([model, version, kind, reason], count)
-        return [fraction, cumulative, upper, classes, rows, latency, *performance.values(), failures]
+        return [*families.all(), failures]
+
+
+class _Families:
+    """The baseline series of one scrape."""
+
+    def __init__(self):
+        def gauge(name: str, text: str, *labels: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(name, text, labels=[*MODEL, *labels])
+
+        self.fraction = gauge("modelwatch_baseline_feature_fraction", "Share of reference rows in each feature bucket "
+                              "(numeric buckets, or a categorical feature's top categories, other, unseen, missing).",
+                              "feature", "bucket")
+        self.cumulative = gauge("modelwatch_baseline_feature_cumulative_fraction",
+                                "Share of reference rows in this numeric feature bucket and the ones below it "
+                                "(for KS distances).", "feature", "bucket")
+        self.upper = gauge("modelwatch_baseline_feature_bucket_upper_bound",
+                           "Upper edge of each numeric feature bucket, in the feature's unit (+Inf for the bucket "
+                           "above the reference range).", "feature", "bucket")
+        self.missing = gauge("modelwatch_baseline_feature_missing_fraction",
+                             "Share of reference rows in which the feature is missing.", "feature")
+        self.classes = gauge("modelwatch_baseline_class_fraction", "Share of reference rows predicted as each class.",
+                             "class")
+        self.prediction = gauge("modelwatch_baseline_prediction_fraction",
+                                "Share of a regressor's reference predictions in each bucket.", "bucket")
+        self.prediction_cumulative = gauge("modelwatch_baseline_prediction_cumulative_fraction",
+                                           "Share of a regressor's reference predictions in this bucket and the ones "
+                                           "below it.", "bucket")
+        self.prediction_upper = gauge("modelwatch_baseline_prediction_bucket_upper_bound",
+                                      "Upper edge of each prediction bucket (+Inf above the reference range).", "bucket")
+        self.rows = gauge("modelwatch_baseline_rows", "Reference rows the data baseline was computed from.")
+        self.latency = gauge("modelwatch_baseline_latency_seconds", "Request latency quantiles in the known-good run.",
+                             "latency_quantile")  # not "quantile": that label is a summary's own
+        self.performance = {field: gauge(f"modelwatch_baseline_{field}", text) for field, text in PERFORMANCE_SERIES}
+
+    def add_performance(self, model: str, version: str, recorded: dict) -> None:
+        for quantile, seconds in sorted(recorded["latency_seconds"].items()):
+            self.latency.add_metric([model, version, quantile], seconds)
+        for field, family in self.performance.items():
+            family.add_metric([model, version], recorded[field])
+
+    def add_data(self, model: str, version: str, baseline: dict) -> None:
+        for feature, spec in baseline["features"].items():
+            if spec.get("kind") == "categorical":
+                for bucket, share in zip(spec["buckets"], spec["reference_fractions"]):
+                    self.fraction.add_metric([model, version, feature, bucket], share)
+            else:
+                _numeric(spec, [model, version, feature], self.fraction, self.cumulative, self.upper)
+            self.missing.add_metric([model, version, feature], spec.get("missing_fraction", 0.0))
+        for label, share in baseline.get("class_mix", {}).items():
+            self.classes.add_metric([model, version, label], share)
+        if "prediction" in baseline:
+            _numeric(baseline["prediction"], [model, version], self.prediction, self.prediction_cumulative,
+                     self.prediction_upper)
+        self.rows.add_metric([model, version], baseline["rows"])
+
+    def all(self) -> list:
+        return [self.fraction, self.cumulative, self.upper, self.missing, self.classes, self.prediction,
+                self.prediction_cumulative, self.prediction_upper, self.rows, self.latency, *self.performance.values()]
+
+
+def _numeric(spec: dict, labels: list[str], fraction, cumulative, upper) -> None:
+    running = 0.0
+    for bucket, share, bound in zip(spec["buckets"], spec["reference_fractions"], [*spec["edges"], math.inf]):
+        running += share
+        fraction.add_metric([*labels, bucket], share)
+        cumulative.add_metric([*labels, bucket], min(running, 1.0))
+        upper.add_metric([*labels, bucket], bound)

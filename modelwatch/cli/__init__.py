@@ -26,7 +26,8 @@ class CommandInfo(NamedTuple):
 
 
 COMMANDS: dict[str, CommandInfo] = {
-    "train": CommandInfo("modelwatch.cli.train", "train the Iris model and register a new version"),
+    "models": CommandInfo("modelwatch.cli.models", "register your own model from its artifact and reference data; list; remove"),
+    "train": CommandInfo("modelwatch.cli.train", "train the Iris example model and register a new version"),
     "serve": CommandInfo("modelwatch.cli.serve", "serve the model API with metrics under gunicorn"),
     "keys": CommandInfo("modelwatch.cli.keys", "create, list and remove API keys"),
     "deploy": CommandInfo("modelwatch.cli.deploy", "choose the stable and canary versions that serve"),

@@ -66,6 +66,10 @@ class ModelConfig:
     # Number of quantile buckets per feature in the data baseline (plus one
     # bucket below and one above the training range).
     feature_buckets: int = 10
+    # A categorical feature's series: its most frequent reference categories, then other, unseen, missing.
+    top_categories: int = 10
+    # Registration refuses a version whose model series per replica would exceed this.
+    series_budget: int = 2000
     random_seed: int = 7
 
 
@@ -277,6 +281,10 @@ class Config:
             problems.append("exporter.collector_deadline_seconds: must be above 0")
         if self.model.feature_buckets < 2:
             problems.append("model.feature_buckets: must be at least 2")
+        if self.model.top_categories < 1:
+            problems.append("model.top_categories: must be at least 1")
+        if self.model.series_budget < 1:
+            problems.append("model.series_budget: must be at least 1")
         for name in ("availability_target", "latency_target"):
             if not 0 < getattr(self.slo, name) < 1:
                 problems.append(f"slo.{name}: must be between 0 and 1 (e.g. 0.999)")

@@ -10,8 +10,11 @@ from modelwatch.core.errors import ModelwatchError
 
 # extra -> the top-level modules it brings that modelwatch imports
 MODULES: dict[str, tuple[str, ...]] = {
-    "serve": ("flask", "gunicorn", "sklearn", "skl2onnx", "onnxruntime", "orjson", "joblib", "swagger_ui"),
+    "serve": ("flask", "gunicorn", "sklearn", "skl2onnx", "onnxruntime", "orjson", "joblib", "swagger_ui",
+              "pandas", "pyarrow", "skops"),
     "exporter": ("docker", "kubernetes"),
+    "xgboost": ("xgboost",),
+    "lightgbm": ("lightgbm",),
     "load": ("locust", "sklearn"),
     "report": ("matplotlib",),
 }

@@ -1,7 +1,10 @@
 """The baseline documents of a model version, and their formats.
 
-The data baseline: per-feature bucket edges with reference fractions, and the
-reference class mix, written at training time. The performance baseline
+The data baseline: per feature, the reference distribution — numeric features
+on quantile buckets, categorical ones on their most frequent categories — and
+its share of missing values; the reference class mix of a classifier, or the
+distribution of a regressor's predictions; written when a version is
+registered. The performance baseline
 (``performance-baseline.json``): what a known-good load run looked like,
 recorded by ``modelwatch baseline record``. The exporter publishes both.
 
@@ -10,6 +13,11 @@ Buckets of a feature with edges e0 < e1 < ... < ek are labelled "00" .. f"{k+1:0
 (e[i-1], e[i]], and the last holds values above the training range (x > ek). The
 service's feature counters and the exporter's baseline series use these labels,
 so drift can be computed in PromQL.
+
+A categorical feature's buckets are its ``top_k`` most frequent reference
+categories, then OTHER (known categories outside those), UNSEEN (values the
+reference never had) and MISSING: a bounded set of label values whatever
+clients send.
 """
 
 from __future__ import annotations
@@ -51,39 +59,91 @@ def feature_baseline(values: np.ndarray, buckets: int) -> dict:
     }
 
 
-def data_baseline(features: np.ndarray, labels: Sequence[str], feature_names: Sequence[str], buckets: int) -> dict:
-    """The data baseline of a training set."""
+OTHER, UNSEEN, MISSING = "(other)", "(unseen)", "(missing)"
+
+
+def numeric_baseline(values: np.ndarray, buckets: int) -> dict:
+    """A numeric feature's buckets over its present values, and its missing share (NaN is missing)."""
+    values = np.asarray(values, dtype=np.float64)
+    present = values[~np.isnan(values)]
+    if present.size == 0:
+        raise ValueError("no value present")
+    return {"kind": "numeric", **feature_baseline(present, buckets),
+            "missing_fraction": round(float(1 - present.size / values.size), 6)}
+
+
+def categorical_baseline(values: Sequence[str | None], top_k: int) -> dict:
+    """A categorical feature's most frequent categories with their shares, the rest as OTHER;
+    UNSEEN has no reference share; anything but a string (None, NaN) is missing."""
+    present = [v for v in values if isinstance(v, str)]
+    counts = Counter(present)
+    top = sorted(counts, key=lambda c: (-counts[c], c))[:top_k]
+    total = len(values)
+    shares = [counts[c] / total for c in top]
+    other = (len(present) - sum(counts[c] for c in top)) / total
+    missing = (total - len(present)) / total
+    return {
+        "kind": "categorical",
+        "categories": sorted(counts),
+        "buckets": [*top, OTHER, UNSEEN, MISSING],
+        "reference_fractions": [round(s, 6) for s in (*shares, other, 0.0, missing)],
+        "missing_fraction": round(missing, 6),
+    }
+
+
+def class_mix(labels: Sequence[str]) -> dict[str, float]:
     mix = Counter(labels)
     total = sum(mix.values())
+    return {label: round(count / total, 6) for label, count in sorted(mix.items())}
+
+
+def data_baseline(features: np.ndarray, labels: Sequence[str], feature_names: Sequence[str], buckets: int) -> dict:
+    """The data baseline of a numeric training set and its labels (the built-in example)."""
     return {
         "rows": int(features.shape[0]),
         "features": {
             name: feature_baseline(features[:, i], buckets) for i, name in enumerate(feature_names)
         },
-        "class_mix": {label: round(count / total, 6) for label, count in sorted(mix.items())},
+        "class_mix": class_mix(labels),
     }
 
 
 NUMBER_LIST = {"type": "array", "items": {"type": "number"}}
+FRACTION = {"type": "number", "minimum": 0, "maximum": 1}
+NUMERIC_BUCKETS = {
+    "type": "object",
+    "required": ["edges", "buckets", "reference_fractions"],
+    "properties": {
+        "kind": {"const": "numeric"},
+        "edges": {**NUMBER_LIST, "minItems": 1},
+        "buckets": {"type": "array", "items": {"type": "string"}},
+        "reference_fractions": {"type": "array", "items": FRACTION},
+        "missing_fraction": FRACTION,
+    },
+}
+CATEGORICAL_BUCKETS = {
+    "type": "object",
+    "required": ["kind", "categories", "buckets", "reference_fractions"],
+    "properties": {
+        "kind": {"const": "categorical"},
+        "categories": {"type": "array", "items": {"type": "string"}},
+        "buckets": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 3},
+        "reference_fractions": {"type": "array", "items": FRACTION},
+        "missing_fraction": FRACTION,
+    },
+}
 DATA_BASELINE_SCHEMA = {
     "type": "object",
-    "required": ["rows", "features", "class_mix"],
+    "required": ["rows", "features"],
     "properties": {
         "rows": {"type": "integer", "minimum": 1},
         "features": {
             "type": "object",
             "minProperties": 1,
-            "additionalProperties": {
-                "type": "object",
-                "required": ["edges", "buckets", "reference_fractions"],
-                "properties": {
-                    "edges": {**NUMBER_LIST, "minItems": 1},
-                    "buckets": {"type": "array", "items": {"type": "string"}},
-                    "reference_fractions": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}},
-                },
-            },
+            "additionalProperties": {"oneOf": [NUMERIC_BUCKETS, CATEGORICAL_BUCKETS]},
         },
-        "class_mix": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}},
+        "class_mix": {"type": "object", "additionalProperties": FRACTION},
+        "prediction": NUMERIC_BUCKETS,  # a regressor's outputs on the reference
     },
 }
 
@@ -103,6 +163,8 @@ PERFORMANCE_BASELINE_SCHEMA = {
         "error_ratio": {"type": "number", "minimum": 0, "maximum": 1},
     },
 }
+
+
 class BaselineError(Exception):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
@@ -126,13 +188,32 @@ def parse_performance_baseline(text: str) -> dict:
     return _validated(text, PERFORMANCE_BASELINE_SCHEMA)
 
 
+def _check_buckets(name: str, spec: dict) -> None:
+    buckets, fractions = spec["buckets"], spec["reference_fractions"]
+    if spec.get("kind") == "categorical":
+        if buckets[-3:] != [OTHER, UNSEEN, MISSING]:
+            raise BaselineError("invalid", f"{name}: a categorical feature's buckets end with {OTHER}, {UNSEEN}, {MISSING}")
+    else:
+        edges = spec["edges"]
+        if buckets != [bucket_label(i) for i in range(len(edges) + 1)]:
+            raise BaselineError("invalid", f"{name}: buckets must be 00..{len(edges):02d}, one fraction each")
+        if edges != sorted(edges):
+            raise BaselineError("invalid", f"{name}: edges must ascend")
+    if len(fractions) != len(buckets) or len(set(buckets)) != len(buckets):
+        raise BaselineError("invalid", f"{name}: one fraction per bucket, each bucket once")
+    # Numeric shares are of the present values, categorical ones of all (missing is a bucket).
+    if not math.isclose(sum(fractions), 1.0, abs_tol=1e-3):
+        raise BaselineError("invalid", f"{name}: fractions must sum to 1")
+
+
 def parse_data_baseline(text: str) -> dict:
     """The data baseline document, or BaselineError saying what is wrong with it."""
     document = _validated(text, DATA_BASELINE_SCHEMA)
+    if ("class_mix" in document) == ("prediction" in document):
+        raise BaselineError("invalid", "document: needs class_mix (a classifier's) or prediction (a regressor's), "
+                                       "one of the two")
     for name, feature in document["features"].items():
-        edges, buckets, fractions = feature["edges"], feature["buckets"], feature["reference_fractions"]
-        if buckets != [bucket_label(i) for i in range(len(edges) + 1)] or len(fractions) != len(buckets):
-            raise BaselineError("invalid", f"feature {name}: buckets must be 00..{len(edges):02d}, one fraction each")
-        if edges != sorted(edges) or not math.isclose(sum(fractions), 1.0, abs_tol=1e-3):
-            raise BaselineError("invalid", f"feature {name}: edges must ascend and fractions sum to 1")
+        _check_buckets(f"feature {name}", feature)
+    if "prediction" in document:
+        _check_buckets("prediction", document["prediction"])
     return document

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 from modelwatch.core.errors import ModelwatchError
 
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MODEL_FILE = "model.joblib"
 ONNX_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"
@@ -96,6 +98,17 @@ class Registry:
         self.model_name = model_name
         self.model_dir = self.root / model_name
 
+    def name_is_valid(self) -> bool:
+        return bool(MODEL_NAME_PATTERN.match(self.model_name))
+
+    @staticmethod
+    def models(root: Path) -> list[str]:
+        """The registered models' names."""
+        root = Path(root)
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and MODEL_NAME_PATTERN.match(p.name))
+
     # -- versions ---------------------------------------------------------------
     def versions(self) -> list[str]:
         if not self.model_dir.is_dir():
@@ -160,3 +173,31 @@ class Registry:
         if problems:
             raise ModelwatchError("invalid deployment: " + "; ".join(problems))
         write_json_atomically(self.deployment_file, asdict(deployment))
+
+    # -- removal ----------------------------------------------------------------------
+    def serving_versions(self) -> tuple[str, ...]:
+        """The versions the deployment file names (none when there is none)."""
+        try:
+            return self.deployment().versions if self.deployment_file.exists() else ()
+        except ModelwatchError:
+            return ()
+
+    def remove_version(self, version: str) -> None:
+        """Remove a version that does not serve (renamed away first, so no reader sees half of it)."""
+        if version not in self.versions():
+            raise ModelwatchError(f"no version {version!r} of {self.model_name}")
+        if version in self.serving_versions():
+            role = "stable" if self.deployment().stable == version else "canary"
+            raise ModelwatchError(f"{self.model_name}/{version} serves as {role}: deploy another version first "
+                                  "(modelwatch deploy), then remove it")
+        doomed = Path(tempfile.mkdtemp(dir=self.model_dir, prefix=".removing-"))
+        os.rename(self.version_dir(version), doomed / version)
+        shutil.rmtree(doomed)
+
+    def remove(self) -> None:
+        """Remove the whole model, every version and its deployment."""
+        if not self.model_dir.is_dir():
+            raise ModelwatchError(f"no model {self.model_name!r} in {self.root}")
+        doomed = Path(tempfile.mkdtemp(dir=self.root, prefix=".removing-"))
+        os.rename(self.model_dir, doomed / self.model_name)
+        shutil.rmtree(doomed)

@@ -15,7 +15,7 @@ from modelwatch.models.registry import Deployment, Registry
 @pytest.fixture
 def registry(config):
     collector_registry = CollectorRegistry()
-    collector_registry.register(BaselineCollector(config.paths.registry_dir, config.model.name))
+    collector_registry.register(BaselineCollector(config.paths.registry_dir, (config.model.name,)))
     return collector_registry
 
 
@@ -76,9 +76,9 @@ def test_malformed_file_rejected_last_good_kept_then_reloaded(config, registry):
 
 
 @pytest.mark.parametrize("mutate,fragment", [
-    (lambda d: d.pop("class_mix"), "'class_mix' is a required property"),
+    (lambda d: d.pop("class_mix"), "needs class_mix (a classifier's) or prediction (a regressor's)"),
     (lambda d: d["features"]["sl"].update(buckets=["a", "b"]), "buckets must be 00"),
-    (lambda d: d["features"]["sl"]["reference_fractions"].__setitem__(1, 0.9), "fractions sum to 1"),
+    (lambda d: d["features"]["sl"]["reference_fractions"].__setitem__(1, 0.9), "fractions must sum to 1"),
     (lambda d: d["features"]["sl"]["edges"].reverse(), "edges must ascend"),
     (lambda d: d.update(rows="many"), "rows"),
 ])
@@ -113,3 +113,31 @@ def test_performance_baseline_absent_until_recorded_then_published(config, regis
     assert registry.get_sample_value("modelwatch_baseline_error_ratio", labels) == 0.0005  # last good one
     assert registry.get_sample_value("modelwatch_baseline_load_failures_total",
                                      {**labels, "file": "performance", "reason": "invalid"}) == 1
+
+
+def test_every_registered_model_is_published_with_categorical_missing_and_regression_baselines(models, tmp_path):
+    from modelwatch.model_service.registration import Request, register
+    from tests.conftest import make_config
+    from tests.own_models import trusted_types
+
+    config = make_config(tmp_path)
+    for name in ("penguins", "diabetes"):
+        item = models[name]
+        register(config, Request(name, item["artifact"], item["reference"], item["target"],
+                                 trusted_types=trusted_types(item)))
+    collector_registry = CollectorRegistry()
+    collector_registry.register(BaselineCollector(config.paths.registry_dir))  # no name: every model
+    penguins = {"model_name": "penguins", "model_version": "v1"}
+    island = [collector_registry.get_sample_value("modelwatch_baseline_feature_fraction",
+                                                  {**penguins, "feature": "island", "bucket": bucket})
+              for bucket in ("Biscoe", "Dream", "Torgersen", "(other)", "(unseen)", "(missing)")]
+    assert sum(island) == pytest.approx(1.0, abs=1e-5) and island[4] == 0
+    assert collector_registry.get_sample_value("modelwatch_baseline_feature_cumulative_fraction",
+                                               {**penguins, "feature": "island", "bucket": "Dream"}) is None
+    assert collector_registry.get_sample_value("modelwatch_baseline_feature_missing_fraction",
+                                               {**penguins, "feature": "sex"}) is not None
+    diabetes = {"model_name": "diabetes", "model_version": "v1"}
+    assert collector_registry.get_sample_value("modelwatch_baseline_class_fraction", {**diabetes, "class": "0"}) is None
+    top = collector_registry.get_sample_value("modelwatch_baseline_prediction_cumulative_fraction", {**diabetes, "bucket": "11"})
+    assert top == pytest.approx(1.0, abs=1e-5)
+    assert collector_registry.get_sample_value("modelwatch_baseline_rows", diabetes) > 100

@@ -1,0 +1,66 @@
+"""Four fitted pipelines of the kinds users bring, with held-out reference data:
+scikit-learn's bundled breast_cancer (binary, 30 features), wine (multiclass)
+and diabetes (regression), and palmerpenguins (categorical columns, missing
+values), each saved with skops; no download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import skops.io
+from palmerpenguins import load_penguins
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+PENGUIN_NUMBERS = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+PENGUIN_CATEGORIES = ["island", "sex"]
+
+
+def _held_out(frame: pd.DataFrame, target: str):
+    train, test = train_test_split(frame, random_state=0, test_size=0.3)
+    return train.drop(columns=[target]), train[target], test
+
+
+def make_models(folder: Path) -> dict[str, dict]:
+    """name -> the fitted model, its artifact, reference (CSV; penguins also Parquet) and target."""
+    made = {}
+    for name, loader, target in (("cancer", load_breast_cancer, "malignant"), ("wine", load_wine, "cultivar")):
+        data = loader(as_frame=True)
+        frame = data.frame.rename(columns={"target": target})
+        frame[target] = [str(data.target_names[t]) for t in frame[target]]
+        x, y, test = _held_out(frame, target)
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x, y)
+        made[name] = {"model": model, "target": target, "test": test}
+    diabetes = load_diabetes(as_frame=True).frame.rename(columns={"target": "progression"})
+    x, y, test = _held_out(diabetes, "progression")
+    made["diabetes"] = {"model": Ridge().fit(x, y), "target": "progression", "test": test}
+    penguins = load_penguins().dropna(subset=["species"])[[*PENGUIN_NUMBERS, *PENGUIN_CATEGORIES, "species"]]
+    x, y, test = _held_out(penguins, "species")
+    prepare = ColumnTransformer([
+        ("numbers", make_pipeline(SimpleImputer(), StandardScaler()), PENGUIN_NUMBERS),
+        ("categories", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")),
+         PENGUIN_CATEGORIES),
+    ])
+    made["penguins"] = {"model": make_pipeline(prepare, LogisticRegression(max_iter=2000)).fit(x, y),
+                        "target": "species", "test": test}
+    for name, item in made.items():
+        item["artifact"] = folder / f"{name}.skops"
+        skops.io.dump(item["model"], item["artifact"])
+        item["reference"] = folder / f"{name}.csv"
+        item["test"].to_csv(item["reference"], index=False)
+    made["penguins"]["parquet"] = folder / "penguins.parquet"
+    made["penguins"]["test"].to_parquet(made["penguins"]["parquet"])
+    return made
+
+
+
+
+def trusted_types(item: dict) -> tuple[str, ...]:
+    """The types a test trusts in its own skops files (the OneHotEncoder's dtype)."""
+    return tuple(skops.io.get_untrusted_types(file=item["artifact"]))
