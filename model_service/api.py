@@ -17,6 +17,7 @@ from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.loading import LoadedModel
 from modelwatch.models.registry import Deployment
 from modelwatch.model_service.serving import ModelServer, request_reload
+from modelwatch.model_service.tabular_api import TabularApi
 from modelwatch.core.config import ServiceConfig
 from modelwatch.core.errors import ModelwatchError
 
@@ -50,7 +51,8 @@ def _parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
     )
 
 
-def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics | None, config: ServiceConfig) -> Blueprint:
+def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics | None, config: ServiceConfig,
+               tabular: TabularApi) -> Blueprint:
     api = Blueprint("api_v1", __name__, url_prefix="/api/v1")
     user = require_key(keystore, metrics)
     admin = require_key(keystore, metrics, role="admin")
@@ -132,20 +134,57 @@ def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics 
     def classify():
         return classify_in(model_for(None))
 
-    @api.route("/models/<version>/classify", methods=["GET", "POST"])
+    # /models/<name>/...: a registered model by name; otherwise a version of the default model.
+    @api.route("/models/<name>/classify", methods=["GET", "POST"])
     @user
-    def classify_version(version: str):
-        return classify_in(model_for(version))
+    def classify_version(name: str):
+        if name in tabular.servers:
+            return tabular_classify(name, None)
+        return classify_in(model_for(name))
 
     @api.route("/predict", methods=["POST"])
     @user
     def predict_batch():
         return predict_in(model_for(None))
 
-    @api.route("/models/<version>/predict", methods=["POST"])
+    @api.route("/models/<name>/predict", methods=["POST"])
     @user
-    def predict_batch_version(version: str):
-        return predict_in(model_for(version))
+    def predict_batch_version(name: str):
+        if name in tabular.servers:
+            return tabular_predict(name, None)
+        return predict_in(model_for(name))
+
+    @api.route("/models/<name>/versions/<version>/classify", methods=["GET", "POST"])
+    @user
+    def classify_pinned(name: str, version: str):
+        return tabular_classify(_registered(name), version)
+
+    @api.route("/models/<name>/versions/<version>/predict", methods=["POST"])
+    @user
+    def predict_pinned(name: str, version: str):
+        return tabular_predict(_registered(name), version)
+
+    def _registered(name: str) -> str:
+        if name not in tabular.servers:
+            raise InputError(f"unknown model {name!r}; registered: {', '.join(sorted(tabular.servers)) or 'none'}",
+                             "model", status=404, code="unknown_model")
+        return name
+
+    def tabular_classify(name: str, version: str | None) -> Response:
+        req = request._get_current_object()
+        form, body = _parse_body(req, allow_form=True)
+        document, headers = tabular.classify(name, version, req, form, body)
+        response = json_response(document)
+        response.headers.update(headers)
+        return response
+
+    def tabular_predict(name: str, version: str | None) -> Response:
+        req = request._get_current_object()
+        extra = [name for name in req.args if name != "key"]
+        if extra:
+            raise InputError(f"unknown query parameter '{extra[0]}'", extra[0])
+        _, body = _parse_body(req, allow_form=False)
+        return json_response(tabular.predict(name, version, body))
 
     def describe(model: LoadedModel, state) -> dict:
         meta = model.metadata
@@ -165,7 +204,8 @@ def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics 
         state = server.state
         if state is None:
             raise InputError("no model is loaded yet", status=503, code="not_ready")
-        return json_response({"models": [describe(m, state) for m in state.models.values()]})
+        return json_response({"models": [describe(m, state) for m in state.models.values()],
+                              "registered": tabular.describe()})
 
     def deployment_document() -> dict:
         state = server.state

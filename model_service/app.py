@@ -23,7 +23,9 @@ from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.models.registry import Registry
+from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
 from modelwatch.model_service.serving import ModelServer
+from modelwatch.model_service.tabular_api import TabularApi
 from modelwatch.core.config import Config, load_config
 from modelwatch.core.errors import ModelwatchError
 
@@ -35,6 +37,33 @@ SWAGGER_UI_ASSETS = SWAGGER_UI_PY_ROOT / "static"  # Swagger UI 5 from PyPI: no 
 
 def _error(status: int, code: str, message: str) -> Response:
     return json_response({"error": {"status": status, "code": code, "message": message}}, status)
+
+
+def _registered_models(config: Config, metrics, watch: bool, rng) -> dict[str, ModelServer]:
+    """A server for every registered model besides the default one (found at start and at a reload)."""
+    servers = {}
+    for name in Registry.models(config.paths.registry_dir):
+        if name == config.model.name:
+            continue
+        server = ModelServer(Registry(config.paths.registry_dir, name), config.service.predictor, metrics,
+                             **({"rng": rng} if rng else {}))
+        try:
+            server.reload()
+        except ModelwatchError:
+            pass  # logged and counted; its routes answer 503 with the reason
+        if watch:
+            server.watch(config.service.reload_poll_seconds)
+        servers[name] = server
+    return servers
+
+
+def _prediction_id_key(config: Config) -> bytes:
+    try:
+        return load_or_create_key(config.paths.prediction_id_key_file)
+    except OSError as exc:  # a read-only state folder (the images): ids stay valid within this worker only
+        log.warning("cannot keep the prediction-id key in %s (%s): using a key of this worker's own, so ids do "
+                    "not verify on other workers or after a restart", config.paths.prediction_id_key_file, exc.strerror)
+        return os.urandom(32)
 
 
 def create_app(config: Config | None = None, *, registry: CollectorRegistry | None = None, rng=None, watch: bool = True):
@@ -62,9 +91,13 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
         pass  # logged and counted; /readyz says why
     if watch:
         server.watch(config.service.reload_poll_seconds)
+    registered = _registered_models(config, metrics, watch, rng)
+    ids = PredictionIds(_prediction_id_key(config))
+    tabular = TabularApi(registered, metrics, ids, config.service.max_batch_size)
 
-    app.register_blueprint(create_api(server, keystore, metrics, config.service))
-    app.extensions["modelwatch"] = {"server": server, "keys": keystore, "metrics": metrics, "config": config}
+    app.register_blueprint(create_api(server, keystore, metrics, config.service, tabular))
+    app.extensions["modelwatch"] = {"server": server, "keys": keystore, "metrics": metrics, "config": config,
+                                    "registered": registered, "prediction_ids": ids}
 
     @app.get("/healthz")
     def healthz():

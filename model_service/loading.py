@@ -30,6 +30,10 @@ def load_version(registry: Registry, version: str, predictor_kind: str) -> Loade
     if not VERSION_PATTERN.match(version) or not registry.version_dir(version).is_dir():
         raise ModelLoadError(version, "missing", f"no such version in {registry.model_dir}")
     metadata = registry.metadata(version)
+    if "format" in metadata:  # registered with modelwatch models add
+        from modelwatch.model_service.tabular import load_tabular
+
+        return load_tabular(registry, version)
     folder = registry.version_dir(version)
     for filename, expected in metadata.get("sha256", {}).items():
         path = folder / filename

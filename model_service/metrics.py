@@ -91,6 +91,15 @@ class ServiceMetrics:
             [*MODEL, "feature", "bucket"],
             **r,
         )
+        self.feature_missing = Counter(
+            "model_input_feature_missing_total", "Input rows in which the feature was missing.",
+            [*MODEL, "feature"], **r,
+        )
+        self.prediction_bucket = Counter(
+            "model_prediction_bucket_total",
+            "A regressor's predicted values by data-baseline prediction bucket (00: below the reference range).",
+            [*MODEL, "bucket"], **r,
+        )
         self.info = Gauge(
             "model_info",
             "Loaded model versions (1: loaded, 0: no longer loaded) with their sha256, role and algorithm.",
@@ -127,6 +136,7 @@ class ServiceMetrics:
         self._http_children: dict = {}
         self._active_children: dict = {}
         self._model_children: dict = {}
+        self._tabular_children: dict = {}
         self._client_children: dict = {}
         for reason in AUTH_FAILURE_REASONS:
             self.auth_failures.labels(reason)
@@ -145,9 +155,10 @@ class ServiceMetrics:
     # -- model ------------------------------------------------------------------------
     def model_loaded(self, model, role: str) -> None:
         """Initialise every per-version series at zero, so rates and drift work from the start."""
+        if hasattr(model, "schema"):
+            return self._tabular_loaded(model, role)
         labels = (model.name, model.version)
-        meta = model.metadata
-        self.info.labels(*labels, role, meta["sha256"]["model.joblib"], meta["algorithm"], meta["created"]).set(1)
+        self.info.labels(*_info_labels(model, role)).set(1)
         self.load_duration.labels(*labels).set(model.load_seconds)
         feature_children = []
         for name, edges in zip(model.feature_names, model.bucket_edges):
@@ -167,10 +178,38 @@ class ServiceMetrics:
         self.predictions.labels(*labels, "error")
 
     def model_unloaded(self, model, role: str) -> None:
-        meta = model.metadata
-        self.info.labels(
-            model.name, model.version, role, meta["sha256"]["model.joblib"], meta["algorithm"], meta["created"]
-        ).set(0)
+        self.info.labels(*_info_labels(model, role)).set(0)
+
+    def _tabular_loaded(self, model, role: str) -> None:
+        """A registered model's series (``model_service.tabular``): feature buckets by its schema,
+        missing counts, and classes or prediction buckets."""
+        labels = (model.name, model.version)
+        self.info.labels(*_info_labels(model, role)).set(1)
+        self.load_duration.labels(*labels).set(model.load_seconds)
+        features = []
+        for feature in model.schema.features:
+            buckets = [self.feature_bucket.labels(*labels, feature.name, b) for b in model.buckets[feature.name].labels]
+            features.append((buckets, self.feature_missing.labels(*labels, feature.name)))
+        if model.classes:
+            outputs = [self.predicted_class.labels(*labels, c) for c in model.classes]
+        else:
+            outputs = [self.prediction_bucket.labels(*labels, bucket_label(i)) for i in range(len(model.output_edges) + 1)]
+        known = self._tabular_children.get(labels)
+        self._tabular_children[labels] = TabularSeries(
+            known.requests if known else EventColumns(2),  # per request: seconds, rows
+            known.rows if known else EventColumns(2 + len(features)),  # per row: output, confidence, feature buckets
+            self.predictions.labels(*labels, "success"), self.inference.labels(*labels),
+            self.batch_size.labels(*labels), self.confidence.labels(*labels), outputs, features,
+        )
+        self.predictions.labels(*labels, "error")
+
+    def observe_tabular(self, model, seconds: float, outputs: np.ndarray, confidences: np.ndarray,
+                        buckets: np.ndarray) -> None:
+        """One request of a registered model: per row the output (class index, or prediction bucket),
+        the confidence (NaN for regressors) and each feature's bucket index (negative: missing)."""
+        series = self._tabular_children[(model.name, model.version)]
+        series.requests.extend((seconds, len(outputs)))
+        series.rows.extend(np.column_stack([outputs, confidences, buckets]).ravel().tolist())
 
     def model_registered(self, model_name: str) -> None:
         """Start the reload-failure series at zero, so an alert sees the first increase."""
@@ -248,6 +287,55 @@ class ServiceMetrics:
                 for child, count in zip(buckets, counts.tolist()):
                     if count:
                         child.inc(count)
+        for series in list(self._tabular_children.values()):
+            self._flush_tabular(series)
+
+    @staticmethod
+    def _flush_tabular(series: "TabularSeries") -> None:
+        requests, rows = series.requests.drain(), series.rows.drain()
+        if len(requests):
+            apply_histogram(series.inference, requests[:, 0])
+            apply_histogram(series.batch_size, requests[:, 1])
+        if not len(rows):
+            return
+        series.predictions.inc(len(rows))
+        _count(series.outputs, rows[:, 0].astype(np.int64))
+        confidences = rows[:, 1]
+        apply_histogram(series.confidence, confidences[~np.isnan(confidences)])
+        for column, (buckets, missing) in enumerate(series.features, start=2):
+            # -1: a missing number (no bucket); -(b + 2): a missing category, counted in bucket b too
+            indexes = rows[:, column].astype(np.int64)
+            absent = indexes < 0
+            if absent.any():
+                missing.inc(int(absent.sum()))
+            indexes = np.where(absent, -indexes - 2, indexes)
+            _count(buckets, indexes[indexes >= 0])
+
+
+def _count(children: list, indexes: np.ndarray) -> None:
+    for child, count in zip(children, np.bincount(indexes, minlength=len(children)).tolist()):
+        if count:
+            child.inc(count)
+
+
+def _info_labels(model, role: str) -> tuple:
+    meta = model.metadata
+    if hasattr(model, "schema"):
+        return (model.name, model.version, role, model.sha256, meta.get("algorithm", meta["format"]), meta["created"])
+    return (model.name, model.version, role, meta["sha256"]["model.joblib"], meta["algorithm"], meta["created"])
+
+
+class TabularSeries(NamedTuple):
+    """A registered model version's event columns and its labelled children."""
+
+    requests: EventColumns
+    rows: EventColumns
+    predictions: object
+    inference: object
+    batch_size: object
+    confidence: object
+    outputs: list  # per class, or per prediction bucket
+    features: list  # (bucket children, missing child) per feature
 
 
 class ModelSeries(NamedTuple):

@@ -59,6 +59,11 @@ class PathsConfig:
     def service_pid_file(self) -> Path:
         return self.run_dir / "service.pid"
 
+    @property
+    def prediction_id_key_file(self) -> Path:
+        # Signs prediction ids: every worker and replica must share it (mount it where replicas run).
+        return self.state_dir / "secrets" / "prediction-id.key"
+
 
 @dataclass(frozen=True)
 class ModelConfig:

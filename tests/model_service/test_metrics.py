@@ -136,7 +136,19 @@ def catalogue(section: str | None = None) -> dict[str, tuple[str, set[str]]]:
     return rows
 
 
-def test_catalogue_lists_exactly_the_series_served(client, keys, registry):
+def test_catalogue_lists_exactly_the_series_served(config, keys, models):
+    from prometheus_client import CollectorRegistry
+
+    from modelwatch.model_service.app import create_app
+    from modelwatch.model_service.registration import Request, register
+    from tests.own_models import trusted_types
+
+    for name in ("penguins", "diabetes"):  # a registered classifier and regressor beside the default model
+        item = models[name]
+        register(config, Request(name, item["artifact"], item["reference"], item["target"],
+                                 trusted_types=trusted_types(item)))
+    registry = CollectorRegistry()
+    client = create_app(config, registry=registry, watch=False).test_client()
     client.get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": keys["user"]})
     series(registry)  # flushes
     served = {}

@@ -1,0 +1,94 @@
+"""Prediction ids that carry what was predicted: a label sent days later with
+the id can be joined to its prediction by any worker of any replica, with no
+shared database — the id itself holds the model, version, time and output,
+signed with a key every replica shares (so a client cannot forge one).
+
+    token = PredictionIds(key).issue("penguins", "v2", "Adelie")
+    PredictionIds(key).read(token).output    # "Adelie"
+
+The key lives in a 0600 file (created on first use) or comes from the
+environment; tokens signed with another key are refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelwatch.core.errors import ModelwatchError
+
+SIGNATURE_BYTES = 16
+MAX_TOKEN_LENGTH = 512
+
+
+class InvalidPredictionId(ModelwatchError):
+    pass
+
+
+@dataclass(frozen=True)
+class Prediction:
+    model: str
+    version: str
+    output: str | float  # the predicted class, or a regressor's value
+    issued: float  # Unix time
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The shared signing key: read from ``path``, or made there (0600) by the first worker."""
+    path = Path(path)
+    try:
+        return _unb64(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker made it first: use theirs
+        return _unb64(path.read_text().strip())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(_b64(key) + "\n")
+    return key
+
+
+class PredictionIds:
+    def __init__(self, key: bytes):
+        if len(key) < 16:
+            raise ModelwatchError("the prediction-id key must be at least 16 bytes")
+        self._key = key
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:SIGNATURE_BYTES])
+
+    def issue(self, model: str, version: str, output: str | float, issued: float | None = None) -> str:
+        document = [model, version, output, round(issued if issued is not None else time.time(), 3)]
+        payload = _b64(json.dumps(document, separators=(",", ":")).encode())
+        return f"{payload}.{self._sign(payload)}"
+
+    def read(self, token: str) -> Prediction:
+        """The prediction a token names, or InvalidPredictionId."""
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
+            raise InvalidPredictionId("not a prediction id")
+        payload, signature = token.split(".")
+        if not hmac.compare_digest(signature, self._sign(payload)):
+            raise InvalidPredictionId("not a prediction id of this service (bad signature)")
+        try:
+            model, version, output, issued = json.loads(_unb64(payload))
+        except (ValueError, TypeError):
+            raise InvalidPredictionId("not a prediction id") from None
+        return Prediction(model, version, output, float(issued))

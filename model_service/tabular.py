@@ -1,0 +1,247 @@
+"""Serving a registered model (``modelwatch models add``): loading a version
+as its schema and artifact say, turning request values into the model's input
+frame under the schema's rules, and its answers into the API's.
+
+Validation, per feature of the schema:
+- missing (absent, null, or an empty query value): accepted where the schema
+  allows it, else a 400 naming the field;
+- numeric: a finite number (text only where the transport is text: query,
+  form) inside the declared range;
+- categorical: text (or an integer or boolean, taken as text) of at most 200
+  characters; a category the reference never had is served and counted as
+  unseen, not refused.
+Unknown fields are refused. Answers that are not finite are refused with a 422.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from modelwatch.model_service.artifacts import Answers, load_artifact
+from modelwatch.model_service.inputs import NUMBER, InputError
+from modelwatch.models.baselines import MISSING, OTHER, UNSEEN, bucket_indexes
+from modelwatch.models.registry import DATA_BASELINE_FILE, VERSION_PATTERN, ModelLoadError, Registry, sha256_of
+from modelwatch.models.schema import SCHEMA_FILE, Feature, ModelSchema, SchemaError
+
+MAX_CATEGORY_LENGTH = 200
+RESERVED_QUERY = frozenset(("key",))
+
+
+@dataclass(frozen=True)
+class FeatureBuckets:
+    """How a feature's values map to its baseline buckets (the metric's bucket label)."""
+
+    labels: tuple[str, ...]
+    edges: tuple[float, ...] = ()  # numeric
+    index_of: dict[str, int] = field(default_factory=dict)  # categorical: category -> bucket
+    known: frozenset[str] = frozenset()  # categorical: every category of the reference
+
+    def categorical_indexes(self, values: list) -> np.ndarray:
+        """The bucket of every value of a categorical feature: its own, OTHER, UNSEEN or MISSING."""
+        other, unseen, missing = (self.labels.index(x) for x in (OTHER, UNSEEN, MISSING))
+        return np.fromiter((missing if v is None else self.index_of.get(v, other if v in self.known else unseen)
+                            for v in values), dtype=np.int64, count=len(values))
+
+
+@dataclass(frozen=True)
+class TabularModel:
+    name: str
+    version: str
+    metadata: dict[str, Any]
+    schema: ModelSchema
+    artifact: Any
+    buckets: dict[str, FeatureBuckets]
+    output_edges: tuple[float, ...]  # a regressor's prediction buckets
+    load_seconds: float
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.schema.feature_names
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.schema.classes
+
+    @property
+    def sha256(self) -> str:
+        return self.metadata["sha256"][self.metadata["artifact"]]
+
+
+def _buckets(spec: dict) -> FeatureBuckets:
+    labels = tuple(spec["buckets"])
+    if spec.get("kind") == "categorical":
+        return FeatureBuckets(labels, index_of={c: i for i, c in enumerate(labels[:-3])},
+                              known=frozenset(spec["categories"]))
+    return FeatureBuckets(labels, edges=tuple(spec["edges"]))
+
+
+def load_tabular(registry: Registry, version: str) -> TabularModel:
+    """Load and verify a registered version: checksums first (before any file is parsed), then the
+    artifact as it was trusted at registration, then the probe rows' recorded answers."""
+    started = time.perf_counter()
+    if not VERSION_PATTERN.match(version) or not registry.version_dir(version).is_dir():
+        raise ModelLoadError(version, "missing", f"no such version in {registry.model_dir}")
+    metadata = registry.metadata(version)
+    folder = registry.version_dir(version)
+    for filename, expected in metadata.get("sha256", {}).items():
+        path = folder / filename
+        if not path.exists():
+            raise ModelLoadError(version, "missing", f"{filename} is missing")
+        if sha256_of(path) != expected:
+            raise ModelLoadError(version, "checksum", f"{filename} does not match its recorded sha256")
+    try:
+        schema = ModelSchema.from_dict(json.loads((folder / SCHEMA_FILE).read_text()))
+        baseline = json.loads((folder / DATA_BASELINE_FILE).read_text())
+        trusted = metadata.get("trusted", {})
+        artifact = load_artifact(folder / metadata["artifact"], tuple(trusted.get("types", ())),
+                                 bool(trusted.get("pickle")))
+        if schema.classes and hasattr(artifact, "with_classes"):
+            artifact.with_classes(schema.classes)
+        probe = metadata["probe"]
+        answers = artifact.predict(frame_of(probe["rows"], schema))
+    except (ValueError, KeyError, OSError, SchemaError) as exc:
+        raise ModelLoadError(version, "unreadable", f"{type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # the artifact failed on its own probe rows
+        raise ModelLoadError(version, "unreadable", f"{type(exc).__name__}: {exc}") from None
+    if schema.task == "classification":
+        matches = answers.labels == probe["classes"]
+    else:
+        matches = np.allclose(answers.values, probe["values"], rtol=1e-6, atol=1e-6)
+    if not matches:
+        raise ModelLoadError(version, "mismatch", "answers differ from those recorded at registration")
+    buckets = {name: _buckets(spec) for name, spec in baseline["features"].items()}
+    edges = tuple(baseline["prediction"]["edges"]) if "prediction" in baseline else ()
+    return TabularModel(registry.model_name, version, metadata, schema, artifact, buckets, edges,
+                        time.perf_counter() - started)
+
+
+def frame_of(rows: list[dict], schema: ModelSchema) -> pd.DataFrame:
+    """The model's input frame from validated rows (numbers as floats, categories as str or None)."""
+    columns = {}
+    for feature in schema.features:
+        values = [row.get(feature.name) for row in rows]
+        if feature.kind == "numeric":
+            columns[feature.name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        else:
+            columns[feature.name] = pd.Series(values, dtype=object)
+    return pd.DataFrame(columns)
+
+
+# -- request values -> rows ---------------------------------------------------------------------
+
+
+def _value(feature: Feature, value: Any, text: bool) -> Any:
+    """One validated value (None for missing), or InputError naming the feature."""
+    name = feature.name
+    if value is None or (text and value == ""):
+        if not feature.allow_missing:
+            raise InputError(f"field '{name}' is required", name)
+        return None
+    if feature.kind == "categorical":
+        if isinstance(value, bool) or isinstance(value, int):
+            value = str(value).lower() if isinstance(value, bool) else str(value)
+        if not isinstance(value, str):
+            raise InputError(f"field '{name}' must be text (a category)", name)
+        if len(value) > MAX_CATEGORY_LENGTH:
+            raise InputError(f"field '{name}' is longer than {MAX_CATEGORY_LENGTH} characters", name)
+        return value
+    if isinstance(value, str) and text:
+        if not NUMBER.match(value):
+            raise InputError(f"field '{name}' must be a number, got {value[:40]!r}", name)
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"field '{name}' must be a number", name)
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer of hundreds of digits
+        raise InputError(f"field '{name}' is out of range", name) from None
+    if not math.isfinite(number):
+        raise InputError(f"field '{name}' must be a finite number", name)
+    if (feature.minimum is not None and number < feature.minimum) or (
+            feature.maximum is not None and number > feature.maximum):
+        raise InputError(f"field '{name}' must be between {feature.minimum:g} and {feature.maximum:g}"
+                         if feature.minimum is not None and feature.maximum is not None else
+                         f"field '{name}' is outside its allowed range", name)
+    return number
+
+
+def row_of(values: Mapping[str, Any] | list, schema: ModelSchema, text: bool = False, where: str = "") -> dict:
+    """A validated row from an object (by name) or a list (in the schema's order)."""
+    features = schema.features
+    if isinstance(values, list):
+        if len(values) != len(features):
+            raise InputError(f"{where}expected {len(features)} values in the order "
+                             f"{', '.join(schema.feature_names)}, got {len(values)}")
+        values = dict(zip(schema.feature_names, values))
+    elif not isinstance(values, Mapping):
+        raise InputError(f"{where}a row is an object of feature values or a list in the schema's order")
+    unknown = [k for k in values if k not in schema.feature_names]
+    if unknown:
+        raise InputError(f"{where}unknown field '{str(unknown[0])[:64]}'", str(unknown[0])[:64])
+    try:
+        return {f.name: _value(f, values.get(f.name), text) for f in features}
+    except InputError as exc:
+        if where:
+            exc.message = f"{where}{exc.message}"
+        raise
+
+
+def classify_values(query: Iterable[tuple[str, str]], form: list | None, body: Any, schema: ModelSchema) -> dict:
+    """One row from the query string, a form body or a JSON object (not more than one of them)."""
+    query_values = {k: v for k, v in query if k not in RESERVED_QUERY}
+    sources = [s for s in (query_values, dict(form or [])) if s]
+    if body is not None:
+        if not isinstance(body, dict):
+            raise InputError("send one row as a JSON object of feature values")
+        return row_of(body, schema)
+    if len(sources) > 1:
+        raise InputError("send the features in the query string or in the body, not both")
+    return row_of(sources[0] if sources else {}, schema, text=True)
+
+
+def batch_values(body: Any, schema: ModelSchema, max_batch: int) -> list[dict]:
+    if not isinstance(body, dict) or set(body) != {"instances"}:
+        raise InputError('send {"instances": [row, ...]}: each row an object of feature values or a list in the '
+                         "schema's order", "instances")
+    instances = body["instances"]
+    if not isinstance(instances, list) or not instances:
+        raise InputError("'instances' must be a non-empty list", "instances")
+    if len(instances) > max_batch:
+        raise InputError(f"at most {max_batch} instances per request, got {len(instances)}", "instances", status=413,
+                         code="batch_too_large")
+    return [row_of(row, schema, where=f"instance {i}: ") for i, row in enumerate(instances)]
+
+
+# -- answers -> documents -----------------------------------------------------------------------
+
+
+def answers_of(model: TabularModel, rows: list[dict]) -> Answers:
+    """The model's answers, or a 422 when any is not a finite number."""
+    with np.errstate(all="ignore"):  # overflow on extreme inputs: judged on the result below
+        answers = model.artifact.predict(frame_of(rows, model.schema))
+    numbers = answers.probabilities if answers.probabilities is not None else answers.values
+    if numbers is not None and not np.all(np.isfinite(numbers)):
+        raise InputError("the model gives no finite answer for these inputs", status=422, code="non_finite_answer")
+    return answers
+
+
+def documents(model: TabularModel, answers: Answers, ids: list[str]) -> list[dict]:
+    """One answer per row: class, confidence and probabilities, or value; with its prediction id."""
+    if answers.labels is None:
+        return [{"value": float(v), "prediction_id": i} for v, i in zip(answers.values, ids)]
+    out = []
+    for row, (label, prediction_id) in enumerate(zip(answers.labels, ids)):
+        document = {"class": label, "prediction_id": prediction_id}
+        if answers.probabilities is not None:
+            probabilities = answers.probabilities[row]
+            document["confidence"] = float(probabilities.max())
+            document["probabilities"] = dict(zip(model.classes, (float(p) for p in probabilities)))
+        out.append(document)
+    return out

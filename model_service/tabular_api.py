@@ -1,0 +1,112 @@
+"""The API of the registered models (``modelwatch models add``), each served by
+its own ModelServer (deployment, canary, reload): predict a batch, classify
+one row, pinned to a version or not, and describe them with their schemas.
+Every answer carries a prediction id (body, and the X-Prediction-Id header for
+one row) that labels sent later are joined on."""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+import numpy as np
+from flask import Request, Response
+
+from modelwatch.model_service.inputs import InputError
+from modelwatch.model_service.metrics import ServiceMetrics
+from modelwatch.model_service.prediction_ids import PredictionIds
+from modelwatch.model_service.serving import ModelServer
+from modelwatch.model_service.tabular import TabularModel, answers_of, batch_values, classify_values, documents
+from modelwatch.models.baselines import MISSING, bucket_indexes
+
+
+class TabularApi:
+    def __init__(self, servers: dict[str, ModelServer], metrics: ServiceMetrics | None, ids: PredictionIds,
+                 max_batch: int):
+        self.servers = servers
+        self.metrics = metrics
+        self.ids = ids
+        self.max_batch = max_batch
+
+    def model(self, name: str, version: str | None) -> TabularModel:
+        server = self.servers[name]
+        state = server.state
+        if state is None:
+            raise InputError(f"model {name} is not loaded: {server.last_error}", status=503, code="not_ready")
+        if version is None:
+            return server.choose()
+        model = state.models.get(version)
+        if model is None:
+            raise InputError(f"unknown version {version!r} of {name}; loaded: {', '.join(state.models)}", "version",
+                             status=404, code="unknown_version")
+        return model
+
+    def _answer(self, model: TabularModel, rows: list[dict]) -> list[dict]:
+        started = perf_counter()
+        try:
+            answers = answers_of(model, rows)
+        except Exception:
+            if self.metrics:
+                self.metrics.prediction_failed(model, len(rows))
+            raise
+        elapsed = perf_counter() - started
+        outputs = answers.labels if answers.labels is not None else answers.values.tolist()
+        ids = [self.ids.issue(model.name, model.version, output) for output in outputs]
+        if self.metrics:
+            self._observe(model, elapsed, rows, answers)
+        return documents(model, answers, ids)
+
+    def _observe(self, model: TabularModel, elapsed: float, rows: list[dict], answers) -> None:
+        if answers.labels is not None:
+            index = {c: i for i, c in enumerate(model.classes)}
+            outputs = np.array([index[label] for label in answers.labels], dtype=np.float64)
+            confidences = (answers.probabilities.max(axis=1) if answers.probabilities is not None
+                           else np.full(len(rows), np.nan))
+        else:
+            outputs = bucket_indexes(model.output_edges, answers.values).astype(np.float64)
+            confidences = np.full(len(rows), np.nan)
+        columns = []
+        for feature in model.schema.features:
+            spec = model.buckets[feature.name]
+            values = [row[feature.name] for row in rows]
+            if feature.kind == "numeric":
+                present = np.array([v is not None for v in values])
+                column = np.full(len(rows), -1.0)
+                if present.any():
+                    column[present] = bucket_indexes(spec.edges, np.array([v for v in values if v is not None],
+                                                                          dtype=np.float64))
+                columns.append(column)
+            else:
+                # A missing category counts in its own bucket and as missing: encoded -(bucket + 2).
+                missing = spec.labels.index(MISSING)
+                indexes = spec.categorical_indexes(values)
+                columns.append(np.where(indexes == missing, -(missing + 2), indexes).astype(np.float64))
+        self.metrics.observe_tabular(model, elapsed, outputs, confidences, np.column_stack(columns))
+
+    def classify(self, name: str, version: str | None, request: Request, form, body) -> tuple[dict, dict]:
+        model = self.model(name, version)
+        if not model.classes:
+            raise InputError(f"{name} is a regressor: use /api/v1/models/{name}/predict", status=404,
+                             code="not_a_classifier")
+        row = classify_values(request.args.items(multi=True), form, body, model.schema)
+        answer = self._answer(model, [row])[0]
+        return {**answer, "model": model.name, "model_version": model.version}, {"X-Prediction-Id": answer["prediction_id"]}
+
+    def predict(self, name: str, version: str | None, body) -> dict:
+        model = self.model(name, version)
+        if body is None:
+            raise InputError('send a JSON body: {"instances": [...]}', code="missing_body")
+        rows = batch_values(body, model.schema, self.max_batch)
+        return {"model": model.name, "model_version": model.version, "predictions": self._answer(model, rows)}
+
+    def describe(self) -> list[dict]:
+        described = []
+        for name, server in sorted(self.servers.items()):
+            state = server.state
+            versions = []
+            for version, model in (state.models.items() if state else ()):
+                versions.append({"version": version, "role": state.role(version),
+                                 "created": model.metadata["created"], "format": model.metadata["format"],
+                                 "quality": model.metadata.get("quality", {})})
+            schema = next(iter(state.models.values())).schema.to_dict() if state else None
+            described.append({"name": name, "versions": versions, "schema": schema, "last_error": server.last_error})
+        return described
