@@ -10,7 +10,7 @@ from typing import Any
 
 from modelwatch.model_service.predictors import Predictor
 from modelwatch.models.registry import (DATA_BASELINE_FILE, MODEL_FILE, ONNX_FILE, VERSION_PATTERN, ModelLoadError,
-                                        Registry, sha256_of)
+                                        Registry)
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,7 @@ def load_version(registry: Registry, version: str, predictor_kind: str) -> Loade
 
         return load_tabular(registry, version)
     folder = registry.version_dir(version)
-    for filename, expected in metadata.get("sha256", {}).items():
-        path = folder / filename
-        if not path.exists():
-            raise ModelLoadError(version, "missing", f"{filename} is missing")
-        if sha256_of(path) != expected:
-            raise ModelLoadError(version, "checksum", f"{filename} does not match its recorded sha256")
+    registry.verify(version, metadata)
     import joblib  # the serving stack: imported when a version is loaded
     import numpy as np
 

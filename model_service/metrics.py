@@ -270,17 +270,10 @@ class ServiceMetrics:
 
     def _flush_predictions(self) -> None:
         for series in list(self._model_children.values()):
-            requests, rows = series.requests.drain(), series.rows.drain()
-            if len(requests):
-                apply_histogram(series.inference, requests[:, 0])
-                apply_histogram(series.batch_size, requests[:, 1])
+            rows = _drain(series)
             if not len(rows):
                 continue
-            series.predictions.inc(len(rows))
-            classes = rows[:, 0].astype(np.int64)
-            for index, count in enumerate(np.bincount(classes, minlength=len(series.by_class)).tolist()):
-                if count:
-                    series.by_class[index].inc(count)
+            _count(series.by_class, rows[:, 0].astype(np.int64))
             apply_histogram(series.confidence, rows[:, 1])
             for column, (edges, buckets) in enumerate(series.features, start=2):
                 counts = np.bincount(bucket_indexes(edges, rows[:, column]), minlength=len(buckets))
@@ -292,13 +285,9 @@ class ServiceMetrics:
 
     @staticmethod
     def _flush_tabular(series: "TabularSeries") -> None:
-        requests, rows = series.requests.drain(), series.rows.drain()
-        if len(requests):
-            apply_histogram(series.inference, requests[:, 0])
-            apply_histogram(series.batch_size, requests[:, 1])
+        rows = _drain(series)
         if not len(rows):
             return
-        series.predictions.inc(len(rows))
         _count(series.outputs, rows[:, 0].astype(np.int64))
         confidences = rows[:, 1]
         apply_histogram(series.confidence, confidences[~np.isnan(confidences)])
@@ -310,6 +299,17 @@ class ServiceMetrics:
                 missing.inc(int(absent.sum()))
             indexes = np.where(absent, -indexes - 2, indexes)
             _count(buckets, indexes[indexes >= 0])
+
+
+def _drain(series) -> np.ndarray:
+    """Apply a version's per-request events (inference time, batch size, rows); its per-row events."""
+    requests, rows = series.requests.drain(), series.rows.drain()
+    if len(requests):
+        apply_histogram(series.inference, requests[:, 0])
+        apply_histogram(series.batch_size, requests[:, 1])
+    if len(rows):
+        series.predictions.inc(len(rows))
+    return rows
 
 
 def _count(children: list, indexes: np.ndarray) -> None:

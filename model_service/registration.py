@@ -15,7 +15,6 @@ versions, and the sha256 of every file.
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import shutil

@@ -26,8 +26,8 @@ import pandas as pd
 
 from modelwatch.model_service.artifacts import Answers, load_artifact
 from modelwatch.model_service.inputs import NUMBER, InputError
-from modelwatch.models.baselines import MISSING, OTHER, UNSEEN, bucket_indexes
-from modelwatch.models.registry import DATA_BASELINE_FILE, VERSION_PATTERN, ModelLoadError, Registry, sha256_of
+from modelwatch.models.baselines import MISSING, OTHER, UNSEEN
+from modelwatch.models.registry import DATA_BASELINE_FILE, VERSION_PATTERN, ModelLoadError, Registry
 from modelwatch.models.schema import SCHEMA_FILE, Feature, ModelSchema, SchemaError
 
 MAX_CATEGORY_LENGTH = 200
@@ -90,12 +90,7 @@ def load_tabular(registry: Registry, version: str) -> TabularModel:
         raise ModelLoadError(version, "missing", f"no such version in {registry.model_dir}")
     metadata = registry.metadata(version)
     folder = registry.version_dir(version)
-    for filename, expected in metadata.get("sha256", {}).items():
-        path = folder / filename
-        if not path.exists():
-            raise ModelLoadError(version, "missing", f"{filename} is missing")
-        if sha256_of(path) != expected:
-            raise ModelLoadError(version, "checksum", f"{filename} does not match its recorded sha256")
+    registry.verify(version, metadata)
     try:
         schema = ModelSchema.from_dict(json.loads((folder / SCHEMA_FILE).read_text()))
         baseline = json.loads((folder / DATA_BASELINE_FILE).read_text())

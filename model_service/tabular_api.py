@@ -9,7 +9,7 @@ from __future__ import annotations
 from time import perf_counter
 
 import numpy as np
-from flask import Request, Response
+from flask import Request
 
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.metrics import ServiceMetrics

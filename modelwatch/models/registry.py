@@ -147,6 +147,16 @@ class Registry:
         except (OSError, ValueError) as exc:
             raise ModelLoadError(version, "unreadable", f"{path}: {exc}") from None
 
+    def verify(self, version: str, metadata: dict[str, Any]) -> None:
+        """Every file the metadata lists has its recorded sha256 (checked before any is parsed)."""
+        folder = self.version_dir(version)
+        for filename, expected in metadata.get("sha256", {}).items():
+            path = folder / filename
+            if not path.exists():
+                raise ModelLoadError(version, "missing", f"{filename} is missing")
+            if sha256_of(path) != expected:
+                raise ModelLoadError(version, "checksum", f"{filename} does not match its recorded sha256")
+
     # -- deployment ---------------------------------------------------------------
     @property
     def deployment_file(self) -> Path:

@@ -11,7 +11,6 @@ import yaml
 
 from modelwatch.dashboards import GENERATED_DIR, MODULES, dashboard_files, render
 from modelwatch.dashboards.panels import PANEL_TYPES, SCHEMA_VERSION
-from modelwatch.dashboards.provisioning import write
 from modelwatch.cli import main
 from modelwatch.core.config import Config, load_config
 

@@ -14,7 +14,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from modelwatch.cli import main
-from modelwatch.core.config import Config
 from modelwatch.model_service.artifacts import ArtifactError
 from modelwatch.model_service.registration import RegistrationError, Request, register
 from modelwatch.models.baselines import parse_data_baseline
