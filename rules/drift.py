@@ -9,6 +9,11 @@ training baseline the exporter publishes for the same model version.
 - out-of-range = the share of values below or above the training range;
 - the predicted class mix gets the same PSI against the training class mix.
 
+Registered models add (the same PSI covers their categorical features, whose
+buckets are categories): the share of unseen categories, the rise of each
+feature's missing share over the reference's, a regressor's prediction PSI on
+its prediction buckets, and the share of a version's features drifting at once.
+
 Windows with fewer than ``alerts.drift_min_rows`` rows give no figure: drift
 measured on a handful of requests is noise.
 
@@ -24,6 +29,7 @@ a burst of requests within a minute.
 from __future__ import annotations
 
 from modelwatch.core import queries
+from modelwatch.models.baselines import UNSEEN
 from modelwatch.rules.builder import Alert, Group, Record, duration
 from modelwatch.rules.selectors import PSI_FLOOR, Selectors, number
 
@@ -125,6 +131,7 @@ def groups(s: Selectors) -> list[Group]:
             """,
         ),
     ]
+    records += _registered_model_records(s, enough, hour_of)
     alerts = []
     for severity, psi, ks in (
         ("warning", cfg.drift_psi_warning, cfg.drift_ks_warning),
@@ -168,7 +175,102 @@ def groups(s: Selectors) -> list[Group]:
         for_="15m",
         explained_by=("service",),
     ))
+    alerts += _registered_model_alerts(s)
     return [
         Group("modelwatch-drift.rules", records, interval=duration(interval)),
         Group("modelwatch-drift.alerts", alerts),
     ]
+
+
+def _registered_model_records(s: Selectors, enough: str, hour_of) -> list[Record]:
+    cfg = s.config.alerts
+    version = f"job, {MODEL}"
+    predicted_hour = f"sum_over_time({queries.MODEL_VERSION_MODEL_PREDICTIONS_RATE1M}[1h])"
+    prediction_rows = queries.MODEL_VERSION_MODEL_PREDICTION_BUCKET_ROWS_INCREASE1H
+    psi = queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H
+    return [
+        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H,
+               f'sum without (bucket) ({LIVE}{{bucket="{UNSEEN}"}}) {enough}'),
+        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATE1M,
+               f"sum by ({version}, feature) (rate(model_input_feature_missing_total{{{s.service}}}[1m]))"),
+        Record(queries.MODEL_VERSION_MODEL_PREDICTIONS_RATE1M,
+               f'sum by ({version}) (rate(model_predictions_total{{{s.service}, outcome="success"}}[1m]))'),
+        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATIO1H, f"""
+            sum_over_time({queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATE1M}[1h])
+            / on ({version}) group_left {predicted_hour}
+            and on ({version}) {predicted_hour} * {number(s.config.prometheus.evaluation_interval_seconds)}
+              >= {cfg.drift_min_rows}
+            """),
+        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_INCREASE_RATIO1H, f"""
+            {queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATIO1H}
+            - on ({MODEL}, feature) group_left
+            max without (instance, job) (modelwatch_baseline_feature_missing_fraction{{{s.exporter}}})
+            """),
+        Record(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_RATE1M,
+               f"sum by ({version}, bucket) (rate(model_prediction_bucket_total{{{s.service}}}[1m]))"),
+        Record(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_INCREASE1H,
+               hour_of(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_RATE1M)),
+        Record(prediction_rows, f"sum without (bucket) ({queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_INCREASE1H})"),
+        Record(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_FRACTION1H,
+               f"{queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_INCREASE1H} / ignoring (bucket) group_left {prediction_rows}"),
+        Record(queries.MODEL_VERSION_MODEL_PREDICTION_BUCKET_PSI1H, f"""
+            sum by ({version}) {_psi(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_FRACTION1H,
+                                     f'modelwatch_baseline_prediction_fraction{{{s.exporter}}}', f'{MODEL}, bucket')}
+            and on ({version}) {prediction_rows} >= {cfg.drift_min_rows}
+            """),
+        Record(queries.MODEL_VERSION_MODEL_INPUT_FEATURE_DRIFTED_RATIO1H, f"""
+            (count by ({version}) ({psi} > {number(cfg.drift_psi_warning)}) or count by ({version}) ({psi}) * 0)
+            / count by ({version}) ({psi})
+            """),
+    ]
+
+
+def _registered_model_alerts(s: Selectors) -> list[Alert]:
+    cfg = s.config.alerts
+    version = "{{ $labels.model_name }} {{ $labels.model_version }}"
+    alerts = [
+        Alert(
+            "ModelwatchUnseenCategories",
+            f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H} > {number(cfg.unseen_share_warning)}",
+            "warning",
+            "A categorical feature receives categories the reference data never had.",
+            "{{ $value | humanizePercentage }} of feature {{ $labels.feature }} values sent to " + version +
+            " in the last hour were categories the model never saw: a new upstream value, a renamed category or"
+            " a change in encoding.",
+            for_="15m",
+            explained_by=("service",),
+        ),
+        Alert(
+            "ModelwatchMissingValuesRising",
+            f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_INCREASE_RATIO1H} > "
+            f"{number(cfg.missing_share_increase)}",
+            "warning",
+            "A feature is missing far more often than in the reference data.",
+            "Feature {{ $labels.feature }} of " + version + " was missing in {{ $value | humanizePercentage }} more"
+            " of the last hour's rows than in the reference data: an upstream source may have stopped sending it.",
+            for_="15m",
+            explained_by=("service",),
+        ),
+        Alert(
+            "ModelwatchManyFeaturesDrifting",
+            f"{queries.MODEL_VERSION_MODEL_INPUT_FEATURE_DRIFTED_RATIO1H} >= {number(cfg.drift_feature_share)}",
+            "critical",
+            "Most of a model's features have drifted at once.",
+            "{{ $value | humanizePercentage }} of the features of " + version + " drifted over the last hour"
+            f" (PSI above {number(cfg.drift_psi_warning)}): the traffic is no longer what the model was built for.",
+            for_="15m",
+            explained_by=("service",),
+        ),
+    ]
+    for severity, psi in (("warning", cfg.drift_psi_warning), ("critical", cfg.drift_psi_critical)):
+        alerts.append(Alert(
+            "ModelwatchPredictionDrift",
+            f"{queries.MODEL_VERSION_MODEL_PREDICTION_BUCKET_PSI1H} > {number(psi)}",
+            severity,
+            "A regressor's predictions have moved away from those on the reference data.",
+            "The predictions of " + version + " over the last hour have a PSI of {{ $value | printf \"%.3f\" }}"
+            f" against its predictions on the reference data (threshold {number(psi)}).",
+            for_="15m",
+            explained_by=("service",),
+        ))
+    return alerts

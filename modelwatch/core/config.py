@@ -177,6 +177,12 @@ class AlertsConfig:
     drift_min_rows: int = 200
     # Share of a feature's values outside the training range.
     out_of_range_warning: float = 0.05
+    # Share of a categorical feature's values in categories the reference never had.
+    unseen_share_warning: float = 0.05
+    # Rise of a feature's missing share over its reference share (0.1: ten points more rows missing it).
+    missing_share_increase: float = 0.1
+    # Share of a model version's features drifting at once (PSI over drift_psi_warning) that is alerted as one.
+    drift_feature_share: float = 0.5
     # Deviation from the recorded performance baseline of the serving version.
     baseline_factor: float = 1.5
     baseline_error_ratio_margin: float = 0.01
@@ -306,7 +312,8 @@ class Config:
             re.compile(self.slo.route_regex)
         except re.error as exc:
             problems.append(f"slo.route_regex: not a regular expression ({exc})")
-        for name in ("drift_psi_warning", "drift_ks_warning", "baseline_factor", "canary_factor", "request_rate_zscore"):
+        for name in ("drift_psi_warning", "drift_ks_warning", "baseline_factor", "canary_factor", "request_rate_zscore",
+                     "unseen_share_warning", "missing_share_increase", "drift_feature_share"):
             if getattr(self.alerts, name) <= 0:
                 problems.append(f"alerts.{name}: must be above 0")
         if self.alerts.drift_psi_critical < self.alerts.drift_psi_warning:
