@@ -34,9 +34,10 @@ from modelwatch.core.series import bucket_label
 
 
 def quantile_edges(values: np.ndarray, buckets: int) -> list[float]:
-    """Bucket edges at the training data's quantiles (ties merged)."""
+    """Bucket edges at the reference data's quantiles (ties merged). Not rounded: a maximum
+    rounded down would put the reference's own largest values above its range."""
     quantiles = np.quantile(values, np.linspace(0.0, 1.0, buckets + 1))
-    return sorted({round(float(q), 6) for q in quantiles})
+    return sorted({float(q) for q in quantiles})
 
 
 def bucket_indexes(edges: Sequence[float], values: np.ndarray) -> np.ndarray:

@@ -141,3 +141,14 @@ def test_every_registered_model_is_published_with_categorical_missing_and_regres
     top = collector_registry.get_sample_value("modelwatch_baseline_prediction_cumulative_fraction", {**diabetes, "bucket": "11"})
     assert top == pytest.approx(1.0, abs=1e-5)
     assert collector_registry.get_sample_value("modelwatch_baseline_rows", diabetes) > 100
+
+
+def test_the_reference_range_holds_the_references_own_extremes():
+    import numpy as np
+
+    from modelwatch.models.baselines import bucket_indexes, numeric_baseline
+
+    values = np.array([-0.04464163650698914, 0.05068011873981862] * 50)  # a binary, standardised column
+    spec = numeric_baseline(values, 10)
+    indexes = bucket_indexes(spec["edges"], values)
+    assert indexes.min() > 0 and indexes.max() < len(spec["buckets"]) - 1  # none below or above the range
