@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 
 def probe(config, url, key) -> tuple[ProbeCollector, CollectorRegistry]:
     collector = ProbeCollector(url, key, Registry(config.paths.registry_dir, "iris"), 3600, 2, background=False)
+    collector.probe = lambda: collector.probe_once()["iris"]  # the default model's result
     registry = CollectorRegistry()
     registry.register(collector)
     return collector, registry
@@ -26,20 +27,20 @@ def probe(config, url, key) -> tuple[ProbeCollector, CollectorRegistry]:
 def test_real_service_answers_correctly_and_a_bad_key_is_an_http_error(config, keys, state_dir):
     with serve(state_dir) as (base, _):
         collector, registry = probe(config, base, keys["user"])
-        assert [collector.probe_once() for _ in range(5)] == ["success"] * 5
-        assert registry.get_sample_value("modelwatch_probe_answer_correct", {"target": base}) == 1
-        assert registry.get_sample_value("modelwatch_probe_duration_seconds", {"target": base}) < 2
-        assert registry.get_sample_value("modelwatch_probe_requests_total", {"target": base, "result": "success"}) == 5
+        assert [collector.probe() for _ in range(5)] == ["success"] * 5
+        assert registry.get_sample_value("modelwatch_probe_answer_correct", {"target": base, "model_name": "iris"}) == 1
+        assert registry.get_sample_value("modelwatch_probe_duration_seconds", {"target": base, "model_name": "iris"}) < 2
+        assert registry.get_sample_value("modelwatch_probe_requests_total", {"target": base, "model_name": "iris", "result": "success"}) == 5
         bad, bad_registry = probe(config, base, "mw_000000000000_" + "x" * 32)
-        assert bad.probe_once() == "http_error"
-        assert bad_registry.get_sample_value("modelwatch_probe_success", {"target": base}) == 0
+        assert bad.probe() == "http_error"
+        assert bad_registry.get_sample_value("modelwatch_probe_success", {"target": base, "model_name": "iris"}) == 0
 
 
 def test_nothing_listening_is_a_connection_error(config):
     url = f"http://127.0.0.1:{free_port()}"
     collector, registry = probe(config, url, "k")
-    assert collector.probe_once() == "connection_error"
-    assert registry.get_sample_value("modelwatch_probe_requests_total", {"target": url, "result": "connection_error"}) == 1
+    assert collector.probe() == "connection_error"
+    assert registry.get_sample_value("modelwatch_probe_requests_total", {"target": url, "model_name": "iris", "result": "connection_error"}) == 1
 
 
 def test_a_wrong_answer_is_caught(config):
@@ -48,9 +49,9 @@ def test_a_wrong_answer_is_caught(config):
     try:
         url = f"http://127.0.0.1:{server.server_port}"
         collector, registry = probe(config, url, "k")
-        assert collector.probe_once() == "wrong_answer"
-        assert registry.get_sample_value("modelwatch_probe_success", {"target": url}) == 1
-        assert registry.get_sample_value("modelwatch_probe_answer_correct", {"target": url}) == 0
+        assert collector.probe() == "wrong_answer"
+        assert registry.get_sample_value("modelwatch_probe_success", {"target": url, "model_name": "iris"}) == 1
+        assert registry.get_sample_value("modelwatch_probe_answer_correct", {"target": url, "model_name": "iris"}) == 0
     finally:
         server.shutdown()
 
@@ -58,15 +59,15 @@ def test_a_wrong_answer_is_caught(config):
 def test_a_registry_it_cannot_read_fails_the_probe_instead_of_keeping_the_last_result(config, keys, state_dir):
     with serve(state_dir) as (base, _):
         collector, registry = probe(config, base, keys["user"])
-        assert collector.probe_once() == "success"
+        assert collector.probe() == "success"
         deployment = config.paths.registry_dir / "iris" / "deployment.json"
         deployment.write_text("{not json")  # a broken deployment file: no inputs to send
-        assert collector.probe_once() == "registry_error"
-        assert registry.get_sample_value("modelwatch_probe_success", {"target": base}) == 0
-        assert registry.get_sample_value("modelwatch_probe_requests_total", {"target": base, "result": "registry_error"}) == 1
+        assert collector.probe() == "registry_error"
+        assert registry.get_sample_value("modelwatch_probe_success", {"target": base, "model_name": "iris"}) == 0
+        assert registry.get_sample_value("modelwatch_probe_requests_total", {"target": base, "model_name": "iris", "result": "registry_error"}) == 1
         deployment.write_text('{"stable": "v1"}')
-        assert collector.probe_once() == "success"
-        assert registry.get_sample_value("modelwatch_probe_success", {"target": base}) == 1
+        assert collector.probe() == "success"
+        assert registry.get_sample_value("modelwatch_probe_success", {"target": base, "model_name": "iris"}) == 1
 
 
 def test_the_background_loop_survives_an_unexpected_failure(config, monkeypatch):
@@ -77,11 +78,33 @@ def test_the_background_loop_survives_an_unexpected_failure(config, monkeypatch)
         calls.append(1)
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(collector, "probe_once", broken)
+    monkeypatch.setattr(collector, "probe_model", lambda name: broken())
     registry = CollectorRegistry()
     registry.register(collector)
-    registry.get_sample_value("modelwatch_probe_success", {"target": "http://127.0.0.1:1"})  # a scrape starts the loop
+    registry.get_sample_value("modelwatch_probe_success", {"target": "http://127.0.0.1:1", "model_name": "iris"})  # a scrape starts the loop
     wait_until(lambda: len(calls) >= 3, 10, lambda: f"the loop stopped after {len(calls)} calls")
-    assert registry.get_sample_value("modelwatch_probe_success", {"target": "http://127.0.0.1:1"}) == 0
+    assert registry.get_sample_value("modelwatch_probe_success", {"target": "http://127.0.0.1:1", "model_name": "iris"}) == 0
     assert registry.get_sample_value("modelwatch_probe_requests_total",
-                                     {"target": "http://127.0.0.1:1", "result": "probe_error"}) >= 3
+                                     {"target": "http://127.0.0.1:1", "model_name": "iris", "result": "probe_error"}) >= 3
+
+
+def test_every_registered_model_is_probed_with_its_recorded_rows(config, keys, state_dir, models):
+    from modelwatch.model_service.registration import Request, register
+    from tests.own_models import trusted_types
+
+    for name in ("penguins", "diabetes"):
+        item = models[name]
+        register(config, Request(name, item["artifact"], item["reference"], item["target"],
+                                 trusted_types=trusted_types(item)))
+    with serve(state_dir) as (base, _):
+        collector, registry = probe(config, base, keys["user"])
+        for _ in range(3):
+            assert collector.probe_once() == {"iris": "success", "penguins": "success", "diabetes": "success"}
+        assert registry.get_sample_value("modelwatch_probe_answer_correct", {"target": base, "model_name": "diabetes"}) == 1
+        # A version whose recorded answers no longer match what the service says: a wrong answer.
+        metadata_file = config.paths.registry_dir / "diabetes" / "v1" / "metadata.json"
+        metadata = json.loads(metadata_file.read_text())
+        metadata["probe"]["values"] = [v + 1 for v in metadata["probe"]["values"]]
+        metadata_file.write_text(json.dumps(metadata))
+        assert collector.probe_model("diabetes") == "wrong_answer"
+        assert registry.get_sample_value("modelwatch_probe_answer_correct", {"target": base, "model_name": "diabetes"}) == 0
