@@ -6,6 +6,7 @@ variables set by ``modelwatch load``; it writes what the clients saw, and
 bound here, because Locust runs every non-abstract class it finds.
 """
 
+import json
 import os
 import time
 from pathlib import Path
@@ -14,16 +15,21 @@ from locust import events
 
 from modelwatch.loadtests import gate, inputs, shapes
 from modelwatch.loadtests.scenarios import SCENARIOS
-from modelwatch.loadtests.users import ModelApiUser, configure
+from modelwatch.loadtests.users import ModelApiUser, RegisteredModelUser, configure, configure_registered
 
 _scenario = SCENARIOS[os.environ.get("MODELWATCH_LOAD_SCENARIO", "steady")]
+_model = os.environ.get("MODELWATCH_LOAD_MODEL", "")
 
+if _model:  # a registered model: rows of its reference sample
+    class ApiUser(RegisteredModelUser):
+        transform = staticmethod(getattr(inputs, f"{_scenario.inputs}_record"))
 
-class ApiUser(ModelApiUser):
-    transform = staticmethod(getattr(inputs, _scenario.inputs))
+    configure_registered(ApiUser, json.loads(Path(os.environ["MODELWATCH_LOAD_SAMPLE"]).read_text()), _model)
+else:
+    class ApiUser(ModelApiUser):
+        transform = staticmethod(getattr(inputs, _scenario.inputs))
 
-
-configure(ApiUser)
+    configure(ApiUser)
 
 
 class ScenarioShape(getattr(shapes, _scenario.shape)):

@@ -17,6 +17,7 @@ from modelwatch.core.config import Config
 from modelwatch.core.errors import ModelwatchError
 from modelwatch.core.prometheus_api import PrometheusApi, PrometheusUnavailable
 from modelwatch.loadtests import gate
+from modelwatch.models.registry import REFERENCE_SAMPLE_FILE, Registry
 from modelwatch.loadtests.scenarios import SCENARIOS
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -31,6 +32,7 @@ class LoadRun:
     api_key: str
     out_dir: Path
     rate_per_user: float = 2.0
+    model: str | None = None  # a registered model (modelwatch models add); None: the default model's routes
 
 
 def default_out_dir(config: Config, scenario: str) -> Path:
@@ -41,18 +43,31 @@ def start(run: LoadRun, config: Config) -> subprocess.Popen:
     if run.scenario not in SCENARIOS:
         raise ModelwatchError(f"unknown scenario {run.scenario!r}; one of {', '.join(SCENARIOS)}")
     extras.require("load")  # before the Locust subprocess would fail with a traceback
+    sample = _reference_sample(config, run.model) if run.model else None
     run.out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(
         os.environ,
         MODELWATCH_LOAD_SCENARIO=run.scenario, MODELWATCH_LOAD_USERS=str(run.users),
         MODELWATCH_LOAD_DURATION=str(run.duration), MODELWATCH_LOAD_API_KEY=run.api_key,
         MODELWATCH_LOAD_RATE_PER_USER=str(run.rate_per_user), MODELWATCH_LOAD_OUT=str(run.out_dir),
+        **({"MODELWATCH_LOAD_MODEL": run.model, "MODELWATCH_LOAD_SAMPLE": str(sample)} if sample else {}),
     )
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", run.url,
             "--csv", str(run.out_dir / "locust"), "--csv-full-history", "--html", str(run.out_dir / "report.html"),
             "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "5"]
     log = open(run.out_dir / "locust.log", "w")
     return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _reference_sample(config: Config, model: str) -> Path:
+    """The stable version's reference sample of a registered model, or a one-line error."""
+    registry = Registry(config.paths.registry_dir, model)
+    if model not in Registry.models(config.paths.registry_dir):
+        raise ModelwatchError(f"no registered model {model!r} in {config.paths.registry_dir} (modelwatch models list)")
+    path = registry.version_dir(registry.deployment().stable) / REFERENCE_SAMPLE_FILE
+    if not path.is_file():
+        raise ModelwatchError(f"{model} has no reference sample ({path}): register it with modelwatch models add")
+    return path
 
 
 def client_figures(run: LoadRun) -> dict:

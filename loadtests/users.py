@@ -1,7 +1,8 @@
 """Locust users of the real model API: single classifications (GET with a query
 string, POST JSON), batches, and a small share of invalid requests that must
 be answered with a 4xx (counted as expected, not as failures). Inputs are
-rows of the training data (or shifted well outside it, for drift)."""
+rows of the training data (or shifted well outside it, for drift); a
+registered model's users send rows of its reference sample."""
 
 from __future__ import annotations
 
@@ -61,6 +62,61 @@ class ModelApiUser(FastHttpUser):
                 response.success()
             else:
                 response.failure(f"expected {expected}, got {response.status_code}")
+
+
+class RegisteredModelUser(FastHttpUser):
+    """A client of a registered model: batches and single rows of its reference sample (classify for
+    classifiers), and a small share of rows with an unknown field, which must get a 400."""
+
+    abstract = True
+    api_key = ""
+    rate_per_user = 2.0
+    model = ""
+    task_kind = "classification"
+    rows: list[dict] = []
+    categories: dict[str, list[str]] = {}
+    transform = staticmethod(lambda row, categories: row)
+
+    def wait_time(self):
+        return constant_throughput(self.rate_per_user)(self)
+
+    def on_start(self):
+        self.headers = {"X-API-Key": self.api_key}
+
+    def row(self) -> dict:
+        return self.transform(random.choice(self.rows), self.categories)
+
+    @task(6)
+    def predict_batch(self):
+        rows = [self.row() for _ in range(random.randint(1, 20))]
+        self.client.post(f"/api/v1/models/{self.model}/predict", json={"instances": rows}, headers=self.headers,
+                         name=f"/api/v1/models/{self.model}/predict")
+
+    @task(3)
+    def classify_post(self):
+        if self.task_kind != "classification":
+            return self.predict_batch()
+        self.client.post(f"/api/v1/models/{self.model}/classify", json=self.row(), headers=self.headers,
+                         name=f"/api/v1/models/{self.model}/classify [POST]")
+
+    @task(1)
+    def invalid(self):
+        with self.client.post(f"/api/v1/models/{self.model}/predict", json={"instances": [{**self.row(), "?": 1}]},
+                              headers=self.headers, name="invalid [unknown_field]", catch_response=True) as response:
+            if response.status_code == 400:
+                response.success()
+            else:
+                response.failure(f"expected 400, got {response.status_code}")
+
+
+def configure_registered(user_class: type[RegisteredModelUser], sample: dict, model: str) -> None:
+    """A registered model's run: its name, its reference sample and its categories."""
+    user_class.api_key = os.environ.get("MODELWATCH_LOAD_API_KEY", "")
+    user_class.rate_per_user = float(os.environ.get("MODELWATCH_LOAD_RATE_PER_USER", "2"))
+    user_class.model = model
+    user_class.task_kind = sample["task"]
+    user_class.rows = sample["rows"]
+    user_class.categories = sample["categories"]
 
 
 def configure(user_class: type[ModelApiUser]) -> None:

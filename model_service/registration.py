@@ -30,11 +30,12 @@ from modelwatch.core.config import Config
 from modelwatch.core.errors import ModelwatchError
 from modelwatch.model_service.artifacts import Answers, format_of, load_artifact
 from modelwatch.model_service.reference import as_model_input, data_baseline, infer_schema, read_reference
-from modelwatch.models.registry import (DATA_BASELINE_FILE, METADATA_FILE, Deployment, Registry, sha256_of,
-                                        write_json_atomically)
+from modelwatch.models.registry import (DATA_BASELINE_FILE, METADATA_FILE, REFERENCE_SAMPLE_FILE, Deployment, Registry,
+                                        sha256_of, write_json_atomically)
 from modelwatch.models.schema import SCHEMA_FILE, TASKS, ModelSchema, apply_overrides
 
 SAMPLE_ROWS = 200  # reference rows the model must answer before anything is written
+LOAD_SAMPLE_ROWS = 1000  # reference rows kept for the load tests
 PROBE_ROWS = 12  # rows whose answers every load and the synthetic probe re-check
 ONNX_TOLERANCE = 1e-4  # largest difference in a probability between the native and ONNX forms
 
@@ -174,13 +175,23 @@ def _quality(schema: ModelSchema, truth, answers: Answers) -> dict:
             "rows": int(len(values))}
 
 
+def _records(frame) -> list[dict]:
+    """Rows as JSON objects, missing values as null."""
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            for row in frame.to_dict(orient="records")]
+
+
 def _probe(model_input, answers: Answers, rows: int) -> dict:
-    sample = model_input.head(rows)
-    records = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-               for row in sample.to_dict(orient="records")]
+    records = _records(model_input.head(rows))
     if answers.labels is not None:
         return {"rows": records, "classes": answers.labels[:rows]}
     return {"rows": records, "values": [round(float(v), 9) for v in answers.values[:rows]]}
+
+
+def _load_sample(model_input, schema: ModelSchema) -> dict:
+    rows = _records(model_input.sample(min(LOAD_SAMPLE_ROWS, len(model_input)), random_state=0))
+    return {"task": schema.task, "rows": rows,
+            "categories": {f.name: list(f.categories) for f in schema.features if f.kind == "categorical"}}
 
 
 def _libraries(artifact_format: str) -> dict:
@@ -264,7 +275,8 @@ def register(config: Config, request: Request) -> Registered:
             files.append("model.onnx")
         write_json_atomically(staging / SCHEMA_FILE, schema.to_dict())
         write_json_atomically(staging / DATA_BASELINE_FILE, baseline)
-        files += [SCHEMA_FILE, DATA_BASELINE_FILE]
+        write_json_atomically(staging / REFERENCE_SAMPLE_FILE, _load_sample(model_input, schema))
+        files += [SCHEMA_FILE, DATA_BASELINE_FILE, REFERENCE_SAMPLE_FILE]
         metadata = {
             "name": request.name,
             "version": version,

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
     parser.add_argument("--users", type=int, default=20, help="peak users (default 20)")
     parser.add_argument("--duration", type=duration, default=60.0, help="how long, e.g. 60, 90s, 5m (default 60 s)")
     parser.add_argument("--rate-per-user", type=float, default=2.0, help="requests per second each user sends (default 2)")
+    parser.add_argument("--model", metavar="NAME", help="a registered model: rows of its reference sample "
+                                                         "(default: the default model's routes)")
     parser.add_argument("--url", help="the API to load (default: the local service)")
     parser.add_argument("--key", help="API key (default: a fresh key for the client 'loadtest')")
     prometheus_url(parser, config, "the Prometheus that scrapes the service and judges the SLO")
@@ -32,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
 def run(args: argparse.Namespace, config: Config) -> int:
     url = args.url or f"http://{config.service.host}:{config.service.port}"
     run = LoadRun(args.scenario, args.users, args.duration, url, args.key or KeyStore(config.paths.keys_file).renew("loadtest"),
-                  args.out or default_out_dir(config, args.scenario), args.rate_per_user)
+                  args.out or default_out_dir(config, args.scenario), args.rate_per_user, args.model)
     console = Console(soft_wrap=True)
     with console.status(f"{args.scenario}: up to {args.users} users for {args.duration:g} s against {url}"):
         start(run, config).wait()

@@ -35,6 +35,9 @@ ONNX_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"
 DATA_BASELINE_FILE = "data-baseline.json"
 DEPLOYMENT_FILE = "deployment.json"
+# A registered version's sample of its reference rows (the load tests send them), and the task and
+# categories that say how to change them for a drift scenario.
+REFERENCE_SAMPLE_FILE = "reference-sample.json"
 
 
 class ModelLoadError(ModelwatchError):

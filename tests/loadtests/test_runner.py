@@ -60,3 +60,39 @@ def test_a_run_that_breaks_the_slo_exits_1_and_says_why(state_dir, tmp_path, cap
                  "--out", str(tmp_path), "--prometheus-url", nowhere])
     assert code == 1
     assert "SLO broken: error ratio 100.000% above 0.100% (client-side)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("scenario", ["steady", "drift"])
+def test_a_registered_model_is_loaded_with_rows_of_its_reference(state_dir, keys, models, tmp_path, capsys, monkeypatch,
+                                                                  scenario):
+    from modelwatch.model_service.registration import Request, register
+    from tests.own_models import trusted_types
+
+    item = models["penguins"]
+    register(make_config(state_dir), Request("penguins", item["artifact"], item["reference"], "species",
+                                             trusted_types=trusted_types(item)))
+    monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
+    out = tmp_path / "run"
+    with serve(state_dir, workers=1) as (base, _):
+        config = make_config(state_dir, SERVICE__PORT=base.rsplit(":", 1)[1], PROMETHEUS__SCRAPE_INTERVAL_SECONDS=1,
+                             PROMETHEUS__EVALUATION_INTERVAL_SECONDS=1)
+        (tmp_path / "prometheus").mkdir()
+        with run_prometheus(config, tmp_path / "prometheus") as prometheus:
+            wait_for(prometheus, 'up{job="model-service"} == 1', lambda r: len(r) == 1)
+            code = main(["load", scenario, "--model", "penguins", "--users", "4", "--duration", "5", "--url", base,
+                         "--out", str(out), "--prometheus-url", prometheus])
+            counted = wait_for(prometheus, 'sum by (bucket) (model_input_feature_bucket_total{model_name="penguins", '
+                                           'feature="island"})', lambda r: len(r) > 0)
+    printed = capsys.readouterr().out
+    failures = (out / "locust_failures.csv").read_text() if (out / "locust_failures.csv").exists() else ""
+    assert code == 0, printed + failures
+    stats = (out / "locust_stats.csv").read_text()
+    assert "/api/v1/models/penguins/predict" in stats and "invalid [unknown_field]" in stats
+    islands = {r["metric"]["bucket"]: float(r["value"][1]) for r in counted}
+    assert sum(islands.values()) > 10 and islands.get("(unseen)", 0) == 0  # known islands, swapped or not
+
+
+def test_an_unknown_model_is_a_one_line_error(state_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
+    assert main(["load", "steady", "--model", "nope", "--key", "x", "--out", str(tmp_path)]) == 1
+    assert "no registered model 'nope'" in capsys.readouterr().err

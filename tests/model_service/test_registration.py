@@ -36,7 +36,7 @@ def test_numeric_models_register_with_their_quality_and_baseline(models, tmp_pat
     assert registered.version == "v1" and registered.schema.task == task and len(registered.schema.classes) == classes
     folder = registered.folder
     metadata = json.loads((folder / "metadata.json").read_text())
-    assert set(metadata["sha256"]) == {"model.skops", "schema.json", "data-baseline.json"}
+    assert set(metadata["sha256"]) == {"model.skops", "schema.json", "data-baseline.json", "reference-sample.json"}
     assert ModelSchema.from_dict(json.loads((folder / "schema.json").read_text())) == registered.schema
     baseline = parse_data_baseline((folder / "data-baseline.json").read_text())
     assert set(baseline["features"]) == set(models[name]["test"].columns) - {models[name]["target"]}
