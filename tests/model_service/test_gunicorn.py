@@ -56,6 +56,10 @@ def send(base: str, key: str, n: int, threads: int = 4) -> list[int]:
         return list(pool.map(one, range(n)))
 
 
+# Series only a registered model's versions have (this state serves the Iris example alone).
+REGISTERED_MODELS_ONLY = {"model_input_feature_missing_total", "model_prediction_bucket_total"}
+
+
 def test_multiprocess_metrics_sum_over_workers(state_dir, keys):
     promtool = require_binary("promtool")
     with serve(state_dir, workers=2) as (base, process):
@@ -69,6 +73,8 @@ def test_multiprocess_metrics_sum_over_workers(state_dir, keys):
         for name, (kind, _) in catalogue().items():
             if name.startswith(("modelwatch_", "node_", "namedprocess_", "container_", "kube_")):
                 continue  # the exporter's: tests/exporter/test_server.py
+            if name in REGISTERED_MODELS_ONLY:
+                continue  # tests/model_service/test_tabular_served.py
             family = name[: -len("_total")] if kind == "counter" else name
             assert family in names, f"{name} is in docs/metrics.md but not served"
     lint = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
