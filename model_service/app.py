@@ -105,10 +105,18 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
 
     @app.get("/readyz")
     def readyz():
-        state = server.state
-        if state is None:
+        # Ready when every model with versions is loaded: the default one (unless it has none, when
+        # the service serves registered models only) and each registered one.
+        serving = {**({config.model.name: server} if server.state or server.registry.versions() else {}), **registered}
+        if not serving:
             return json_response({"status": "not ready", "reason": server.last_error}, 503)
-        return json_response({"status": "ready", "versions": list(state.models)})
+        waiting = {name: s.last_error for name, s in serving.items() if s.state is None}
+        if waiting:
+            name, reason = next(iter(waiting.items()))
+            return json_response({"status": "not ready", "reason": f"{name}: {reason}"}, 503)
+        state = server.state
+        return json_response({"status": "ready", "versions": list(state.models) if state else [],
+                              "models": {name: list(s.state.models) for name, s in serving.items()}})
 
     @app.get("/metrics")
     def metrics_endpoint():

@@ -40,8 +40,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     config = with_settings(config, "service", args)
     host, port = config.service.host, config.service.port
     registry = Registry(config.paths.registry_dir, config.model.name)
-    if not registry.versions():
-        raise ModelwatchError(f"no model versions in {registry.model_dir}: run 'modelwatch train' first")
+    if not registry.versions() and not Registry.models(config.paths.registry_dir):
+        raise ModelwatchError(f"no models in {config.paths.registry_dir}: register yours (modelwatch models add) "
+                              "or make the example (modelwatch train)")
     check_port_free(host, port)
     config.paths.run_dir.mkdir(parents=True, exist_ok=True)
     env[ENV_VAR] = str(config.paths.multiproc_dir.resolve())

@@ -82,7 +82,7 @@ def test_models_lists_loaded_versions_with_metadata(api):
 
 def test_operational_routes_are_open(api):
     assert api("GET", "/healthz", as_=None).get_json() == {"status": "ok"}
-    assert api("GET", "/readyz", as_=None).get_json() == {"status": "ready", "versions": ["v1"]}
+    assert api("GET", "/readyz", as_=None).get_json() == {"status": "ready", "versions": ["v1"], "models": {"iris": ["v1"]}}
     assert api("GET", "/api/v1/openapi.json", as_=None).get_json()["openapi"].startswith("3.1")
 
 

@@ -153,3 +153,24 @@ def test_a_forged_or_altered_prediction_id_is_refused(served):
     for forged in (payload[:-2] + "AA." + signature, token + "x", "x" * 600, "", "a.b.c"):
         with pytest.raises(InvalidPredictionId):
             ids.read(forged)
+
+
+def test_a_service_of_registered_models_only_is_ready_and_says_what_is_not(models, tmp_path, monkeypatch):
+    from modelwatch.model_service.keys import KeyStore
+    from tests.conftest import make_config
+
+    config = make_config(tmp_path / "state")  # no Iris example: only the user's model
+    item = models["penguins"]
+    register(config, Request("penguins", item["artifact"], item["reference"], "species", trusted_types=trusted_types(item)))
+    key = KeyStore(config.paths.keys_file).add("me")
+    client = create_app(config, registry=CollectorRegistry(), watch=False).test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json["models"] == {"penguins": ["v1"]}
+    check_response("GET", "/readyz", ready)
+    assert client.post("/api/v1/models/penguins/predict", headers={"X-API-Key": key},
+                       json={"instances": [PENGUIN]}).status_code == 200
+    assert client.get("/api/v1/classify?sl=1&sw=1&pl=1&pw=1", headers={"X-API-Key": key}).status_code == 503
+    # A registered model that cannot load keeps the service not ready, and says which.
+    (config.paths.registry_dir / "penguins" / "v1" / "model.skops").write_bytes(b"tampered")
+    broken = create_app(config, registry=CollectorRegistry(), watch=False).test_client().get("/readyz")
+    assert broken.status_code == 503 and broken.json["reason"].startswith("penguins: ")

@@ -74,7 +74,8 @@ def test_serve_without_model_says_what_to_do(tmp_path):
     result = run_cli("serve", state_dir=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"modelwatch serve: error: no model versions in {tmp_path}/models/iris: run 'modelwatch train' first"
+        f"modelwatch serve: error: no models in {tmp_path}/models: register yours (modelwatch models add) "
+        "or make the example (modelwatch train)"
     ]
 
 
