@@ -102,9 +102,11 @@ def live_stack(state_dir, keys, tmp_path):
             )
             _rules_for_a_fast_test(prom_config, tmp_path / "rules")
             with run_prometheus(prom_config, tmp_path, rule_dir=tmp_path / "rules") as prometheus:
-                wait_for(prometheus, 'model_input_feature_bucket_total{model_version="v2"}', lambda r: len(r) > 0)
+                # 1 s scrapes with a 1 s timeout: on a busy machine the first ones may time out.
+                wait_for(prometheus, 'model_input_feature_bucket_total{model_version="v2"}', lambda r: len(r) > 0,
+                         timeout=120)
                 # Both targets scraped: a slow first exporter scrape (1 s timeout here) must not empty a variable.
-                wait_for(prometheus, "kube_horizontalpodautoscaler_spec_max_replicas", lambda r: len(r) > 0)
+                wait_for(prometheus, "kube_horizontalpodautoscaler_spec_max_replicas", lambda r: len(r) > 0, timeout=120)
                 _send_traffic(service, keys["user"])
                 yield prometheus
     finally:

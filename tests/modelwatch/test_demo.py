@@ -43,7 +43,10 @@ def test_the_autoscaler_follows_the_step_up_and_back_down(demo):
 
 def test_new_replicas_served_requests(demo):
     assert demo.new_workers_cpu, "no worker was added after the step"
-    assert all(seconds > 0.1 for seconds in demo.new_workers_cpu.values()), demo.new_workers_cpu
+    # Every new worker did work after booting, and one served in earnest; a worker added late in the
+    # step on a busy machine may get only the last requests before the load falls.
+    assert all(seconds > 0 for seconds in demo.new_workers_cpu.values()), demo.new_workers_cpu
+    assert max(demo.new_workers_cpu.values()) > 0.1, demo.new_workers_cpu
 
 
 def test_no_request_failed_across_the_scale_events(demo):
