@@ -5,6 +5,7 @@ and the reports are written."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import pytest
 
@@ -16,18 +17,25 @@ from tests.prometheus_server import run_prometheus, wait_for
 pytestmark = pytest.mark.integration
 
 
-def test_a_run_within_the_slo_passes_judged_by_prometheus(state_dir, keys, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
-    monkeypatch.setenv("MODELWATCH_PROMETHEUS__SCRAPE_INTERVAL_SECONDS", "1")
-    out = tmp_path / "run"
+@contextmanager
+def served_and_scraped(state_dir, tmp_path):
+    """(service URL, Prometheus URL): the real service, scraped every second by a real Prometheus."""
     with serve(state_dir, workers=1) as (base, _):
         config = make_config(state_dir, SERVICE__PORT=base.rsplit(":", 1)[1], PROMETHEUS__SCRAPE_INTERVAL_SECONDS=1,
                              PROMETHEUS__EVALUATION_INTERVAL_SECONDS=1)
         (tmp_path / "prometheus").mkdir()
         with run_prometheus(config, tmp_path / "prometheus") as prometheus:
             wait_for(prometheus, 'up{job="model-service"} == 1', lambda r: len(r) == 1)
-            code = main(["load", "steady", "--users", "5", "--duration", "6", "--url", base, "--out", str(out),
-                         "--prometheus-url", prometheus])
+            yield base, prometheus
+
+
+def test_a_run_within_the_slo_passes_judged_by_prometheus(state_dir, keys, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
+    monkeypatch.setenv("MODELWATCH_PROMETHEUS__SCRAPE_INTERVAL_SECONDS", "1")
+    out = tmp_path / "run"
+    with served_and_scraped(state_dir, tmp_path) as (base, prometheus):
+        code = main(["load", "steady", "--users", "5", "--duration", "6", "--url", base, "--out", str(out),
+                     "--prometheus-url", prometheus])
     printed = capsys.readouterr().out
     failures = (out / "locust_failures.csv").read_text() if (out / "locust_failures.csv").exists() else ""
     assert code == 0, printed + failures  # which requests failed, and why
@@ -73,16 +81,11 @@ def test_a_registered_model_is_loaded_with_rows_of_its_reference(state_dir, keys
                                              trusted_types=trusted_types(item)))
     monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
     out = tmp_path / "run"
-    with serve(state_dir, workers=1) as (base, _):
-        config = make_config(state_dir, SERVICE__PORT=base.rsplit(":", 1)[1], PROMETHEUS__SCRAPE_INTERVAL_SECONDS=1,
-                             PROMETHEUS__EVALUATION_INTERVAL_SECONDS=1)
-        (tmp_path / "prometheus").mkdir()
-        with run_prometheus(config, tmp_path / "prometheus") as prometheus:
-            wait_for(prometheus, 'up{job="model-service"} == 1', lambda r: len(r) == 1)
-            code = main(["load", scenario, "--model", "penguins", "--users", "4", "--duration", "5", "--url", base,
-                         "--out", str(out), "--prometheus-url", prometheus])
-            counted = wait_for(prometheus, 'sum by (bucket) (model_input_feature_bucket_total{model_name="penguins", '
-                                           'feature="island"})', lambda r: len(r) > 0)
+    with served_and_scraped(state_dir, tmp_path) as (base, prometheus):
+        code = main(["load", scenario, "--model", "penguins", "--users", "4", "--duration", "5", "--url", base,
+                     "--out", str(out), "--prometheus-url", prometheus])
+        counted = wait_for(prometheus, 'sum by (bucket) (model_input_feature_bucket_total{model_name="penguins", '
+                                       'feature="island"})', lambda r: len(r) > 0)
     printed = capsys.readouterr().out
     failures = (out / "locust_failures.csv").read_text() if (out / "locust_failures.csv").exists() else ""
     assert code == 0, printed + failures
