@@ -6,6 +6,8 @@ training baseline the exporter publishes for the same model version.
   1e-4 so that an empty bucket costs a bounded amount;
 - KS = the largest gap between the live and reference cumulative shares at the
   bucket edges (the live cumulative share is one rule per bucket label);
+- JS = the Jensen-Shannon distance of a categorical feature's category shares
+  (base 2, 0 to 1), where KS has no order to follow;
 - out-of-range = the share of values below or above the training range;
 - the predicted class mix gets the same PSI against the training class mix.
 
@@ -27,6 +29,8 @@ a burst of requests within a minute.
 """
 
 from __future__ import annotations
+
+import math
 
 from modelwatch.core import queries
 from modelwatch.models.baselines import UNSEEN
@@ -133,9 +137,9 @@ def groups(s: Selectors) -> list[Group]:
     ]
     records += _registered_model_records(s, enough, hour_of)
     alerts = []
-    for severity, psi, ks in (
-        ("warning", cfg.drift_psi_warning, cfg.drift_ks_warning),
-        ("critical", cfg.drift_psi_critical, cfg.drift_ks_critical),
+    for severity, psi, ks, js in (
+        ("warning", cfg.drift_psi_warning, cfg.drift_ks_warning, cfg.drift_js_warning),
+        ("critical", cfg.drift_psi_critical, cfg.drift_ks_critical, cfg.drift_js_critical),
     ):
         alerts += [
             Alert(
@@ -150,7 +154,8 @@ def groups(s: Selectors) -> list[Group]:
                 labels={"statistic": statistic},
                 explained_by=("service",),
             )
-            for statistic, name, threshold in (("psi", "PSI", psi), ("ks", "KS distance", ks))
+            for statistic, name, threshold in (("psi", "PSI", psi), ("ks", "KS distance", ks),
+                                               ("js", "Jensen-Shannon distance", js))
         ]
         alerts += [
             Alert(
@@ -182,6 +187,23 @@ def groups(s: Selectors) -> list[Group]:
     ]
 
 
+def _js(s: Selectors, enough: str) -> str:
+    """Jensen-Shannon distance (base 2: 0 alike, 1 disjoint) of each categorical feature's live shares
+    against the reference's: the square root of the mean KL divergence of each from their average.
+    Numeric features (those with cumulative shares) have KS instead."""
+    reference = f"max without (instance, job) (modelwatch_baseline_feature_fraction{{{s.exporter}}})"
+    live = f"clamp_min({LIVE}, 1e-12)"
+    # the reference's shares on the live side's labels (job), so the rest matches one to one
+    ref = f"({live} * 0 + on ({MODEL}, feature, bucket) group_left clamp_min({reference}, 1e-12))"
+    mean = f"(({live} + {ref}) / 2)"
+    return f"""
+            sqrt(sum by (job, {MODEL}, feature) ({live} * ln({live} / {mean}) + {ref} * ln({ref} / {mean}))
+                 / {number(2 * math.log(2))})
+            unless on ({MODEL}, feature) modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}}}
+            {enough}
+            """
+
+
 def _registered_model_records(s: Selectors, enough: str, hour_of) -> list[Record]:
     cfg = s.config.alerts
     version = f"job, {MODEL}"
@@ -189,6 +211,7 @@ def _registered_model_records(s: Selectors, enough: str, hour_of) -> list[Record
     prediction_rows = queries.MODEL_VERSION_MODEL_PREDICTION_BUCKET_ROWS_INCREASE1H
     psi = queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H
     return [
+        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_JS1H, _js(s, enough)),
         Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H,
                f'sum without (bucket) ({LIVE}{{bucket="{UNSEEN}"}}) {enough}'),
         Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATE1M,

@@ -173,6 +173,9 @@ class AlertsConfig:
     drift_psi_critical: float = 0.25
     drift_ks_warning: float = 0.1
     drift_ks_critical: float = 0.2
+    # Jensen-Shannon distance (base 2, 0..1) of a categorical feature's categories against the reference.
+    drift_js_warning: float = 0.1
+    drift_js_critical: float = 0.2
     # Fewer rows than this in the hour: no drift figure (too noisy to judge).
     drift_min_rows: int = 200
     # Share of a feature's values outside the training range.
@@ -320,6 +323,8 @@ class Config:
             problems.append("alerts.drift_psi_critical: must not be below drift_psi_warning")
         if self.alerts.drift_ks_critical < self.alerts.drift_ks_warning:
             problems.append("alerts.drift_ks_critical: must not be below drift_ks_warning")
+        if not 0 < self.alerts.drift_js_warning <= self.alerts.drift_js_critical <= 1:
+            problems.append("alerts.drift_js_warning, drift_js_critical: must be 0 < warning <= critical <= 1")
         scaler = self.autoscaler
         if scaler.backend not in AUTOSCALER_BACKENDS:
             problems.append(f"autoscaler.backend: must be workers or compose, not {scaler.backend!r}")

@@ -155,6 +155,7 @@ SLO_SLI_TOTAL_AVG_OVER_TIME5M_RATE5M = "slo:sli_total:avg_over_time5m_rate5m"
 SLO_SLI_TOTAL_RATE5M = "slo:sli_total:rate5m"
 
 # registered models: categorical, missing and regression drift
+MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_JS1H = "model_version_feature:model_input_feature:js1h"
 MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H = "model_version_feature:model_input_feature:unseen_ratio1h"
 MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATE1M = "model_version_feature:model_input_feature_missing:rate1m"
 MODEL_VERSION_MODEL_PREDICTIONS_RATE1M = "model_version:model_predictions:rate1m"

@@ -74,6 +74,8 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
                                            'baseline_increase1h{feature="sex"}', both, timeout=PATIENCE))
             psi = _by_version(wait_for(prometheus, 'model_version_feature:model_input_feature:psi1h{model_name="penguins"}',
                                        lambda r: len(r) == 12, timeout=PATIENCE))
+            js = _by_version(wait_for(prometheus, 'model_version_feature:model_input_feature:js1h{model_name="penguins"}',
+                                      lambda r: len(r) == 4, timeout=PATIENCE))  # island and sex, v1 and v2
             predictions = _by_version(wait_for(prometheus, "model_version:model_prediction_bucket:psi1h", both,
                                                timeout=PATIENCE))
             drifted = _by_version(wait_for(prometheus, 'model_version:model_input_feature_drifted:ratio1h'
@@ -91,6 +93,7 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
     assert unseen[("penguins", "v1", "island")] == 0 and unseen[("penguins", "v2", "island")] > 0.2
     assert abs(missing[("penguins", "v1", "sex")]) < 0.05 < alerts.missing_share_increase < missing[("penguins", "v2", "sex")]
     assert psi[("penguins", "v2", "island")] > alerts.drift_psi_critical
+    assert js[("penguins", "v1", "island")] < alerts.drift_js_warning < alerts.drift_js_critical < js[("penguins", "v2", "island")]
     assert all(psi[("penguins", "v1", f)] < alerts.drift_psi_warning for f in penguins.columns), psi
     assert predictions[("diabetes", "v1", "")] < alerts.drift_psi_warning < alerts.drift_psi_critical < \
         predictions[("diabetes", "v2", "")]
