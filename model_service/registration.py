@@ -194,7 +194,7 @@ def _load_sample(model_input, schema: ModelSchema) -> dict:
             "categories": {f.name: list(f.categories) for f in schema.features if f.kind == "categorical"}}
 
 
-def _libraries(artifact_format: str) -> dict:
+def _libraries() -> dict:
     import importlib.metadata
 
     names = ["scikit-learn", "numpy", "pandas", "skops", "onnxruntime", "xgboost", "lightgbm"]
@@ -292,7 +292,7 @@ def register(config: Config, request: Request) -> Registered:
             "quality": {"reference": quality} if quality else {},
             "rows": {"reference": int(len(frame))},
             "series_per_replica": series,
-            "libraries": _libraries(artifact.format),
+            "libraries": _libraries(),
             "probe": _probe(model_input, answers, PROBE_ROWS),
             "sha256": {name: sha256_of(staging / name) for name in files},
         }

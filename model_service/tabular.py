@@ -28,7 +28,7 @@ from modelwatch.model_service.artifacts import Answers, load_artifact
 from modelwatch.model_service.inputs import NUMBER, InputError
 from modelwatch.models.baselines import MISSING, OTHER, UNSEEN
 from modelwatch.models.registry import DATA_BASELINE_FILE, VERSION_PATTERN, ModelLoadError, Registry
-from modelwatch.models.schema import SCHEMA_FILE, Feature, ModelSchema, SchemaError
+from modelwatch.models.schema import SCHEMA_FILE, Feature, ModelSchema
 
 MAX_CATEGORY_LENGTH = 200
 RESERVED_QUERY = frozenset(("key",))
@@ -60,10 +60,6 @@ class TabularModel:
     buckets: dict[str, FeatureBuckets]
     output_edges: tuple[float, ...]  # a regressor's prediction buckets
     load_seconds: float
-
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return self.schema.feature_names
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -101,9 +97,7 @@ def load_tabular(registry: Registry, version: str) -> TabularModel:
             artifact.with_classes(schema.classes)
         probe = metadata["probe"]
         answers = artifact.predict(frame_of(probe["rows"], schema))
-    except (ValueError, KeyError, OSError, SchemaError) as exc:
-        raise ModelLoadError(version, "unreadable", f"{type(exc).__name__}: {exc}") from None
-    except Exception as exc:  # the artifact failed on its own probe rows
+    except Exception as exc:  # an unreadable file, a bad schema, or the artifact failing on its own probe rows
         raise ModelLoadError(version, "unreadable", f"{type(exc).__name__}: {exc}") from None
     if schema.task == "classification":
         matches = answers.labels == probe["classes"]
