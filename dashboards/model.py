@@ -1,63 +1,118 @@
-"""Model behaviour: what the model is asked and answers, against its training
-data — class mix, confidence, per-feature drift with its thresholds,
-out-of-range inputs — and inference time, batch sizes, versions and reloads."""
+"""Model behaviour: what each registered model is asked and answers, against
+its reference data — class mix or predicted values, confidence, per-feature
+drift with its thresholds, categories (live shares, unseen, Jensen-Shannon),
+missing values — and inference time, batch sizes, versions and reloads.
+The model, version and feature variables choose what is shown."""
 
 from __future__ import annotations
 
 from modelwatch.core import queries
 from modelwatch.dashboards.panels import ORANGE, RED, Query, bargauge, dashboard, heatmap, rows, state_timeline, stat, steps, \
     table, timeseries
-from modelwatch.dashboards.variables import JOB, VERSION, service_variables
+from modelwatch.dashboards.variables import FEATURE, JOB, VERSION, model_variables
 from modelwatch.core.config import Config
 
 UID = "modelwatch-model"
+
+
+# Numeric features are those with cumulative reference shares (for KS); categorical ones have none.
+NUMERIC = "and on (model_name, model_version, feature) modelwatch_baseline_feature_cumulative_fraction"
+CATEGORICAL = "unless on (model_name, model_version, feature) modelwatch_baseline_feature_cumulative_fraction"
+WHICH = "{{model_name}} {{model_version}}"
+WHICH_FEATURE = f"{WHICH} {{{{feature}}}}"
 
 
 def build(config: Config):
     alerts = config.alerts
     psi_steps = steps((alerts.drift_psi_warning, ORANGE), (alerts.drift_psi_critical, RED))
     ks_steps = steps((alerts.drift_ks_warning, ORANGE), (alerts.drift_ks_critical, RED))
+    js_steps = steps((alerts.drift_js_warning, ORANGE), (alerts.drift_js_critical, RED))
     out_steps = steps((alerts.out_of_range_warning, ORANGE))
     model = f"{JOB}, {VERSION}"
+    feature = f"{model}, {FEATURE}"
+    reference = f"{VERSION}, {FEATURE}"
     answers = [
         bargauge(
-            "Predicted class mix, last hour, against training",
-            [Query(f"{queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_FRACTION1H}{{{model}}}", "{{model_version}} {{class}}"),
-             Query(f'modelwatch_baseline_class_fraction{{{VERSION}}}', "training {{model_version}} {{class}}")],
-            "percentunit", maximum=1,
+            "Predicted class mix, last hour, against the reference",
+            [Query(f"{queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_FRACTION1H}{{{model}}}", f"{WHICH} {{{{class}}}}"),
+             Query(f'modelwatch_baseline_class_fraction{{{VERSION}}}', f"reference {WHICH} {{{{class}}}}")],
+            "percentunit", maximum=1, description="Classifiers.",
         ),
         timeseries("Class mix shift (PSI)", Query(f"{queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_PSI1H}{{{model}}}",
-                                                  "{{model_version}}"), "none", thresholds=psi_steps,
-                   show_thresholds=True),
+                                                  WHICH), "none", thresholds=psi_steps, show_thresholds=True),
         heatmap("Prediction confidence",
                 f"sum by (le) (rate(model_prediction_confidence_bucket{{{model}}}[$__rate_interval]))", "percentunit"),
-        timeseries("Predicted classes", Query(f"sum by (class) (rate(model_predicted_class_total{{{model}}}"
-                                              "[$__rate_interval]))", "{{class}}"), "suffix: rows/s", stack=True),
+        timeseries("Predicted classes", Query(f"sum by (model_name, class) (rate(model_predicted_class_total{{{model}}}"
+                                              "[$__rate_interval]))", "{{model_name}} {{class}}"),
+                   "suffix: rows/s", stack=True),
+        bargauge(
+            "Predicted values, last hour, against the reference",
+            [Query(f"{queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_FRACTION1H}{{{model}}}", f"{WHICH} {{{{bucket}}}}"),
+             Query(f"modelwatch_baseline_prediction_fraction{{{VERSION}}}", f"reference {WHICH} {{{{bucket}}}}")],
+            "percentunit", maximum=1,
+            description="Regressors: share of predictions in each bucket of the reference predictions "
+                        "(00 below their range, the last above it).",
+        ),
+        timeseries("Prediction drift (PSI)", Query(f"{queries.MODEL_VERSION_MODEL_PREDICTION_BUCKET_PSI1H}{{{model}}}",
+                                                   WHICH), "none", thresholds=psi_steps, show_thresholds=True,
+                   description="Regressors: PSI of the last hour's predictions against those on the reference data."),
     ]
     drift = [
-        timeseries("Feature drift: PSI, last hour", Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H}{{{model}}}",
-                                                           "{{model_version}} {{feature}}"),
+        timeseries("Feature drift: PSI, last hour", Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H}{{{feature}}}",
+                                                           WHICH_FEATURE),
                    "none", thresholds=psi_steps, show_thresholds=True, width=8,
-                   description=f"Population Stability Index against the training data; needs "
+                   description=f"Population Stability Index against the reference data; needs "
                                f"{alerts.drift_min_rows} rows in the hour."),
         timeseries("Feature drift: KS distance, last hour",
-                   Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_KS1H}{{{model}}}", "{{model_version}} {{feature}}"),
-                   "none", thresholds=ks_steps, show_thresholds=True, width=8),
-        timeseries("Inputs outside the training range",
-                   Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_OUT_OF_RANGE_RATIO1H}{{{model}}}",
-                         "{{model_version}} {{feature}}"),
-                   "percentunit", thresholds=out_steps, show_thresholds=True, width=8),
-        bargauge("Live share per bucket, last hour",
-                 Query(f"{queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_FRACTION1H}{{{model}}}",
-                       "{{model_version}} {{feature}} {{bucket}}"), "percentunit", maximum=1, width=12),
-        bargauge("Training share per bucket",
-                 Query(f"modelwatch_baseline_feature_fraction{{{VERSION}}}", "{{model_version}} {{feature}} {{bucket}}"),
-                 "percentunit", maximum=1, width=12),
+                   Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_KS1H}{{{feature}}}", WHICH_FEATURE),
+                   "none", thresholds=ks_steps, show_thresholds=True, width=8, description="Numeric features."),
+        timeseries("Share of features drifting",
+                   Query(f"{queries.MODEL_VERSION_MODEL_INPUT_FEATURE_DRIFTED_RATIO1H}{{{model}}}", WHICH),
+                   "percentunit", thresholds=steps((alerts.drift_feature_share, RED)), show_thresholds=True, width=8,
+                   description=f"Features whose PSI is over {alerts.drift_psi_warning:g}; alerted from "
+                               f"{alerts.drift_feature_share:.0%} at once."),
+        bargauge("Numeric inputs: live share per bucket, last hour",
+                 Query(f"{queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_FRACTION1H}{{{feature}}} {NUMERIC}",
+                       f"{WHICH_FEATURE} {{{{bucket}}}}"), "percentunit", maximum=1, width=12),
+        bargauge("Numeric inputs: reference share per bucket",
+                 Query(f"modelwatch_baseline_feature_fraction{{{reference}}} {NUMERIC}",
+                       f"{WHICH_FEATURE} {{{{bucket}}}}"), "percentunit", maximum=1, width=12),
+        timeseries("Inputs outside the reference range",
+                   Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_OUT_OF_RANGE_RATIO1H}{{{feature}}}",
+                         WHICH_FEATURE),
+                   "percentunit", thresholds=out_steps, show_thresholds=True, width=24),
+    ]
+    categorical = [
+        bargauge("Categories: live share, last hour",
+                 Query(f"{queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_FRACTION1H}{{{feature}}} {CATEGORICAL}",
+                       f"{WHICH_FEATURE} {{{{bucket}}}}"), "percentunit", maximum=1, width=12,
+                 description=f"The reference's top {config.model.top_categories} categories, then (other), "
+                             "(unseen) and (missing)."),
+        bargauge("Categories: reference share",
+                 Query(f"modelwatch_baseline_feature_fraction{{{reference}}} {CATEGORICAL}",
+                       f"{WHICH_FEATURE} {{{{bucket}}}}"), "percentunit", maximum=1, width=12),
+        timeseries("Categorical drift: Jensen-Shannon distance",
+                   Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_JS1H}{{{feature}}}", WHICH_FEATURE),
+                   "none", thresholds=js_steps, show_thresholds=True, width=8,
+                   description="Base 2: 0 for the reference's category shares, 1 for no category in common."),
+        timeseries("Unseen categories",
+                   Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H}{{{feature}}}",
+                         WHICH_FEATURE),
+                   "percentunit", thresholds=steps((alerts.unseen_share_warning, ORANGE)), show_thresholds=True,
+                   width=8, description="Share of the hour's values in categories the reference never had."),
+        timeseries("Missing values",
+                   [Query(f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATIO1H}{{{feature}}}",
+                          f"live {WHICH_FEATURE}"),
+                    Query(f"modelwatch_baseline_feature_missing_fraction{{{reference}}}",
+                          f"reference {WHICH_FEATURE}")],
+                   "percentunit", width=8,
+                   description=f"Share of rows missing the feature; alerted {alerts.missing_share_increase:.0%} "
+                               "over the reference's share."),
     ]
     runtime = [
         timeseries("Inference time",
                    Query(f"{queries.JOB_MODEL_VERSION_MODEL_INFERENCE_DURATION_SECONDS_HISTOGRAM_QUANTILE}{{{model}}}",
-                         "{{model_version}} p{{quantile}}"), "s"),
+                         f"{WHICH} p{{{{quantile}}}}"), "s"),
         heatmap("Batch sizes", f"sum by (le) (rate(model_batch_size_bucket{{{model}}}[$__rate_interval]))", "short"),
         table("Versions loaded", Query(f"model_info{{{JOB}}} == 1"), "none", width=12,
               hidden_columns=("Time", "__name__", "Value", "instance")),
@@ -73,7 +128,8 @@ def build(config: Config):
                   "rejected: {{reason}}"),
         ], "short", width=12, description="Deployments loaded by the replicas, and versions they rejected (by reason)."),
     ]
-    panels = rows(("Answers", answers), ("Drift against the training data", drift), ("Inference and versions", runtime))
+    panels = rows(("Answers", answers), ("Drift against the reference data", drift),
+                  ("Categorical inputs and missing values", categorical), ("Inference and versions", runtime))
     return dashboard("modelwatch / Model behaviour", UID,
-                     "What the model is asked and what it answers, against its training data.",
-                     panels, service_variables())
+                     "What each model is asked and what it answers, against its reference data.",
+                     panels, model_variables())

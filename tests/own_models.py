@@ -59,6 +59,21 @@ def make_models(folder: Path) -> dict[str, dict]:
     return made
 
 
+def register_all(config, models: dict[str, dict], names, versions: int = 1) -> None:
+    """Register each named test model ``versions`` times (v1, v2, …: the same model) in the config's registry."""
+    from modelwatch.model_service.registration import Request, register
+
+    for name in names:
+        item = models[name]
+        for _ in range(versions):
+            register(config, Request(name, item["artifact"], item["reference"], item["target"],
+                                     trusted_types=trusted_types(item)))
+
+
+def request_rows(item: dict, frame: pd.DataFrame | None = None) -> list[dict]:
+    """The held-out rows (or ``frame``) without the target, as JSON instances: missing values as null."""
+    frame = item["test"].drop(columns=[item["target"]]) if frame is None else frame
+    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def trusted_types(item: dict) -> tuple[str, ...]:

@@ -2,8 +2,11 @@
 Grafana resolves them, run against a real Prometheus that scrapes a real model
 service (gunicorn, stable and canary versions, real traffic) and the real
 exporter (baseline, host, process, and the kubernetes collector against
-recorded API objects). There is no Grafana server here: this is the stand-in,
-and each query must be valid PromQL and return data."""
+recorded API objects). Three models serve: the Iris classifier, a registered
+pipeline with categorical and missing inputs (penguins) and a registered
+regressor (diabetes), so every model-specific panel has a model to show.
+There is no Grafana server here: this is the stand-in, and each query must be
+valid PromQL and return data."""
 
 from __future__ import annotations
 
@@ -25,9 +28,11 @@ from tests.conftest import make_config
 from tests.exporter.fake_kube_api import FakeApiServer
 from tests.exporter.served import run_exporter
 from tests.model_service.served import serve
+from tests.own_models import register_all, request_rows
 from tests.prometheus_server import query, run_prometheus, wait_for
 
 pytestmark = pytest.mark.integration
+OWN_MODELS = ("penguins", "diabetes")
 RATE_INTERVAL = "1m"  # Grafana's $__rate_interval for a 15 s scrape interval
 LABEL_VALUES = re.compile(r"label_values\((.*),\s*(\w+)\)$")
 
@@ -52,8 +57,14 @@ def _rules_for_a_fast_test(config, rule_dir) -> None:
         (rule_dir / name).write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def _send_traffic(service: str, key: str) -> None:
+def _send_traffic(service: str, key: str, models: dict) -> None:
     headers = {"X-API-Key": key}
+    for name in OWN_MODELS:
+        rows = request_rows(models[name])
+        for _ in range(3):  # enough rows in the hour for drift figures (alerts.drift_min_rows)
+            answer = requests.post(f"{service}/api/v1/models/{name}/predict", headers=headers,
+                                   json={"instances": rows}, timeout=30)
+            assert answer.status_code == 200, answer.text
     rows = load_iris().data[np.random.default_rng(5).choice(150, 300)].round(2).tolist()
     for version in ("v1", "v2"):
         answer = requests.post(f"{service}/api/v1/models/{version}/predict", headers=headers,
@@ -83,8 +94,9 @@ def _substitute(expr: str, values: dict[str, str]) -> str:
 
 
 @pytest.fixture
-def live_stack(state_dir, keys, tmp_path):
+def live_stack(state_dir, keys, models, tmp_path):
     config = make_config(state_dir)
+    register_all(config, models, OWN_MODELS)
     Registry(config.paths.registry_dir, config.model.name).set_deployment(Deployment("v1", "v2", 0.5))
     _performance_baseline(state_dir, "v1")
     kube_api = FakeApiServer()
@@ -95,7 +107,8 @@ def live_stack(state_dir, keys, tmp_path):
     }
     try:
         with serve(state_dir, workers=2) as (service, _), \
-                run_exporter(state_dir, ("kube_horizontalpodautoscaler_spec_max_replicas{",), exporter_env) as (exporter, _):
+                run_exporter(state_dir, ("kube_horizontalpodautoscaler_spec_max_replicas{", 'model_name="penguins"'),
+                             exporter_env) as (exporter, _):
             prom_config = make_config(
                 state_dir, SERVICE__PORT=service.rsplit(":", 1)[1], EXPORTER__PORT=exporter.rsplit(":", 1)[1],
                 PROMETHEUS__SCRAPE_INTERVAL_SECONDS=1, PROMETHEUS__EVALUATION_INTERVAL_SECONDS=1,
@@ -107,7 +120,7 @@ def live_stack(state_dir, keys, tmp_path):
                          timeout=120)
                 # Both targets scraped: a slow first exporter scrape (1 s timeout here) must not empty a variable.
                 wait_for(prometheus, "kube_horizontalpodautoscaler_spec_max_replicas", lambda r: len(r) > 0, timeout=120)
-                _send_traffic(service, keys["user"])
+                _send_traffic(service, keys["user"], models)
                 yield prometheus
     finally:
         kube_api.server.shutdown()
@@ -118,6 +131,7 @@ def test_every_panel_query_returns_data(live_stack):
     pending: dict[tuple[str, str, str], str] = {}
     for board in dashboard_files(Config()).values():
         values = _resolve_variables(prometheus, board)
+        assert {"iris", *OWN_MODELS} <= set(values["model"].strip("()").split("|")), board["title"]
         for panel in board["panels"]:
             for target in panel.get("targets", []):
                 expr = _substitute(target["expr"], values)

@@ -7,24 +7,18 @@ figures cross the thresholds, and only v2's alerts go pending."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import requests
 
-from modelwatch.model_service.registration import Request, register
 from modelwatch.models.registry import Deployment, Registry
 from tests.conftest import make_config
 from tests.exporter.served import run_exporter
 from tests.model_service.served import serve
-from tests.own_models import trusted_types
+from tests.own_models import register_all, request_rows
 from tests.prometheus_server import query, run_prometheus, wait_for
 
 pytestmark = pytest.mark.integration
 PATIENCE = 180  # seconds: the hour's records integrate one-minute rates evaluated every second
-
-
-def _rows(frame: pd.DataFrame) -> list[dict]:
-    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def _by_version(result: list[dict]) -> dict[tuple[str, str, str], float]:
@@ -34,14 +28,11 @@ def _by_version(result: list[dict]) -> dict[tuple[str, str, str], float]:
 
 def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_version(state_dir, keys, models, tmp_path):
     config = make_config(state_dir)
+    register_all(config, models, ("penguins", "diabetes"), versions=2)
     inputs = {}
     for name in ("penguins", "diabetes"):
-        item = models[name]
-        for _ in range(2):  # v1 and v2: the same model
-            register(config, Request(name, item["artifact"], item["reference"], item["target"],
-                                     trusted_types=trusted_types(item)))
         Registry(config.paths.registry_dir, name).set_deployment(Deployment("v1", "v2", 0.0))
-        inputs[name] = item["test"].drop(columns=[item["target"]])
+        inputs[name] = models[name]["test"].drop(columns=[models[name]["target"]])
     penguins = inputs["penguins"]
     changed_penguins = penguins.assign(island=penguins["island"].replace("Biscoe", "Atlantis"),
                                        sex=[None if i % 2 else s for i, s in enumerate(penguins["sex"])])
@@ -61,7 +52,7 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
             wait_for(prometheus, "modelwatch_baseline_prediction_fraction", lambda r: len(r) > 0, timeout=PATIENCE)
             headers = {"X-API-Key": keys["user"]}
             for (name, version), frame in traffic.items():
-                rows = _rows(frame)
+                rows = request_rows(models[name], frame)
                 for _ in range(3):  # enough rows for a drift figure (alerts.drift_min_rows)
                     answer = requests.post(f"{service}/api/v1/models/{name}/versions/{version}/predict",
                                            headers=headers, json={"instances": rows}, timeout=30)
