@@ -1,6 +1,7 @@
 """modelwatch report: a self-contained HTML report with PNG charts from
 Prometheus for a time range (request rate, latency against the baseline,
-replicas against load, CPU and memory per replica, alerts that fired)."""
+replicas against load, CPU and memory per replica, drift per model, alerts
+that fired)."""
 
 from __future__ import annotations
 

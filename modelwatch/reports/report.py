@@ -1,7 +1,8 @@
 """``modelwatch report``: a self-contained HTML page with PNG charts from
 Prometheus for a time range — request rate, latency against the baseline,
-replicas against load, CPU and memory per replica, and the alerts that fired —
-for a person to look at without Grafana."""
+replicas against load, CPU and memory per replica, drift per model (table and
+chart, ``reports/drift.py``) and the alerts that fired — for a person to look
+at without Grafana."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from modelwatch.core import queries  # noqa: E402
 from modelwatch.core.config import Config  # noqa: E402
 from modelwatch.core.prometheus_api import PrometheusApi, Series  # noqa: E402
+from modelwatch.reports import drift  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -133,16 +135,34 @@ class Report:
     summary: dict[str, str]
     images: list[tuple[str, bytes]]
     alerts: list[dict]
+    drift: list[drift.ModelDrift]
+    drift_images: list[tuple[str, bytes]]
 
 
-def build(config: Config, prometheus: PrometheusApi, start: float, end: float) -> Report:
-    step = max(config.prometheus.scrape_interval_seconds, (end - start) / 300)
-    chart_list = charts(config)
+def drift_charts(config: Config, models: list[str]) -> list[Chart]:
+    """Per model: its features' PSI over time against the thresholds."""
+    alerts = config.alerts
+    thresholds = (Line(f"warning {alerts.drift_psi_warning:g}", f"vector({alerts.drift_psi_warning})", style="--"),
+                  Line(f"critical {alerts.drift_psi_critical:g}", f"vector({alerts.drift_psi_critical})", style="--"))
+    return [Chart(f"Drift of {model}: PSI of the {drift.WORST_FEATURES_CHARTED} most drifted features", "PSI",
+                  (Line("{feature} {model_version}", drift.psi_chart_expr(model)), *thresholds))
+            for model in models]
+
+
+def _fetch(prometheus: PrometheusApi, chart_list: list[Chart], start: float, end: float,
+           step: float) -> dict[str, list[Series]]:
     data: dict[str, list[Series]] = {}
     for chart in chart_list:
         for line in (*chart.lines, *chart.right):
             if line.expr not in data:
                 data[line.expr] = prometheus.query_range(line.expr, start, end, step)
+    return data
+
+
+def build(config: Config, prometheus: PrometheusApi, start: float, end: float) -> Report:
+    step = max(config.prometheus.scrape_interval_seconds, (end - start) / 300)
+    chart_list = charts(config)
+    data = _fetch(prometheus, chart_list, start, end, step)
     rate = data[chart_list[0].lines[0].expr]
     p95 = data[chart_list[1].lines[1].expr]
     replicas = data[chart_list[2].lines[0].expr]
@@ -153,7 +173,13 @@ def build(config: Config, prometheus: PrometheusApi, start: float, end: float) -
         "replicas (min–max)": f"{_extreme(replicas, min, '{:.0f}')}–{_extreme(replicas, max, '{:.0f}')}",
         "alerts fired": str(len(alerts)),
     }
-    return Report(start, end, summary, [(c.title, render_chart(c, data)) for c in chart_list], alerts)
+    models = drift.model_drift(config, prometheus, start, end)
+    over = [f"{m.model} {m.version}" for m in models if any(w.level for w in m.worst.values())]
+    summary["drifting model versions"] = ", ".join(over) or "none"
+    drifting = drift_charts(config, sorted({m.model for m in models}))
+    drift_data = _fetch(prometheus, drifting, start, end, step)
+    return Report(start, end, summary, [(c.title, render_chart(c, data)) for c in chart_list], alerts,
+                  models, [(c.title, render_chart(c, drift_data)) for c in drifting])
 
 
 def _extreme(series_list: list[Series], pick, fmt: str, scale: float = 1.0) -> str:
@@ -165,12 +191,34 @@ def _when(stamp: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(stamp))
 
 
-def to_html(report: Report, title: str = "modelwatch report") -> str:
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in report.summary.items())
-    images = "".join(
+def _figures_html(images: list[tuple[str, bytes]]) -> str:
+    return "".join(
         f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
-        for name, png in report.images
+        for name, png in images
     )
+
+
+def drift_html(models: list[drift.ModelDrift], config: Config) -> str:
+    """One row per model version that predicted in the range; a figure over its threshold is marked."""
+    if not models:
+        return "<p>No model predicted in this range.</p>"
+    titles = [f.title for f in drift.figures(config)]
+    head = "".join(f"<th>{html.escape(t)}</th>" for t in ("model", "version", "rows", *titles))
+    body = "".join(
+        f"<tr><td>{html.escape(m.model)}</td><td>{html.escape(m.version)}</td><td>{m.rows:.0f}</td>" + "".join(
+            f"<td class='{m.worst[t].level}'>{html.escape(m.worst[t].text)}</td>" if t in m.worst else "<td>-</td>"
+            for t in titles) + "</tr>"
+        for m in models)
+    return (f"<table class='drift'><tr>{head}</tr>{body}</table>"
+            "<p><small>Each figure at its highest in the range, with the feature it belongs to; "
+            "<span class='warning'>over the warning threshold</span>, "
+            "<span class='critical'>over the critical one</span>; - : no figure (too few rows, or not this kind "
+            "of model).</small></p>")
+
+
+def to_html(report: Report, config: Config, title: str = "modelwatch report") -> str:
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in report.summary.items())
+    images = _figures_html(report.images)
     if report.alerts:
         alert_rows = "".join(
             f"<tr><td>{html.escape(a['alertname'])}</td><td class='{html.escape(a['severity'])}'>"
@@ -188,6 +236,7 @@ def to_html(report: Report, title: str = "modelwatch report") -> str:
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1040px; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }} th, td {{ border: 1px solid #ccc; padding: .3em .7em; text-align: left; }}
+table.drift {{ font-size: 85%; }}
 figure {{ margin: 1em 0; }} img {{ max-width: 100%; }} .critical {{ color: #b00; }} .warning {{ color: #b60; }}
 </style></head>
 <body data-images="pending">
@@ -195,6 +244,9 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }} .critical {{ color: #b00;
 <p>{period}</p>
 <table>{rows}</table>
 {images}
+<h2>Drift per model</h2>
+{drift_html(report.drift, config)}
+{_figures_html(report.drift_images)}
 <h2>Alerts that fired</h2>
 {alerts}
 <p><small>Generated by modelwatch report from Prometheus.</small></p>
@@ -211,5 +263,5 @@ window.addEventListener("load", () => {{
 def write(config: Config, out: Path, start: float, end: float, title: str = "modelwatch report") -> Report:
     report = build(config, PrometheusApi.from_config(config), start, end)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(to_html(report, title))
+    out.write_text(to_html(report, config, title))
     return report

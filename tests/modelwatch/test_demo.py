@@ -6,13 +6,14 @@ must stay silent, and the report must render in headless Chromium."""
 
 from __future__ import annotations
 
+import re
 import shutil
-import subprocess
 
 import matplotlib.image
 import pytest
 
 from modelwatch.reports.demo import DemoPlan, run_demo
+from tests.chromium import dump_dom, screenshot
 from tests.conftest import make_config, require_binary
 from tests.modelwatch.test_stack import stack_env
 
@@ -67,16 +68,11 @@ def test_the_baseline_was_recorded_from_the_steady_part(demo):
 
 
 def test_the_report_renders_in_headless_chromium(demo, tmp_path):
-    chromium = require_binary("chromium")
-    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
     url = demo.report.resolve().as_uri()
-    dom = subprocess.run([*flags, "--virtual-time-budget=5000", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = dump_dom(url, tmp_path / "profile", budget_ms=5000)
     assert 'data-images="loaded"' in dom  # every chart decoded with a real size
-    assert dom.count("<img") == 5 and "modelwatch demo" in dom
-    shot = tmp_path / "report.png"
-    subprocess.run([*flags, "--window-size=1100,1600", f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    assert dom.count("<img") == 6 and "modelwatch demo" in dom  # five charts and the Iris model's drift
+    assert re.search(r"<td>iris</td><td>v1</td><td>\d+</td>", dom), "no drift row for the demo's model"
+    shot = screenshot(url, tmp_path / "profile", tmp_path / "report.png")
     pixels = matplotlib.image.imread(shot)[..., :3]
     assert pixels.std() > 0.05  # not a blank page: charts, lines, text

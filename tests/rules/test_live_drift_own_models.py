@@ -3,14 +3,20 @@ generated rules scraping the real service (gunicorn) and exporter. Version v1
 of each model gets rows of its own reference data; v2 (the canary, same
 model) gets them changed — penguins with an island the reference never had and
 half its sex values missing, diabetes with every feature shifted. Only v2's
-figures cross the thresholds, and only v2's alerts go pending."""
+figures cross the thresholds, only v2's alerts go pending, and the report's drift
+section marks only v2."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import requests
 
 from modelwatch.models.registry import Deployment, Registry
+from modelwatch.core.prometheus_api import PrometheusApi
+from modelwatch.reports.drift import WORST_FEATURES_CHARTED
+from modelwatch.reports.report import build as build_report, to_html
 from tests.conftest import make_config
 from tests.exporter.served import run_exporter
 from tests.model_service.served import serve
@@ -51,6 +57,7 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
                      lambda r: len(r) > 0, timeout=PATIENCE)
             wait_for(prometheus, "modelwatch_baseline_prediction_fraction", lambda r: len(r) > 0, timeout=PATIENCE)
             headers = {"X-API-Key": keys["user"]}
+            started = time.time()
             for (name, version), frame in traffic.items():
                 rows = request_rows(models[name], frame)
                 for _ in range(3):  # enough rows for a drift figure (alerts.drift_min_rows)
@@ -79,6 +86,8 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
             silent = query(prometheus, 'ALERTS{model_version="v1", alertname!="ModelwatchPerformanceBaselineMissing"}')
             out_of_range = _by_version(query(prometheus, "model_version_feature:model_input_feature:out_of_range_ratio1h"
                                                          '{model_version="v1"}'))
+            report = build_report(config, PrometheusApi(prometheus), started, time.time())
+            html = to_html(report, config)
 
     alerts = config.alerts
     assert unseen[("penguins", "v1", "island")] == 0 and unseen[("penguins", "v2", "island")] > 0.2
@@ -96,3 +105,19 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
     assert not silent, silent
     # The reference's own values are inside its range, its largest included (edges are not rounded).
     assert out_of_range and max(out_of_range.values()) == 0, out_of_range
+
+    # The report's drift section says the same: which version, which feature, over which threshold.
+    rows = {(m.model, m.version): m.worst for m in report.drift}
+    assert set(rows) == set(traffic)
+    assert rows[("penguins", "v2")]["Jensen-Shannon (categories)"].feature == "island"
+    assert rows[("penguins", "v2")]["Jensen-Shannon (categories)"].level == "critical"
+    assert rows[("penguins", "v2")]["unseen categories"].level == "warning"
+    assert rows[("penguins", "v2")]["missing share over the reference"].feature == "sex"
+    assert rows[("diabetes", "v2")]["predicted values (PSI)"].level == "critical"
+    assert "KS (numeric inputs)" in rows[("diabetes", "v1")]
+    assert not [(title, worst) for key in (("penguins", "v1"), ("diabetes", "v1")) for title, worst in rows[key].items()
+                if worst.level], "an unchanged version marked as drifting"
+    assert [title for title, _ in report.drift_images] == [
+        f"Drift of {name}: PSI of the {WORST_FEATURES_CHARTED} most drifted features" for name in ("diabetes", "penguins")]
+    assert report.summary["drifting model versions"] == "diabetes v2, penguins v2"
+    assert "<td class='critical'>island" in html and html.count("<tr><td>penguins</td>") == 2
