@@ -31,8 +31,10 @@ a burst of requests within a minute.
 from __future__ import annotations
 
 import math
+import re
 
 from modelwatch.core import queries
+from modelwatch.core.config import AlertsConfig
 from modelwatch.models.baselines import UNSEEN
 from modelwatch.rules.builder import Alert, Group, Record, duration
 from modelwatch.rules.selectors import PSI_FLOOR, Selectors, number
@@ -136,6 +138,32 @@ def groups(s: Selectors) -> list[Group]:
         ),
     ]
     records += _registered_model_records(s, enough, hour_of)
+    alerts = [alert for thresholds, only in model_thresholds(cfg)
+              for alert in (*_drift_alerts(thresholds, only), *_registered_model_alerts(thresholds, only))]
+    return [
+        Group("modelwatch-drift.rules", records, interval=duration(interval)),
+        Group("modelwatch-drift.alerts", alerts),
+    ]
+
+
+def model_thresholds(cfg: AlertsConfig) -> list[tuple[AlertsConfig, str]]:
+    """(thresholds, series selector) pairs: the configured thresholds for every model without its own
+    (``alerts.models``), then each model with its own. With no model of its own: one pair, no selector."""
+    names = sorted(cfg.models)
+    if not names:
+        return [(cfg, "")]
+    others = "|".join(re.escape(name).replace("\\", "\\\\") for name in names)  # a PromQL string holds the regex
+    return [(cfg, f'{{model_name!~"{others}"}}'), *((cfg.for_model(name), f'{{model_name="{name}"}}') for name in names)]
+
+
+def over(record: str, cfg: AlertsConfig, setting: str) -> str:
+    """``record`` over each model's own ``setting`` (a filter; one comparison when no model has its own)."""
+    return " or ".join(f"{record}{only} > {number(getattr(thresholds, setting))}"
+                       for thresholds, only in model_thresholds(cfg))
+
+
+def _drift_alerts(cfg: AlertsConfig, only: str) -> list[Alert]:
+    """The feature, class-mix and range alerts of the models ``only`` selects, at ``cfg``'s thresholds."""
     alerts = []
     for severity, psi, ks, js in (
         ("warning", cfg.drift_psi_warning, cfg.drift_ks_warning, cfg.drift_js_warning),
@@ -144,7 +172,7 @@ def groups(s: Selectors) -> list[Group]:
         alerts += [
             Alert(
                 "ModelwatchFeatureDrift",
-                f"model_version_feature:model_input_feature:{statistic}1h > {number(threshold)}",
+                f"model_version_feature:model_input_feature:{statistic}1h{only} > {number(threshold)}",
                 severity,
                 "A feature's live distribution has moved away from the training data.",
                 "Feature {{ $labels.feature }} of {{ $labels.model_name }} {{ $labels.model_version }} has drifted over"
@@ -160,7 +188,7 @@ def groups(s: Selectors) -> list[Group]:
         alerts += [
             Alert(
                 "ModelwatchPredictionMixShift",
-                f"{queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_PSI1H} > {number(psi)}",
+                f"{queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_PSI1H}{only} > {number(psi)}",
                 severity,
                 "The predicted class mix has moved away from the training mix.",
                 "The predicted class mix of {{ $labels.model_name }} {{ $labels.model_version }} over the last hour"
@@ -171,7 +199,7 @@ def groups(s: Selectors) -> list[Group]:
         ]
     alerts.append(Alert(
         "ModelwatchInputsOutOfRange",
-        f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_OUT_OF_RANGE_RATIO1H} > {number(cfg.out_of_range_warning)}",
+        f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_OUT_OF_RANGE_RATIO1H}{only} > {number(cfg.out_of_range_warning)}",
         "warning",
         "Many inputs fall outside the range seen in training.",
         "{{ $value | humanizePercentage }} of feature {{ $labels.feature }} values sent to {{ $labels.model_name }}"
@@ -180,11 +208,7 @@ def groups(s: Selectors) -> list[Group]:
         for_="15m",
         explained_by=("service",),
     ))
-    alerts += _registered_model_alerts(s)
-    return [
-        Group("modelwatch-drift.rules", records, interval=duration(interval)),
-        Group("modelwatch-drift.alerts", alerts),
-    ]
+    return alerts
 
 
 def _js(s: Selectors, enough: str) -> str:
@@ -242,19 +266,18 @@ def _registered_model_records(s: Selectors, enough: str, hour_of) -> list[Record
             and on ({version}) {prediction_rows} >= {cfg.drift_min_rows}
             """),
         Record(queries.MODEL_VERSION_MODEL_INPUT_FEATURE_DRIFTED_RATIO1H, f"""
-            (count by ({version}) ({psi} > {number(cfg.drift_psi_warning)}) or count by ({version}) ({psi}) * 0)
+            (count by ({version}) ({over(psi, cfg, "drift_psi_warning")}) or count by ({version}) ({psi}) * 0)
             / count by ({version}) ({psi})
             """),
     ]
 
 
-def _registered_model_alerts(s: Selectors) -> list[Alert]:
-    cfg = s.config.alerts
+def _registered_model_alerts(cfg: AlertsConfig, only: str) -> list[Alert]:
     version = "{{ $labels.model_name }} {{ $labels.model_version }}"
     alerts = [
         Alert(
             "ModelwatchUnseenCategories",
-            f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H} > {number(cfg.unseen_share_warning)}",
+            f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H}{only} > {number(cfg.unseen_share_warning)}",
             "warning",
             "A categorical feature receives categories the reference data never had.",
             "{{ $value | humanizePercentage }} of feature {{ $labels.feature }} values sent to " + version +
@@ -265,7 +288,7 @@ def _registered_model_alerts(s: Selectors) -> list[Alert]:
         ),
         Alert(
             "ModelwatchMissingValuesRising",
-            f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_INCREASE_RATIO1H} > "
+            f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_INCREASE_RATIO1H}{only} > "
             f"{number(cfg.missing_share_increase)}",
             "warning",
             "A feature is missing far more often than in the reference data.",
@@ -276,7 +299,7 @@ def _registered_model_alerts(s: Selectors) -> list[Alert]:
         ),
         Alert(
             "ModelwatchManyFeaturesDrifting",
-            f"{queries.MODEL_VERSION_MODEL_INPUT_FEATURE_DRIFTED_RATIO1H} >= {number(cfg.drift_feature_share)}",
+            f"{queries.MODEL_VERSION_MODEL_INPUT_FEATURE_DRIFTED_RATIO1H}{only} >= {number(cfg.drift_feature_share)}",
             "critical",
             "Most of a model's features have drifted at once.",
             "{{ $value | humanizePercentage }} of the features of " + version + " drifted over the last hour"
@@ -288,7 +311,7 @@ def _registered_model_alerts(s: Selectors) -> list[Alert]:
     for severity, psi in (("warning", cfg.drift_psi_warning), ("critical", cfg.drift_psi_critical)):
         alerts.append(Alert(
             "ModelwatchPredictionDrift",
-            f"{queries.MODEL_VERSION_MODEL_PREDICTION_BUCKET_PSI1H} > {number(psi)}",
+            f"{queries.MODEL_VERSION_MODEL_PREDICTION_BUCKET_PSI1H}{only} > {number(psi)}",
             severity,
             "A regressor's predictions have moved away from those on the reference data.",
             "The predictions of " + version + " over the last hour have a PSI of {{ $value | printf \"%.3f\" }}"

@@ -156,6 +156,13 @@ class SloConfig:
     route_regex: str = "/api/v1/.+"
 
 
+# The drift thresholds a model may set for itself (alerts.models).
+MODEL_THRESHOLDS = ("drift_psi_warning", "drift_psi_critical", "drift_ks_warning", "drift_ks_critical",
+                    "drift_js_warning", "drift_js_critical", "out_of_range_warning", "unseen_share_warning",
+                    "missing_share_increase", "drift_feature_share")
+MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # what the registry accepts
+
+
 @dataclass(frozen=True)
 class AlertsConfig:
     """Selectors and thresholds of the generated Prometheus rules."""
@@ -186,6 +193,9 @@ class AlertsConfig:
     missing_share_increase: float = 0.1
     # Share of a model version's features drifting at once (PSI over drift_psi_warning) that is alerted as one.
     drift_feature_share: float = 0.5
+    # Per-model drift thresholds, over the ones above: {model name: {setting: value}} for any of
+    # MODEL_THRESHOLDS (e.g. {"penguins": {"unseen_share_warning": 0.2}}). In the environment: YAML text.
+    models: dict[str, dict[str, float]] = field(default_factory=dict)
     # Deviation from the recorded performance baseline of the serving version.
     baseline_factor: float = 1.5
     baseline_error_ratio_margin: float = 0.01
@@ -203,6 +213,21 @@ class AlertsConfig:
     # Reversals of the desired replicas' direction (up then down, or down then up) in 30 minutes:
     # a step load and its end is one, real oscillation many.
     autoscaler_flap_reversals: int = 4
+
+
+    def for_model(self, name: str) -> "AlertsConfig":
+        """These settings with the model's own drift thresholds (alerts.models) applied."""
+        return dataclasses.replace(self, **self.models.get(name, {}), models={})
+
+    def drift_problems(self, where: str = "alerts") -> list[str]:
+        problems = [f"{where}.{name}: must be above 0" for name in MODEL_THRESHOLDS if getattr(self, name) <= 0]
+        if self.drift_psi_critical < self.drift_psi_warning:
+            problems.append(f"{where}.drift_psi_critical: must not be below drift_psi_warning")
+        if self.drift_ks_critical < self.drift_ks_warning:
+            problems.append(f"{where}.drift_ks_critical: must not be below drift_ks_warning")
+        if not 0 < self.drift_js_warning <= self.drift_js_critical <= 1:
+            problems.append(f"{where}.drift_js_warning, drift_js_critical: must be 0 < warning <= critical <= 1")
+        return problems
 
 
 @dataclass(frozen=True)
@@ -315,16 +340,12 @@ class Config:
             re.compile(self.slo.route_regex)
         except re.error as exc:
             problems.append(f"slo.route_regex: not a regular expression ({exc})")
-        for name in ("drift_psi_warning", "drift_ks_warning", "baseline_factor", "canary_factor", "request_rate_zscore",
-                     "unseen_share_warning", "missing_share_increase", "drift_feature_share"):
+        for name in ("baseline_factor", "canary_factor", "request_rate_zscore"):
             if getattr(self.alerts, name) <= 0:
                 problems.append(f"alerts.{name}: must be above 0")
-        if self.alerts.drift_psi_critical < self.alerts.drift_psi_warning:
-            problems.append("alerts.drift_psi_critical: must not be below drift_psi_warning")
-        if self.alerts.drift_ks_critical < self.alerts.drift_ks_warning:
-            problems.append("alerts.drift_ks_critical: must not be below drift_ks_warning")
-        if not 0 < self.alerts.drift_js_warning <= self.alerts.drift_js_critical <= 1:
-            problems.append("alerts.drift_js_warning, drift_js_critical: must be 0 < warning <= critical <= 1")
+        problems += self.alerts.drift_problems()
+        for model in sorted(self.alerts.models):
+            problems += self.alerts.for_model(model).drift_problems(f"alerts.models.{model}")
         scaler = self.autoscaler
         if scaler.backend not in AUTOSCALER_BACKENDS:
             problems.append(f"autoscaler.backend: must be workers or compose, not {scaler.backend!r}")
@@ -365,7 +386,32 @@ def _coerce(value: Any, kind: type, where: str) -> Any:
             raise ValueError(f"{where}: expected {'an integer' if kind is int else 'a number'}, got {value!r}") from None
     if kind is Path:
         return Path(str(value))
+    if typing.get_origin(kind) is dict:
+        return _model_thresholds(value, where)
     return str(value)
+
+
+def _model_thresholds(value: Any, where: str) -> dict[str, dict[str, float]]:
+    """alerts.models: a mapping (or YAML text, from the environment) of model names to drift thresholds."""
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value) or {}
+        except yaml.YAMLError:
+            raise ValueError(f"{where}: not valid YAML") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: expected a mapping of model names to thresholds")
+    models: dict[str, dict[str, float]] = {}
+    for model, settings in value.items():
+        if not MODEL_NAME_PATTERN.match(str(model)):
+            raise ValueError(f"{where}: {model!r} is not a model name (letters, digits, '.', '_', '-')")
+        if not isinstance(settings, dict):
+            raise ValueError(f"{where}.{model}: expected a mapping of thresholds")
+        unknown = sorted(set(map(str, settings)) - set(MODEL_THRESHOLDS))
+        if unknown:
+            raise ValueError(f"{where}.{model}: {', '.join(unknown)}: not a per-model threshold "
+                             f"(one of {', '.join(MODEL_THRESHOLDS)})")
+        models[str(model)] = {str(k): _coerce(v, float, f"{where}.{model}.{k}") for k, v in settings.items()}
+    return models
 
 
 def _build_section(cls: type, values: Mapping[str, Any], section: str, problems: list[str]) -> Any:

@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from modelwatch.core.config import MODEL_NAME_PATTERN
 from modelwatch.core.errors import ModelwatchError
 
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MODEL_FILE = "model.joblib"
 ONNX_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"

@@ -44,9 +44,12 @@ def complete(spec: dict, rule_files: list[Path], runbook_url: str) -> dict:
     return spec
 
 
-def run_promtool(promtool: str, path: Path, workdir: Path) -> subprocess.CompletedProcess:
-    rule_files = [GENERATED_DIR / name for name in MODULES]
-    spec = complete(load(path), rule_files, Config().alerts.runbook_url)
+def run_promtool(promtool: str, path: Path, workdir: Path, spec: dict | None = None,
+                 rule_files: list[Path] | None = None) -> subprocess.CompletedProcess:
+    """promtool's unit tests of ``path`` (or ``spec``, a changed copy) against the committed generated
+    rules (or ``rule_files``)."""
+    rule_files = rule_files or [GENERATED_DIR / name for name in MODULES]
+    spec = complete(spec or load(path), rule_files, Config().alerts.runbook_url)
     target = workdir / path.name
     target.write_text(yaml.safe_dump(spec, sort_keys=False))
     return subprocess.run([promtool, "test", "rules", str(target)], capture_output=True, text=True, timeout=300)
