@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from modelwatch.core import queries
-from modelwatch.core.config import Config
+from modelwatch.core.config import AlertsConfig, Config
 from modelwatch.core.prometheus_api import PrometheusApi
 
 WORST_FEATURES_CHARTED = 6  # lines per chart: the features with the largest PSI at each moment
@@ -46,8 +46,8 @@ class ModelDrift:
     worst: dict[str, Worst]  # figure title -> its highest value (absent: no figure in the range)
 
 
-def figures(config: Config) -> list[Figure]:
-    alerts = config.alerts
+def figures(alerts: AlertsConfig) -> list[Figure]:
+    """The figures, with the thresholds of ``alerts`` (a model's own: ``AlertsConfig.for_model``)."""
     return [
         Figure("PSI (inputs)", queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H,
                alerts.drift_psi_warning, alerts.drift_psi_critical),
@@ -71,6 +71,10 @@ def figures(config: Config) -> list[Figure]:
     ]
 
 
+def _thresholds(config: Config, model: str) -> dict[str, Figure]:
+    return {f.title: f for f in figures(config.alerts.for_model(model))}
+
+
 def _level(figure: Figure, value: float) -> str:
     if figure.critical is not None and value > figure.critical:
         return "critical"
@@ -90,7 +94,7 @@ def model_drift(config: Config, prometheus: PrometheusApi, start: float, end: fl
     rows = {(s.labels["model_name"], s.labels["model_version"]): s.value for s in prometheus.query(
         f"sum by (model_name, model_version) (increase(model_predictions_total[{counted}]))", end) if s.value > 0}
     worst: dict[tuple[str, str], dict[str, Worst]] = {key: {} for key in rows}
-    for figure in figures(config):
+    for figure in figures(config.alerts):
         highest = prometheus.query(f"max by (model_name, model_version, feature) "
                                    f"(max_over_time({figure.record}[{window}]))", end)
         for sample in highest:
@@ -101,7 +105,8 @@ def model_drift(config: Config, prometheus: PrometheusApi, start: float, end: fl
             if best is None or sample.value > best.value:
                 feature = sample.labels.get("feature", "")
                 shown = f"{sample.value:.0%}" if figure.percent else f"{sample.value:.3g}"
-                worst[key][figure.title] = Worst(sample.value, feature, _level(figure, sample.value),
+                own = _thresholds(config, key[0])[figure.title]
+                worst[key][figure.title] = Worst(sample.value, feature, _level(own, sample.value),
                                                  f"{feature} {shown}".strip())
     return [ModelDrift(model, version, rows[(model, version)], worst[(model, version)])
             for model, version in sorted(rows)]

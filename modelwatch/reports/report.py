@@ -202,7 +202,7 @@ def drift_html(models: list[drift.ModelDrift], config: Config) -> str:
     """One row per model version that predicted in the range; a figure over its threshold is marked."""
     if not models:
         return "<p>No model predicted in this range.</p>"
-    titles = [f.title for f in drift.figures(config)]
+    titles = [f.title for f in drift.figures(config.alerts)]
     head = "".join(f"<th>{html.escape(t)}</th>" for t in ("model", "version", "rows", *titles))
     body = "".join(
         f"<tr><td>{html.escape(m.model)}</td><td>{html.escape(m.version)}</td><td>{m.rows:.0f}</td>" + "".join(
