@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from time import perf_counter
 from typing import Any
 
@@ -86,6 +87,9 @@ def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics 
                 metrics.prediction_failed(model, len(rows))
             raise
         elapsed = perf_counter() - started
+        if not all(math.isfinite(x) for p in probabilities for x in p):
+            # extreme inputs overflow the model: refused, and kept out of the confidence metrics
+            raise InputError("the model gives no finite answer for these inputs", status=422, code="non_finite_answer")
         classes = model.predictor.classes
         best = [max(range(len(p)), key=p.__getitem__) for p in probabilities]
         labels = [classes[i] for i in best]

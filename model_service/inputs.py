@@ -40,7 +40,10 @@ def _number(value: Any, field: str, text_allowed: bool = False) -> float:
             raise InputError(f"field '{field}' must be a number, got {value[:40]!r}", field)
         number = float(value)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer of hundreds of digits
+            raise InputError(f"field '{field}' is out of range", field) from None
     else:
         raise InputError(f"field '{field}' must be a number, got {type(value).__name__}", field)
     if not math.isfinite(number):

@@ -180,6 +180,7 @@ def test_bad_query_names_the_field(api, query, field, fragment):
     ('{"sl": true, "sw": 3.5, "pl": 1.4, "pw": 0.3}', "sl", "must be a number"),
     ('{"sl": null, "sw": 3.5, "pl": 1.4, "pw": 0.3}', "sl", "must be a number"),
     ('{"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 0.3, "extra": 1}', "extra", "unknown field"),
+    ('{"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 1' + "0" * 400 + "}", "pw", "out of range"),  # no float holds it
 ])
 def test_bad_json_values(api, raw, field, fragment):
     response = api("POST", "/api/v1/classify", data=raw, content_type="application/json")
@@ -195,6 +196,16 @@ def test_hostile_bodies_get_4xx_not_5xx(api):
     assert binary.status_code == 400
     empty = api("POST", "/api/v1/classify?sl=5.1&sw=3.5&pl=1.4&pw=0.3", data=b"", content_type="application/json")
     assert empty.status_code == 200  # an empty body adds nothing to the query
+
+
+def test_inputs_the_model_overflows_on_are_refused_and_never_reach_the_metrics(api, client):
+    extreme = [1e308, 1e308, 1e308, -1e308]
+    for response in (api("GET", "/api/v1/classify", query_string=dict(zip(("sl", "sw", "pl", "pw"), extreme))),
+                     api("POST", "/api/v1/predict", json={"instances": [extreme, list(SETOSA.values())]})):
+        assert response.status_code == 422 and error_of(response)["code"] == "non_finite_answer"
+    assert api("GET", "/api/v1/classify", query_string=QUERY).status_code == 200
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "NaN" not in text.replace("# ", "")  # model_prediction_confidence_sum stays a number
 
 
 def test_query_and_body_giving_same_field(api):
