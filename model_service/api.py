@@ -78,17 +78,20 @@ def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics 
         """Classes and probabilities per row; records the model metrics."""
         started = perf_counter()
         try:
-            if len(rows) == 1:
-                probabilities = [model.predictor.predict_row(rows[0])]
-            else:
-                probabilities = model.predictor.predict_proba(rows).tolist()
+            with np.errstate(all="ignore"):  # overflow on extreme inputs: judged on the result below
+                if len(rows) == 1:
+                    probabilities = [model.predictor.predict_row(rows[0])]
+                else:
+                    probabilities = model.predictor.predict_proba(rows).tolist()
         except Exception:
             if metrics:
                 metrics.prediction_failed(model, len(rows))
             raise
         elapsed = perf_counter() - started
         if not all(math.isfinite(x) for p in probabilities for x in p):
-            # extreme inputs overflow the model: refused, and kept out of the confidence metrics
+            # extreme inputs overflow the model: refused, counted as failed rows, kept out of the confidence metrics
+            if metrics:
+                metrics.prediction_failed(model, len(rows))
             raise InputError("the model gives no finite answer for these inputs", status=422, code="non_finite_answer")
         classes = model.predictor.classes
         best = [max(range(len(p)), key=p.__getitem__) for p in probabilities]

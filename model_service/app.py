@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 from werkzeug.exceptions import HTTPException
 
-from modelwatch.model_service import multiprocess
+from modelwatch.model_service import multiprocess, openapi_models
 from modelwatch.model_service.api import create_api, json_response
 from modelwatch.model_service.auth import bearer_token_matches
 from modelwatch.model_service.http_metrics import HttpMetricsMiddleware, RouteRecordingFlask
@@ -132,7 +132,7 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
 
     @app.get("/api/v1/openapi.json")
     def openapi_document():
-        return json_response(openapi)
+        return json_response(openapi_models.document(openapi, tabular.loaded(), config.service.max_batch_size))
 
     @app.get("/api/docs")
     @app.get("/api/docs/")

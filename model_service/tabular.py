@@ -212,9 +212,14 @@ def batch_values(body: Any, schema: ModelSchema, max_batch: int) -> list[dict]:
 
 
 def answers_of(model: TabularModel, rows: list[dict]) -> Answers:
-    """The model's answers, or a 422 when any is not a finite number."""
+    """The model's answers, or a 422 when any is not a finite number or the model refuses the inputs."""
     with np.errstate(all="ignore"):  # overflow on extreme inputs: judged on the result below
-        answers = model.artifact.predict(frame_of(rows, model.schema))
+        try:
+            answers = model.artifact.predict(frame_of(rows, model.schema))
+        except (ValueError, ArithmeticError) as exc:
+            # valid inputs the model cannot take (a scaler overflowing to infinity, say): refused, not a 500
+            raise InputError(f"the model cannot answer for these inputs ({type(exc).__name__}: {str(exc)[:120]})",
+                             status=422, code="non_finite_answer") from None
     numbers = answers.probabilities if answers.probabilities is not None else answers.values
     if numbers is not None and not np.all(np.isfinite(numbers)):
         raise InputError("the model gives no finite answer for these inputs", status=422, code="non_finite_answer")

@@ -98,6 +98,17 @@ class TabularApi:
         rows = batch_values(body, model.schema, self.max_batch)
         return {"model": model.name, "model_version": model.version, "predictions": self._answer(model, rows)}
 
+    def loaded(self) -> list[tuple[TabularModel, bool]]:
+        """Every loaded version, each with whether it stands for its model's unpinned routes (the stable one)."""
+        found = []
+        for name, server in sorted(self.servers.items()):
+            state = server.state
+            for version, model in (state.models.items() if state else ()):
+                found.append((model, False))
+                if state.role(version) == "stable":
+                    found.append((model, True))
+        return found
+
     def describe(self) -> list[dict]:
         described = []
         for name, server in sorted(self.servers.items()):

@@ -130,6 +130,20 @@ def test_extreme_inputs_never_give_a_non_finite_answer(served):
     assert "NaN" not in text.replace("# ", "")  # nothing non-finite reaches the exposition
 
 
+def test_inputs_a_pipeline_refuses_are_a_422_not_a_500(served):
+    app, client, headers, metrics = served
+    answer = client.post("/api/v1/models/cancer/predict", headers=headers, json={"instances": [{
+        feature["name"]: 1e308 for feature in _schema(client, headers, "cancer")["features"]}]})
+    assert answer.status_code == 422 and answer.json["error"]["code"] == "non_finite_answer", answer.json
+    assert "cannot answer" in answer.json["error"]["message"] or "no finite answer" in answer.json["error"]["message"]
+    assert _sample(app, metrics, "model_predictions_total",
+                   {"model_name": "cancer", "model_version": "v1", "outcome": "error"}) == 1
+
+
+def _schema(client, headers, name: str) -> dict:
+    return next(m["schema"] for m in client.get("/api/v1/models", headers=headers).json["registered"] if m["name"] == name)
+
+
 def test_unknown_models_and_versions_are_404s_and_the_default_model_still_answers(served):
     _, client, headers, _ = served
     assert client.post("/api/v1/models/nope/versions/v1/predict", headers=headers,
