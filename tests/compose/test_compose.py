@@ -26,6 +26,31 @@ def test_docker_compose_accepts_the_file():
             assert str(port).startswith("127.0.0.1:"), port
 
 
+def test_the_models_override_mounts_the_host_registry_into_the_service_and_the_exporter(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "MODELWATCH_MODELS_DIR": str(tmp_path / "models"),
+           "MODELWATCH_PREDICTION_ID_KEY_FILE": str(tmp_path / "prediction-id.key")}
+    result = subprocess.run([require_binary("docker-compose"), "-f", str(COMPOSE_DIR / "docker-compose.yml"),
+                             "-f", str(COMPOSE_DIR / "docker-compose.models.yml"), "config"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    for name, targets in (("model-service", {"/var/lib/modelwatch/models", "/var/lib/modelwatch/secrets/prediction-id.key",
+                                             "/var/lib/modelwatch/keys.json"}),
+                          ("exporter", {"/var/lib/modelwatch/models"})):
+        mounts = {_target(volume): volume for volume in services[name]["volumes"]}
+        assert targets <= set(mounts), (name, mounts)
+        assert str(tmp_path / "models") in str(mounts["/var/lib/modelwatch/models"])
+        assert _read_only(mounts["/var/lib/modelwatch/models"])
+
+
+def _target(volume) -> str:  # docker-compose 1.x prints "source:target:mode", 2.x a mapping
+    return volume["target"] if isinstance(volume, dict) else volume.split(":")[1]
+
+
+def _read_only(volume) -> bool:
+    return volume.get("read_only", False) if isinstance(volume, dict) else volume.endswith(":ro")
+
+
 def test_prometheus_and_alertmanager_configurations_are_valid():
     check = subprocess.run([require_binary("promtool"), "check", "config", "--syntax-only",
                             str(COMPOSE_DIR / "prometheus.yml")], capture_output=True, text=True)

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import uuid
 
 import pytest
 import requests
 
 from modelwatch.model_service.keys import KeyStore
+from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
 from tests.conftest import IMAGE_TAG as TAG
-from tests.conftest import IMAGE_NAMES, ROOT, VENDOR_LABEL, built_images
+from tests.conftest import IMAGE_NAMES, ROOT, VENDOR_LABEL, built_images, make_config
 from tests.model_service.served import free_port
+from tests.own_models import register_all, request_rows
 from tests.waiting import wait_until, wait_until_ok
 
 pytestmark = pytest.mark.integration
@@ -52,10 +55,11 @@ def test_each_image_carries_only_its_own_extra(modelwatch_images, name, carries)
     assert output.decode().split() == carries
 
 
-def run_service(client, tag: str, port: int, keys, deployment_file=None):
+def run_service(client, tag: str, port: int, keys, deployment_file=None, mounts: dict | None = None):
     volumes = {str(keys): {"bind": "/var/lib/modelwatch/keys.json", "mode": "ro"}}
     if deployment_file is not None:  # as the canary overlay's ConfigMap is mounted
         volumes[str(deployment_file)] = {"bind": "/var/lib/modelwatch/models/iris/deployment.json", "mode": "ro"}
+    volumes.update({str(source): {"bind": target, "mode": "ro"} for source, target in (mounts or {}).items()})
     return client.containers.run(
         f"modelwatch/model-service:{tag}", name=f"mw-service-{uuid.uuid4().hex[:6]}", detach=True, network_mode="host",
         environment={"MODELWATCH_SERVICE__HOST": "127.0.0.1", "MODELWATCH_SERVICE__PORT": str(port)}, volumes=volumes)
@@ -119,3 +123,42 @@ def serve_the_canary_and_the_green_release(client, tmp_path):
     finally:
         canary.remove(force=True)
         release.remove(force=True)
+
+
+def test_a_model_registered_on_the_host_is_served_from_the_mounted_registry(modelwatch_images, models, tmp_path):
+    # As docs/own-model.md says: register on the host, make the registry readable by the
+    # container user, give the prediction-id key to that user, mount both read-only.
+    config = make_config(tmp_path / "state")
+    register_all(config, models, ("penguins",))
+    subprocess.run(["chmod", "-R", "a+rX", str(config.paths.registry_dir)], check=True)
+    id_key = config.paths.prediction_id_key_file
+    load_or_create_key(id_key)
+    os.chown(id_key, 10001, 10001)
+    keys = tmp_path / "keys.json"
+    key = KeyStore(keys).add("alice")
+    keys.chmod(0o644)
+    port, exporter_port = free_port(), free_port()
+    registry = {config.paths.registry_dir: "/var/lib/modelwatch/models"}
+    service = run_service(modelwatch_images, TAG, port, keys,
+                          mounts={**registry, id_key: "/var/lib/modelwatch/secrets/prediction-id.key"})
+    exporter = modelwatch_images.containers.run(
+        f"modelwatch/exporter:{TAG}", detach=True, network_mode="host",
+        environment={"MODELWATCH_EXPORTER__HOST": "127.0.0.1", "MODELWATCH_EXPORTER__PORT": str(exporter_port),
+                     "MODELWATCH_EXPORTER__COLLECTORS": "baseline"},
+        volumes={str(config.paths.registry_dir): {"bind": "/var/lib/modelwatch/models", "mode": "ro"}})
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_ok(f"{base}/readyz", timeout=90)
+        answer = requests.post(f"{base}/api/v1/models/penguins/predict", headers={"X-API-Key": key},
+                               json={"instances": request_rows(models["penguins"])[:5]}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        assert {p["class"] for p in answer.json()["predictions"]} <= {"Adelie", "Chinstrap", "Gentoo"}
+        issued = answer.json()["predictions"][0]["prediction_id"]
+        assert PredictionIds(load_or_create_key(id_key)).read(issued).model == "penguins"  # signed with the mounted key
+        assert 'model_input_feature_bucket_total{feature="island"' in requests.get(f"{base}/metrics", timeout=5).text
+        assert "cannot keep the prediction-id key" not in service.logs().decode()
+        wait_until(lambda: 'modelwatch_baseline_rows{model_name="penguins",model_version="v1"}' in wait_until_ok(
+            f"http://127.0.0.1:{exporter_port}/metrics").text, 60, lambda: "no penguins baseline from the exporter")
+    finally:
+        service.remove(force=True)
+        exporter.remove(force=True)
