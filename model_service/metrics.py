@@ -107,6 +107,11 @@ class ServiceMetrics:
             multiprocess_mode="livemax",
             **r,
         )
+        self.library_mismatch = Gauge(
+            "model_library_version_mismatch",
+            "1 while a loaded version runs with another version of a library than it was registered with.",
+            [*MODEL, "library", "registered", "running"], multiprocess_mode="livemax", **r,
+        )
         self.load_duration = Gauge(
             "model_load_duration_seconds",
             "Time taken to load and verify a model version.",
@@ -179,6 +184,8 @@ class ServiceMetrics:
 
     def model_unloaded(self, model, role: str) -> None:
         self.info.labels(*_info_labels(model, role)).set(0)
+        for found in getattr(model, "library_mismatches", ()):
+            self.library_mismatch.labels(model.name, model.version, *found).set(0)
 
     def _tabular_loaded(self, model, role: str) -> None:
         """A registered model's series (``model_service.tabular``): feature buckets by its schema,
@@ -186,6 +193,8 @@ class ServiceMetrics:
         labels = (model.name, model.version)
         self.info.labels(*_info_labels(model, role)).set(1)
         self.load_duration.labels(*labels).set(model.load_seconds)
+        for found in model.library_mismatches:
+            self.library_mismatch.labels(*labels, *found).set(1)
         features = []
         for feature in model.schema.features:
             buckets = [self.feature_bucket.labels(*labels, feature.name, b) for b in model.buckets[feature.name].labels]

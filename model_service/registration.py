@@ -16,7 +16,6 @@ versions, and the sha256 of every file.
 from __future__ import annotations
 
 import math
-import platform
 import shutil
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ import yaml
 
 from modelwatch.core.config import Config
 from modelwatch.core.errors import ModelwatchError
+from modelwatch.model_service import libraries
 from modelwatch.model_service.artifacts import Answers, format_of, load_artifact
 from modelwatch.model_service.reference import as_model_input, data_baseline, infer_schema, read_reference
 from modelwatch.models.registry import (DATA_BASELINE_FILE, METADATA_FILE, REFERENCE_SAMPLE_FILE, Deployment, Registry,
@@ -194,19 +194,6 @@ def _load_sample(model_input, schema: ModelSchema) -> dict:
             "categories": {f.name: list(f.categories) for f in schema.features if f.kind == "categorical"}}
 
 
-def _libraries() -> dict:
-    import importlib.metadata
-
-    names = ["scikit-learn", "numpy", "pandas", "skops", "onnxruntime", "xgboost", "lightgbm"]
-    found = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return found
-
-
 def register(config: Config, request: Request) -> Registered:
     """Check everything, then write the new version; raises RegistrationError (one line) otherwise."""
     registry = Registry(config.paths.registry_dir, request.name)
@@ -292,7 +279,7 @@ def register(config: Config, request: Request) -> Registered:
             "quality": {"reference": quality} if quality else {},
             "rows": {"reference": int(len(frame))},
             "series_per_replica": series,
-            "libraries": _libraries(),
+            "libraries": libraries.running(),
             "probe": _probe(model_input, answers, PROBE_ROWS),
             "sha256": {name: sha256_of(staging / name) for name in files},
         }

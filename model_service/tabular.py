@@ -16,6 +16,7 @@ Unknown fields are refused. Answers that are not finite are refused with a 422.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -24,11 +25,15 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from modelwatch.model_service import libraries
 from modelwatch.model_service.artifacts import Answers, load_artifact
+from modelwatch.model_service.libraries import Mismatch
 from modelwatch.model_service.inputs import NUMBER, InputError
 from modelwatch.models.baselines import MISSING, OTHER, UNSEEN
 from modelwatch.models.registry import DATA_BASELINE_FILE, VERSION_PATTERN, ModelLoadError, Registry
 from modelwatch.models.schema import SCHEMA_FILE, Feature, ModelSchema
+
+log = logging.getLogger(__name__)
 
 MAX_CATEGORY_LENGTH = 200
 RESERVED_QUERY = frozenset(("key",))
@@ -60,6 +65,7 @@ class TabularModel:
     buckets: dict[str, FeatureBuckets]
     output_edges: tuple[float, ...]  # a regressor's prediction buckets
     load_seconds: float
+    library_mismatches: tuple[Mismatch, ...] = ()  # saved with other library versions than these
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -107,8 +113,12 @@ def load_tabular(registry: Registry, version: str) -> TabularModel:
         raise ModelLoadError(version, "mismatch", "answers differ from those recorded at registration")
     buckets = {name: _buckets(spec) for name, spec in baseline["features"].items()}
     edges = tuple(baseline["prediction"]["edges"]) if "prediction" in baseline else ()
+    differ = tuple(libraries.mismatches(metadata.get("libraries", {})))
+    for found in differ:
+        log.warning("%s %s was registered with %s %s and is served with %s", registry.model_name, version,
+                    found.library, found.registered, found.running or "none installed")
     return TabularModel(registry.model_name, version, metadata, schema, artifact, buckets, edges,
-                        time.perf_counter() - started)
+                        time.perf_counter() - started, differ)
 
 
 def frame_of(rows: list[dict], schema: ModelSchema) -> pd.DataFrame:

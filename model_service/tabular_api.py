@@ -117,7 +117,8 @@ class TabularApi:
             for version, model in (state.models.items() if state else ()):
                 versions.append({"version": version, "role": state.role(version),
                                  "created": model.metadata["created"], "format": model.metadata["format"],
-                                 "quality": model.metadata.get("quality", {})})
+                                 "quality": model.metadata.get("quality", {}),
+                                 "libraries": model.metadata.get("libraries", {})})
             schema = next(iter(state.models.values())).schema.to_dict() if state else None
             described.append({"name": name, "versions": versions, "schema": schema, "last_error": server.last_error})
         return described

@@ -74,6 +74,17 @@ def groups(s: Selectors) -> list[Group]:
             " last 10 minutes; the versions already loaded keep serving.",
         ),
         Alert(
+            "ModelwatchLibraryVersionMismatch",
+            "max by (job, model_name, model_version, library, registered, running)"
+            f" (model_library_version_mismatch{{{s.service}}}) == 1",
+            "warning",
+            "A model version runs with other library versions than it was registered with.",
+            "{{ $labels.model_name }} {{ $labels.model_version }} was registered with {{ $labels.library }}"
+            " {{ $labels.registered }} and is served with {{ $labels.library }} {{ $labels.running }} (empty: not"
+            " installed). Its probe rows still answer as recorded, but other inputs may not.",
+            for_="10m",
+        ),
+        Alert(
             "ModelwatchProbeFailing",
             "modelwatch_probe_success == 0",
             "critical",
