@@ -1,7 +1,7 @@
 """Rule evaluation benchmark: how long Prometheus takes to evaluate each of
 the project's rule groups over a realistic amount of data.
 
-    python -m bench.rules [--replicas 10] [--seconds 330] [--interval 2]
+    python -m bench.rules [--replicas 10] [--seconds 330] [--interval 2] [--registered-models 5 --features 30]
 
 Synthetic data is backfilled with ``promtool tsdb create-blocks-from
 openmetrics`` at a 15 s resolution: the last 75 minutes of every raw series of
@@ -10,7 +10,11 @@ versions x 4 features x (10 + 2) buckets of input counters, class counters,
 inference histograms, process CPU and memory) plus the exporter's baselines;
 and the recorded series the long windows read (the SLO's 5m rates over 3 days
 and their 5-minute copies over 31 days, the request rate over 22 days for the
-seasonal prediction), as the rules themselves would have written them. Prometheus (Debian's binary) then loads
+seasonal prediction), as the rules themselves would have written them.
+``--registered-models`` adds that many registered classifiers (one version,
+``--features`` features each: half numeric on the quantile buckets, half
+categorical on the top categories plus other, unseen and missing, every one
+with its missing counter) on every replica, with their baselines. Prometheus (Debian's binary) then loads
 the generated rules, evaluates them every ``--interval`` seconds for
 ``--seconds``, and scrapes itself every second; the table shows, per group,
 the median and maximum of ``prometheus_rule_group_last_duration_seconds``.
@@ -33,7 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from modelwatch.core import queries
-from modelwatch.models.baselines import bucket_label
+from modelwatch.models.baselines import MISSING, OTHER, UNSEEN, bucket_label
 from modelwatch.core.series import HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS
 from bench.service import free_port
 from modelwatch.core.config import Config, load_config
@@ -61,7 +65,50 @@ def _le(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 
-def raw_series(config: Config, replicas: int) -> list[tuple[str, float, float]]:
+def registered_series(config: Config, replicas: int, models: int, features: int) -> list[tuple[str, float, float]]:
+    """Registered classifiers' raw series on every replica and their baselines (as the exporter publishes them)."""
+    service, exporter = config.alerts.service_job, config.alerts.exporter_job
+    shapes = [(f"f{i:02d}", "numeric" if i % 2 == 0 else "categorical") for i in range(features)]
+
+    def buckets(kind: str) -> list[str]:
+        if kind == "numeric":
+            return [bucket_label(b) for b in range(config.model.feature_buckets + 2)]
+        return [f"c{c}" for c in range(config.model.top_categories)] + [OTHER, UNSEEN, MISSING]
+
+    series: list[tuple[str, float, float]] = []
+    for m in range(models):
+        name = f"model-{m}"
+        for r in range(replicas):
+            model = dict(job=service, instance=f"replica-{r}:8000", model_name=name, model_version="v1")
+            series.append((f"model_info{_labels(**model, role='stable', sha256='x', algorithm='Pipeline', created='2026-11-30')}", 1, 0))
+            series.append((f"model_predictions_total{_labels(**model, outcome='success')}", 0, 10))
+            for klass in ("yes", "no"):
+                series.append((f"model_predicted_class_total{_labels(**model, **{'class': klass})}", 0, 5))
+            for feature, kind in shapes:
+                labels = buckets(kind)
+                for bucket in labels:
+                    series.append((f"model_input_feature_bucket_total{_labels(**model, feature=feature, bucket=bucket)}",
+                                   0, 10 / len(labels)))
+                series.append((f"model_input_feature_missing_total{_labels(**model, feature=feature)}", 0, 0.1))
+        exp = dict(job=exporter, instance="exporter:9188", model_name=name, model_version="v1")
+        series.append((f"modelwatch_baseline_rows{_labels(**exp)}", 500, 0))
+        for klass in ("yes", "no"):
+            series.append((f"modelwatch_baseline_class_fraction{_labels(**exp, **{'class': klass})}", 0.5, 0))
+        for feature, kind in shapes:
+            labels = buckets(kind)
+            series.append((f"modelwatch_baseline_feature_missing_fraction{_labels(**exp, feature=feature)}", 0.01, 0))
+            for b, bucket in enumerate(labels):
+                share = 1 / len(labels)
+                ref = _labels(**exp, feature=feature, bucket=bucket)
+                series.append((f"modelwatch_baseline_feature_fraction{ref}", share, 0))
+                if kind == "numeric":
+                    series.append((f"modelwatch_baseline_feature_cumulative_fraction{ref}", min(share * (b + 1), 1.0), 0))
+                    series.append((f"modelwatch_baseline_feature_bucket_upper_bound{ref}",
+                                   math.inf if b == len(labels) - 1 else float(b), 0))
+    return series
+
+
+def raw_series(config: Config, replicas: int, models: int = 0, features: int = 0) -> list[tuple[str, float, float]]:
     """(series, value at the start, increase per second) for every raw series."""
     service, exporter = config.alerts.service_job, config.alerts.exporter_job
     buckets = config.model.feature_buckets + 2
@@ -119,7 +166,7 @@ def raw_series(config: Config, replicas: int) -> list[tuple[str, float, float]]:
         for name, value in (("requests_per_second_per_replica", 30), ("cpu_seconds_per_request", 0.012),
                             ("memory_bytes_per_replica", 150e6), ("error_ratio", 0.005)):
             series.append((f"modelwatch_baseline_{name}{_labels(**model)}", value, 0))
-    return series
+    return series + registered_series(config, replicas, models, features)
 
 
 def recorded_series(config: Config, replicas: int) -> list[tuple[str, int, int, callable]]:
@@ -145,10 +192,10 @@ def recorded_series(config: Config, replicas: int) -> list[tuple[str, int, int, 
     return series
 
 
-def write_openmetrics(path: Path, config: Config, replicas: int, end: int) -> int:
+def write_openmetrics(path: Path, config: Config, replicas: int, end: int, models: int = 0, features: int = 0) -> int:
     lines = 0
     with path.open("w") as out:
-        for name, start_value, per_second in raw_series(config, replicas):
+        for name, start_value, per_second in raw_series(config, replicas, models, features):
             for t in range(end - RAW_SECONDS, end + 1, STEP):
                 out.write(f"{name} {start_value + per_second * (t - end + RAW_SECONDS):.6g} {t}\n")
                 lines += 1
@@ -217,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=330,
                         help="how long Prometheus evaluates the rules (over 300: the budget group runs every 5m)")
     parser.add_argument("--interval", type=float, default=2.0, help="rule evaluation interval in seconds")
+    parser.add_argument("--registered-models", type=int, default=0, help="registered classifiers on every replica")
+    parser.add_argument("--features", type=int, default=30, help="features of each registered model")
     parser.add_argument("--keep", action="store_true", help="keep the working folder (TSDB, logs)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/rules.json"))
     args = parser.parse_args(argv)
@@ -232,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     })
     end = int(time.time())
     with console.status("writing synthetic series"):
-        lines = write_openmetrics(workdir / "data.om", config, args.replicas, end)
+        lines = write_openmetrics(workdir / "data.om", config, args.replicas, end, args.registered_models, args.features)
     with console.status(f"backfilling {lines:,} samples with promtool"):
         started = time.monotonic()
         subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=744h",
@@ -240,8 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         backfill_seconds = time.monotonic() - started
     (workdir / "data.om").unlink()
     groups = measure(workdir, config, args.seconds)
-    series = len(raw_series(config, args.replicas))
-    table = Table(title=f"rule groups: {args.replicas} replicas, {series:,} raw series, {lines:,} samples backfilled; "
+    series = len(raw_series(config, args.replicas, args.registered_models, args.features))
+    models = (f", {args.registered_models} registered models x {args.features} features" if args.registered_models
+              else "")
+    table = Table(title=f"rule groups: {args.replicas} replicas{models}, {series:,} raw series, {lines:,} samples backfilled; "
                         f"evaluated every {args.interval:g} s for {args.seconds} s")
     for column in ("group", "rules", "evaluations", "median ms", "max ms", "under 50 ms"):
         table.add_column(column, justify="left" if column == "group" else "right", no_wrap=column == "group")
@@ -253,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"sum of group medians {total:.1f} ms per evaluation round; rule evaluation failures: "
                   f"{next(iter(groups.values()))['rule_failures_total']:.0f}; backfill took {backfill_seconds:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"replicas": args.replicas, "raw_series": series, "samples": lines,
+    args.out.write_text(json.dumps({"replicas": args.replicas, "registered_models": args.registered_models,
+                                    "features": args.features, "raw_series": series, "samples": lines,
                                     "interval_seconds": args.interval, "seconds": args.seconds, "groups": groups},
                                    indent=2))
     console.print(f"written {args.out}")
