@@ -2,7 +2,7 @@
 VENV := .venv/bin
 PORT ?= 8000
 
-.PHONY: setup generate demo run test bench-service bench-exporter bench-rules bench-stack clean
+.PHONY: setup generate demo run test bench-service bench-own-model bench-exporter bench-rules bench-stack clean
 
 setup:
 	@scripts/setup.sh
@@ -27,6 +27,9 @@ test: setup
 bench-service: setup
 	$(VENV)/python -m bench.service
 
+bench-own-model: setup
+	$(VENV)/python -m bench.own_model
+
 bench-exporter: setup
 	$(VENV)/python -m bench.exporter
 
@@ -35,6 +38,7 @@ bench-stack: setup
 
 bench-rules: setup
 	$(VENV)/python -m bench.rules
+	$(VENV)/python -m bench.rules --registered-models 5 --features 30 --out bench/results/rules-own-models.json
 
 clean:
 	rm -rf var .pytest_cache

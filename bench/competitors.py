@@ -48,13 +48,13 @@ def ensure_venv(name: str) -> Path:
 
 
 def mlserver_setup(
-    model_file: Path, folder: Path, ports: tuple[int, int, int], parallel_workers: int
+    model_file: Path, folder: Path, ports: tuple[int, int, int], parallel_workers: int, name: str = "iris",
 ) -> tuple[list[str], dict]:
-    """Command and body of an MLServer serving ``model_file`` with the V2 protocol."""
-    model_dir = folder / "iris"
+    """Command and (Iris) body of an MLServer serving ``model_file``, a joblib file, as ``name`` with the V2 protocol."""
+    model_dir = folder / name
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / "model-settings.json").write_text(json.dumps({
-        "name": "iris", "implementation": "mlserver_sklearn.SKLearnModel",
+        "name": name, "implementation": "mlserver_sklearn.SKLearnModel",
         "parameters": {"uri": str(model_file.resolve()), "version": "v1"},
     }))
     (folder / "settings.json").write_text(json.dumps({

@@ -236,24 +236,14 @@ def measure_scrape(variant: Variant, port: int, work: Path, target_requests: int
         running.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.service", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=10, help="seconds of load per variant and round")
-    parser.add_argument("--only", help="comma-separated variant names")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/service.json"))
-    args = parser.parse_args(argv)
-    only = set(args.only.split(",")) if args.only else None
-
-    work = Path(tempfile.mkdtemp(prefix="modelwatch-bench-"))
-    with console.status("building variants (first run creates MLServer and BentoML venvs)"):
-        variants = build_variants(work, only)
+def run_rounds(variants: list[tuple[Variant, int]], rounds: int, duration: float, work: Path) -> dict[str, list[dict]]:
+    """Each round starts every variant in turn, warms it up and loads it; the order rotates from round to round."""
     results: dict[str, list[dict]] = {v.name: [] for v, _ in variants}
-    for round_no in range(1, args.rounds + 1):
+    for round_no in range(1, rounds + 1):
         # Rotate the order each round, so no variant always follows the same one.
         shift = (round_no - 1) % len(variants)
         for variant, port in variants[shift:] + variants[:shift]:
-            with console.status(f"round {round_no}/{args.rounds}: {variant.label}"):
+            with console.status(f"round {round_no}/{rounds}: {variant.label}"):
                 running = Running(variant, port, work / f"{variant.name}.log")
                 try:
                     try:
@@ -263,13 +253,17 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     run_wrk(running.url, 2, wrk_script(variant, work))  # warm-up
                     cpu_before = tree_cpu_seconds(running.process.pid)
-                    result = run_wrk(running.url, args.duration, wrk_script(variant, work))
+                    result = run_wrk(running.url, duration, wrk_script(variant, work))
                     # CPU per request is steadier than req/s on a shared machine.
                     result["cpu_us_per_request"] = (tree_cpu_seconds(running.process.pid) - cpu_before) / result["requests"] * 1e6
                     results[variant.name].append(result)
                 finally:
                     running.stop()
+    return results
 
+
+def summarise(variants: list[tuple[Variant, int]], results: dict[str, list[dict]]) -> dict[str, dict]:
+    """Medians over rounds per variant (variants that never answered are left out)."""
     summary = {}
     for variant, _ in variants:
         runs = results[variant.name]
@@ -284,6 +278,23 @@ def main(argv: list[str] | None = None) -> int:
             "non_2xx": sum(r["non_2xx"] for r in runs),
             "runs": runs,
         }
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.service", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=10, help="seconds of load per variant and round")
+    parser.add_argument("--only", help="comma-separated variant names")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/service.json"))
+    args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else None
+
+    work = Path(tempfile.mkdtemp(prefix="modelwatch-bench-"))
+    with console.status("building variants (first run creates MLServer and BentoML venvs)"):
+        variants = build_variants(work, only)
+    results = run_rounds(variants, args.rounds, args.duration, work)
+    summary = summarise(variants, results)
     scrape = None
     instrumented = next(((v, p) for v, p in variants if v.name == "instrumented"), None)
     if instrumented:

@@ -44,6 +44,7 @@ LIVE = queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_FRACTION1H
 ROWS = queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_ROWS_INCREASE1H
 CLASS_LIVE = queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_FRACTION1H
 CLASS_ROWS = queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_ROWS_INCREASE1H
+REFERENCE = queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_REFERENCE_FRACTION
 
 
 def _psi(live: str, reference: str, on: str) -> str:
@@ -88,11 +89,18 @@ def groups(s: Selectors) -> list[Group]:
         )
         for i, label in enumerate(labels)
     ]
+    floor = number(PSI_FLOOR)
+    live, ref = f"clamp_min({LIVE}, {floor})", f"clamp_min({REFERENCE}, {floor})"
     records += [
+        # The reference share of each live bucket, joined once: PSI and JS then match one to one.
+        Record(REFERENCE, f"""
+            {LIVE} * 0 + on ({feature}, bucket) group_left
+            max without (instance, job) (modelwatch_baseline_feature_fraction{{{s.exporter}}})
+            """),
         Record(
             queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H,
             f"""
-            sum by ({per_feature}) {_psi(LIVE, f'modelwatch_baseline_feature_fraction{{{s.exporter}}}', f'{feature}, bucket')}
+            sum by ({per_feature}) (({live} - {ref}) * ln({live} / {ref}))
             {enough}
             """,
         ),
@@ -215,10 +223,7 @@ def _js(s: Selectors, enough: str) -> str:
     """Jensen-Shannon distance (base 2: 0 alike, 1 disjoint) of each categorical feature's live shares
     against the reference's: the square root of the mean KL divergence of each from their average.
     Numeric features (those with cumulative shares) have KS instead."""
-    reference = f"max without (instance, job) (modelwatch_baseline_feature_fraction{{{s.exporter}}})"
-    live = f"clamp_min({LIVE}, 1e-12)"
-    # the reference's shares on the live side's labels (job), so the rest matches one to one
-    ref = f"({live} * 0 + on ({MODEL}, feature, bucket) group_left clamp_min({reference}, 1e-12))"
+    live, ref = f"clamp_min({LIVE}, 1e-12)", f"clamp_min({REFERENCE}, 1e-12)"
     mean = f"(({live} + {ref}) / 2)"
     return f"""
             sqrt(sum by (job, {MODEL}, feature) ({live} * ln({live} / {mean}) + {ref} * ln({ref} / {mean}))
