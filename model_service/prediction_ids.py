@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from modelwatch.core.errors import ModelwatchError
 
 SIGNATURE_BYTES = 16
@@ -77,7 +79,7 @@ class PredictionIds:
 
     def issue(self, model: str, version: str, output: str | float, issued: float | None = None) -> str:
         document = [model, version, output, round(issued if issued is not None else time.time(), 3)]
-        payload = _b64(json.dumps(document, separators=(",", ":")).encode())
+        payload = _b64(orjson.dumps(document))  # one per answered row: the fast encoder
         return f"{payload}.{self._sign(payload)}"
 
     def read(self, token: str) -> Prediction:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import jsonschema
@@ -91,9 +92,13 @@ class ModelSchema:
     target: str | None = None
     classes: tuple[str, ...] = ()  # a classifier's classes, in the model's order
 
-    @property
+    @cached_property  # asked for every request's every field: computed once
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
+
+    @cached_property
+    def feature_name_set(self) -> frozenset[str]:
+        return frozenset(self.feature_names)
 
     def feature(self, name: str) -> Feature:
         for candidate in self.features:
