@@ -16,7 +16,9 @@ from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.prediction_ids import PredictionIds
 from modelwatch.model_service.serving import ModelServer
 from modelwatch.model_service.tabular import TabularModel, answers_of, batch_values, classify_values, documents
-from modelwatch.models.baselines import MISSING, bucket_indexes
+from modelwatch.models.baselines import MISSING, bucket_indexes, bucket_of
+
+FEW_ROWS = 16  # up to this many rows, numeric buckets are found in plain Python
 
 
 class TabularApi:
@@ -68,7 +70,9 @@ class TabularApi:
         for feature in model.schema.features:
             spec = model.buckets[feature.name]
             values = [row[feature.name] for row in rows]
-            if feature.kind == "numeric":
+            if feature.kind == "numeric" and len(rows) <= FEW_ROWS:  # numpy's per-call cost would dominate
+                columns.append(np.array([-1.0 if v is None else bucket_of(spec.edges, v) for v in values]))
+            elif feature.kind == "numeric":
                 present = np.array([v is not None for v in values])
                 column = np.full(len(rows), -1.0)
                 if present.any():

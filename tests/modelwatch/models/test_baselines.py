@@ -1,0 +1,20 @@
+"""One value's bucket (plain Python, for requests of a few rows) is the batch function's, everywhere:
+below, on and between the edges, and above."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from modelwatch.models.baselines import bucket_indexes, bucket_of
+
+EDGES = st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=12).map(sorted)
+
+
+@given(edges=EDGES, values=st.lists(st.floats(-2e6, 2e6), max_size=20), on_edge=st.booleans())
+def test_one_value_lands_where_the_batch_puts_it(edges, values, on_edge):
+    values = values + (edges if on_edge else [])  # the edges themselves are the delicate case
+    if not values:
+        return
+    assert [bucket_of(edges, v) for v in values] == bucket_indexes(edges, np.array(values)).tolist()
