@@ -155,7 +155,8 @@ def test_a_model_registered_on_the_host_is_served_from_the_mounted_registry(mode
         assert {p["class"] for p in answer.json()["predictions"]} <= {"Adelie", "Chinstrap", "Gentoo"}
         issued = answer.json()["predictions"][0]["prediction_id"]
         assert PredictionIds(load_or_create_key(id_key)).read(issued).model == "penguins"  # signed with the mounted key
-        assert 'model_input_feature_bucket_total{feature="island"' in requests.get(f"{base}/metrics", timeout=5).text
+        assert re.search(r'^model_input_feature_bucket_total{[^}]*feature="island"[^}]*model_name="penguins"',
+                         requests.get(f"{base}/metrics", timeout=5).text, re.M)
         assert "cannot keep the prediction-id key" not in service.logs().decode()
         wait_until(lambda: 'modelwatch_baseline_rows{model_name="penguins",model_version="v1"}' in wait_until_ok(
             f"http://127.0.0.1:{exporter_port}/metrics").text, 60, lambda: "no penguins baseline from the exporter")
