@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,10 @@ def _unb64(text: str) -> bytes:
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """The shared signing key: read from ``path``, or made there (0600) by the first worker."""
+    """The shared signing key: read from ``path``, or made there (0600) by the first worker.
+
+    Workers start together: the key is written to a temporary file and linked into place, so a
+    worker that finds the file finds it whole (a created-then-written file was read empty once)."""
     path = Path(path)
     try:
         return _unb64(path.read_text().strip())
@@ -59,12 +63,16 @@ def load_or_create_key(path: Path) -> bytes:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker made it first: use theirs
-        return _unb64(path.read_text().strip())
-    with os.fdopen(fd, "w") as handle:
-        handle.write(_b64(key) + "\n")
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(_b64(key) + "\n")
+        try:
+            os.link(temporary, path)  # appears whole or not at all; the first worker's wins
+        except FileExistsError:
+            return _unb64(path.read_text().strip())
+    finally:
+        os.unlink(temporary)
     return key
 
 
