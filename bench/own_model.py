@@ -26,6 +26,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
@@ -69,31 +70,45 @@ def _batch(rows: list[list[float]], size: int) -> list[list[float]]:
     return [rows[i % len(rows)] for i in range(size)]
 
 
-def build_variants(work: Path, size: int) -> list[tuple[Variant, int]]:
+@dataclass(frozen=True)
+class Registered:
+    """The pipeline registered once in ``state`` (every variant copies it), and what the loads send."""
+
+    state: Path
+    env: dict
+    key: str
+    joblib_file: Path
+    rows: list
+
+
+def register_once(work: Path) -> Registered:
     skops_file, joblib_file, reference, rows = fit(work)
     state = work / "state"
     env = {"MODELWATCH_PATHS__STATE_DIR": str(state), "MODELWATCH_SERVICE__MAX_BATCH_SIZE": str(BATCH)}
     config = load_config(env=env)
     register(config, Request(NAME, skops_file, reference, "malignant",
                              trusted_types=tuple(skops.io.get_untrusted_types(file=skops_file))))
-    key = KeyStore(config.paths.keys_file).add("bench")
-    sent = _batch(rows, size)
+    return Registered(state, env, KeyStore(config.paths.keys_file).add("bench"), joblib_file, rows)
+
+
+def build_variants(work: Path, registered: Registered, size: int) -> list[tuple[Variant, int]]:
+    sent = _batch(registered.rows, size)
     variants = []
     for name, label, on in (("uninstrumented", "(b) modelwatch, metrics off", "false"),
                             ("instrumented", "(c) modelwatch, full monitoring", "true")):
         folder = work / f"{name}-{size}"
-        subprocess.run(["cp", "-r", str(state), str(folder)], check=True)  # the same registry and key
+        subprocess.run(["cp", "-r", str(registered.state), str(folder)], check=True)  # the same registry and key
         port = free_port()
         variants.append((Variant(
             name, label, [sys.executable, "-m", "modelwatch", "serve", "--port", str(port)],
-            f"/api/v1/models/{NAME}/predict?key={key}", body={"instances": sent},
-            env={**env, "MODELWATCH_SERVICE__INSTRUMENTATION": on, "MODELWATCH_PATHS__STATE_DIR": str(folder)},
+            f"/api/v1/models/{NAME}/predict?key={registered.key}", body={"instances": sent},
+            env={**registered.env, "MODELWATCH_SERVICE__INSTRUMENTATION": on, "MODELWATCH_PATHS__STATE_DIR": str(folder)},
         ), port))
     port = free_port()
     try:
-        command, _ = competitors.mlserver_setup(joblib_file, work / f"mlserver-{size}", (port, free_port(), free_port()),
+        command, _ = competitors.mlserver_setup(registered.joblib_file, work / f"mlserver-{size}", (port, free_port(), free_port()),
                                                 2, name=NAME)
-        body = {"inputs": [{"name": "predict", "shape": [size, len(rows[0])], "datatype": "FP64", "data": sent}],
+        body = {"inputs": [{"name": "predict", "shape": [size, len(registered.rows[0])], "datatype": "FP64", "data": sent}],
                 "outputs": [{"name": "predict_proba"}]}
         variants.append((Variant("mlserver", "(d) MLServer 1.7.1, parallel_workers=2", command,
                                  f"/v2/models/{NAME}/infer", body=body), port))
@@ -122,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="modelwatch-bench-own-"))
     loads, targets = {}, []
+    with console.status("fitting and registering the pipeline"):
+        registered = register_once(work)
     for size in (1, BATCH):
         with console.status(f"building variants for {size}-row requests"):
-            variants = build_variants(work, size)
+            variants = build_variants(work, registered, size)
         summary = summarise(variants, run_rounds(variants, args.rounds, args.duration, work))
         for row in summary.values():
             row["rows_per_second_median"] = row["rps_median"] * size

@@ -9,6 +9,7 @@ recorded answers already refuse a version that answers differently.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 from typing import Mapping, NamedTuple
@@ -22,8 +23,9 @@ class Mismatch(NamedTuple):
     running: str  # "" when the library is not installed here
 
 
+@functools.cache  # installed versions do not change while a process runs; every version load asks
 def running() -> dict[str, str]:
-    """Python and each library installed here, by version."""
+    """Python and each library installed here, by version (do not change the returned dict)."""
     found = {"python": platform.python_version()}
     for name in LIBRARIES:
         try:

@@ -279,7 +279,7 @@ def register(config: Config, request: Request) -> Registered:
             "quality": {"reference": quality} if quality else {},
             "rows": {"reference": int(len(frame))},
             "series_per_replica": series,
-            "libraries": libraries.running(),
+            "libraries": dict(libraries.running()),
             "probe": _probe(model_input, answers, PROBE_ROWS),
             "sha256": {name: sha256_of(staging / name) for name in files},
         }

@@ -94,6 +94,7 @@ def model_drift(config: Config, prometheus: PrometheusApi, start: float, end: fl
     rows = {(s.labels["model_name"], s.labels["model_version"]): s.value for s in prometheus.query(
         f"sum by (model_name, model_version) (increase(model_predictions_total[{counted}]))", end) if s.value > 0}
     worst: dict[tuple[str, str], dict[str, Worst]] = {key: {} for key in rows}
+    own = {model: _thresholds(config, model) for model, _ in rows}  # a model's own thresholds (alerts.models)
     for figure in figures(config.alerts):
         highest = prometheus.query(f"max by (model_name, model_version, feature) "
                                    f"(max_over_time({figure.record}[{window}]))", end)
@@ -105,8 +106,7 @@ def model_drift(config: Config, prometheus: PrometheusApi, start: float, end: fl
             if best is None or sample.value > best.value:
                 feature = sample.labels.get("feature", "")
                 shown = f"{sample.value:.0%}" if figure.percent else f"{sample.value:.3g}"
-                own = _thresholds(config, key[0])[figure.title]
-                worst[key][figure.title] = Worst(sample.value, feature, _level(own, sample.value),
+                worst[key][figure.title] = Worst(sample.value, feature, _level(own[key[0]][figure.title], sample.value),
                                                  f"{feature} {shown}".strip())
     return [ModelDrift(model, version, rows[(model, version)], worst[(model, version)])
             for model, version in sorted(rows)]
