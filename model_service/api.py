@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
-from time import perf_counter
 from typing import Any
 
-import numpy as np
 import orjson
 from flask import Blueprint, Request, Response, request
 
 from modelwatch.model_service.auth import require_key
-from modelwatch.model_service.inputs import InputError, batch_rows, classify_row
+from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.metrics import ServiceMetrics
-from modelwatch.model_service.loading import LoadedModel
 from modelwatch.models.registry import Deployment
-from modelwatch.model_service.serving import ModelServer, request_reload
+from modelwatch.model_service.serving import request_reload
 from modelwatch.model_service.tabular_api import TabularApi
-from modelwatch.core.config import ServiceConfig
 from modelwatch.core.errors import ModelwatchError
 
 JSON_TYPES = ("application/json",)
@@ -52,124 +47,51 @@ def _parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
     )
 
 
-def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics | None, config: ServiceConfig,
-               tabular: TabularApi) -> Blueprint:
+TALK_CLASS_FIELD = "species"  # the talk's name for the class, kept on the default model's own routes
+
+
+def create_api(keystore: KeyStore, metrics: ServiceMetrics | None, tabular: TabularApi, default: str) -> Blueprint:
+    """/api/v1: every registered model by name, and the default one (``model.name``) also on the talk's
+    routes (/classify, /predict, and /models/VERSION/... for its versions)."""
     api = Blueprint("api_v1", __name__, url_prefix="/api/v1")
     user = require_key(keystore, metrics)
     admin = require_key(keystore, metrics, role="admin")
-
-    def model_for(version: str | None) -> LoadedModel:
-        state = server.state
-        if state is None:
-            raise InputError("no model is loaded yet", status=503, code="not_ready")
-        if version is None:
-            return server.choose()
-        model = state.models.get(version)
-        if model is None:
-            raise InputError(
-                f"unknown model version {version!r}; loaded: {', '.join(state.models)}",
-                "version",
-                status=404,
-                code="unknown_version",
-            )
-        return model
-
-    def predict(model: LoadedModel, rows: list[list[float]] | np.ndarray) -> tuple[list[str], list[list[float]]]:
-        """Classes and probabilities per row; records the model metrics."""
-        started = perf_counter()
-        try:
-            with np.errstate(all="ignore"):  # overflow on extreme inputs: judged on the result below
-                if len(rows) == 1:
-                    probabilities = [model.predictor.predict_row(rows[0])]
-                else:
-                    probabilities = model.predictor.predict_proba(rows).tolist()
-        except Exception:
-            if metrics:
-                metrics.prediction_failed(model, len(rows))
-            raise
-        elapsed = perf_counter() - started
-        if not all(math.isfinite(x) for p in probabilities for x in p):
-            # extreme inputs overflow the model: refused, counted as failed rows, kept out of the confidence metrics
-            if metrics:
-                metrics.prediction_failed(model, len(rows))
-            raise InputError("the model gives no finite answer for these inputs", status=422, code="non_finite_answer")
-        classes = model.predictor.classes
-        best = [max(range(len(p)), key=p.__getitem__) for p in probabilities]
-        labels = [classes[i] for i in best]
-        if metrics:
-            metrics.observe_prediction(model, elapsed, rows, best, [p[i] for p, i in zip(probabilities, best)])
-        return labels, probabilities
-
-    def result(classes: tuple[str, ...], label: str, probabilities: list[float]) -> dict:
-        return {
-            "species": label,
-            "confidence": max(probabilities),
-            "probabilities": dict(zip(classes, probabilities)),
-        }
-
-    def classify_in(model: LoadedModel) -> Response:
-        req = request._get_current_object()
-        form, body = _parse_body(req, allow_form=True)
-        row = classify_row(req.args.items(multi=True), form, body, model.feature_names)
-        labels, probabilities = predict(model, [row])
-        document = result(model.predictor.classes, labels[0], probabilities[0])
-        document["model"] = model.name
-        document["model_version"] = model.version
-        return json_response(document)
-
-    def predict_in(model: LoadedModel) -> Response:
-        req = request._get_current_object()
-        extra = [name for name in req.args if name != "key"]
-        if extra:
-            raise InputError(f"unknown query parameter '{extra[0]}'", extra[0])
-        form, body = _parse_body(req, allow_form=False)
-        if body is None:
-            raise InputError('send a JSON body: {"instances": [...]}', code="missing_body")
-        rows = batch_rows(body, model.feature_names, config.max_batch_size)
-        labels, probabilities = predict(model, rows)
-        classes = model.predictor.classes
-        return json_response(
-            {
-                "model": model.name,
-                "model_version": model.version,
-                "predictions": [result(classes, label, p) for label, p in zip(labels, probabilities)],
-            }
-        )
+    server = tabular.servers[default]
 
     @api.route("/classify", methods=["GET", "POST"])
     @user
     def classify():
-        return classify_in(model_for(None))
-
-    # /models/<name>/...: a registered model by name; otherwise a version of the default model.
-    @api.route("/models/<name>/classify", methods=["GET", "POST"])
-    @user
-    def classify_version(name: str):
-        if name in tabular.servers:
-            return tabular_classify(name, None)
-        return classify_in(model_for(name))
+        return model_classify(default, None, talk=True)
 
     @api.route("/predict", methods=["POST"])
     @user
     def predict_batch():
-        return predict_in(model_for(None))
+        return model_predict(default, None, talk=True)
+
+    # /models/<name>/...: a registered model by name; otherwise a version of the default model.
+    @api.route("/models/<name>/classify", methods=["GET", "POST"])
+    @user
+    def classify_model(name: str):
+        if name in tabular.servers:
+            return model_classify(name, None)
+        return model_classify(default, name, talk=True)
 
     @api.route("/models/<name>/predict", methods=["POST"])
     @user
-    def predict_batch_version(name: str):
+    def predict_model(name: str):
         if name in tabular.servers:
-            return tabular_predict(name, None)
-        return predict_in(model_for(name))
+            return model_predict(name, None)
+        return model_predict(default, name, talk=True)
 
     @api.route("/models/<name>/versions/<version>/classify", methods=["GET", "POST"])
     @user
     def classify_pinned(name: str, version: str):
-        return tabular_classify(_registered(name), version)
+        return model_classify(_registered(name), version)
 
     @api.route("/models/<name>/versions/<version>/predict", methods=["POST"])
     @user
     def predict_pinned(name: str, version: str):
-        return tabular_predict(_registered(name), version)
+        return model_predict(_registered(name), version)
 
     def _registered(name: str) -> str:
         if name not in tabular.servers:
@@ -177,42 +99,33 @@ def create_api(server: ModelServer, keystore: KeyStore, metrics: ServiceMetrics 
                              "model", status=404, code="unknown_model")
         return name
 
-    def tabular_classify(name: str, version: str | None) -> Response:
+    def model_classify(name: str, version: str | None, talk: bool = False) -> Response:
         req = request._get_current_object()
         form, body = _parse_body(req, allow_form=True)
         document, headers = tabular.classify(name, version, req, form, body)
+        if talk:
+            document[TALK_CLASS_FIELD] = document["class"]
         response = json_response(document)
         response.headers.update(headers)
         return response
 
-    def tabular_predict(name: str, version: str | None) -> Response:
+    def model_predict(name: str, version: str | None, talk: bool = False) -> Response:
         req = request._get_current_object()
         extra = [name for name in req.args if name != "key"]
         if extra:
             raise InputError(f"unknown query parameter '{extra[0]}'", extra[0])
         _, body = _parse_body(req, allow_form=False)
-        return json_response(tabular.predict(name, version, body))
-
-    def describe(model: LoadedModel, state) -> dict:
-        meta = model.metadata
-        return {
-            "name": model.name,
-            "version": model.version,
-            "role": state.role(model.version),
-            "weight": state.deployment.canary_weight if state.role(model.version) == "canary" else 1 - state.deployment.canary_weight,
-            "predictor": type(model.predictor).__name__,
-            "load_seconds": model.load_seconds,
-            **{k: meta[k] for k in ("created", "algorithm", "features", "classes", "metrics", "libraries", "sha256")},
-        }
+        document = tabular.predict(name, version, body)
+        if talk:
+            for prediction in document["predictions"]:
+                if "class" in prediction:
+                    prediction[TALK_CLASS_FIELD] = prediction["class"]
+        return json_response(document)
 
     @api.route("/models", methods=["GET"])
     @user
     def models():
-        state = server.state
-        if state is None:
-            raise InputError("no model is loaded yet", status=503, code="not_ready")
-        return json_response({"models": [describe(m, state) for m in state.models.values()],
-                              "registered": tabular.describe()})
+        return json_response({"default": default, "models": tabular.describe()})
 
     def deployment_document() -> dict:
         state = server.state

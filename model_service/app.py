@@ -39,18 +39,18 @@ def _error(status: int, code: str, message: str) -> Response:
     return json_response({"error": {"status": status, "code": code, "message": message}}, status)
 
 
-def _registered_models(config: Config, metrics, watch: bool, rng) -> dict[str, ModelServer]:
-    """A server for every registered model besides the default one (found at start and at a reload)."""
+def _model_servers(config: Config, metrics, watch: bool, rng) -> dict[str, ModelServer]:
+    """A server for the default model (even before it has a version: /readyz says why) and for every
+    other registered model, each loaded and watching the registry."""
+    names = [config.model.name, *(n for n in Registry.models(config.paths.registry_dir) if n != config.model.name)]
     servers = {}
-    for name in Registry.models(config.paths.registry_dir):
-        if name == config.model.name:
-            continue
+    for name in names:
         server = ModelServer(Registry(config.paths.registry_dir, name), config.service.predictor, metrics,
                              **({"rng": rng} if rng else {}))
         try:
             server.reload()
         except ModelwatchError:
-            pass  # logged and counted; its routes answer 503 with the reason
+            pass  # logged and counted; its routes answer 503 with the reason, /readyz says why
         if watch:
             server.watch(config.service.reload_poll_seconds)
         servers[name] = server
@@ -81,23 +81,16 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
         metrics.flusher.start()
     app = RouteRecordingFlask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.service.max_body_bytes
-    registry_store = Registry(config.paths.registry_dir, config.model.name)
-    server = ModelServer(registry_store, config.service.predictor, metrics, **({"rng": rng} if rng else {}))
     keystore = KeyStore(config.paths.keys_file)
     openapi = yaml.safe_load(OPENAPI_FILE.read_text())
-    try:
-        server.reload()
-    except ModelwatchError:
-        pass  # logged and counted; /readyz says why
-    if watch:
-        server.watch(config.service.reload_poll_seconds)
-    registered = _registered_models(config, metrics, watch, rng)
+    servers = _model_servers(config, metrics, watch, rng)
+    server = servers[config.model.name]
     ids = PredictionIds(_prediction_id_key(config))
-    tabular = TabularApi(registered, metrics, ids, config.service.max_batch_size)
+    tabular = TabularApi(servers, metrics, ids, config.service.max_batch_size)
 
-    app.register_blueprint(create_api(server, keystore, metrics, config.service, tabular))
+    app.register_blueprint(create_api(keystore, metrics, tabular, config.model.name))
     app.extensions["modelwatch"] = {"server": server, "keys": keystore, "metrics": metrics, "config": config,
-                                    "registered": registered, "prediction_ids": ids}
+                                    "servers": servers, "prediction_ids": ids}
 
     @app.get("/healthz")
     def healthz():
@@ -107,7 +100,8 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
     def readyz():
         # Ready when every model with versions is loaded: the default one (unless it has none, when
         # the service serves registered models only) and each registered one.
-        serving = {**({config.model.name: server} if server.state or server.registry.versions() else {}), **registered}
+        serving = {name: s for name, s in servers.items()
+                   if name != config.model.name or s.state or s.registry.versions()}
         if not serving:
             return json_response({"status": "not ready", "reason": server.last_error}, 503)
         waiting = {name: s.last_error for name, s in serving.items() if s.state is None}

@@ -15,12 +15,12 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from modelwatch.models.baselines import bucket_indexes, bucket_label
+from modelwatch.models.baselines import bucket_label
 from modelwatch.model_service.metric_buffer import (
     EventColumns,
     Flusher,
@@ -141,7 +141,6 @@ class ServiceMetrics:
         self._http_children: dict = {}
         self._active_children: dict = {}
         self._model_children: dict = {}
-        self._tabular_children: dict = {}
         self._client_children: dict = {}
         for reason in AUTH_FAILURE_REASONS:
             self.auth_failures.labels(reason)
@@ -159,37 +158,8 @@ class ServiceMetrics:
 
     # -- model ------------------------------------------------------------------------
     def model_loaded(self, model, role: str) -> None:
-        """Initialise every per-version series at zero, so rates and drift work from the start."""
-        if hasattr(model, "schema"):
-            return self._tabular_loaded(model, role)
-        labels = (model.name, model.version)
-        self.info.labels(*_info_labels(model, role)).set(1)
-        self.load_duration.labels(*labels).set(model.load_seconds)
-        feature_children = []
-        for name, edges in zip(model.feature_names, model.bucket_edges):
-            buckets = [self.feature_bucket.labels(*labels, name, bucket_label(i)) for i in range(len(edges) + 1)]
-            feature_children.append((edges, buckets))
-        known = self._model_children.get(labels)  # a reload keeps the events not yet flushed
-        self._model_children[labels] = ModelSeries(
-            known.requests if known else EventColumns(2),  # per request: seconds, rows
-            known.rows if known else EventColumns(2 + len(model.feature_names)),  # per row: class, confidence, features
-            self.predictions.labels(*labels, "success"),
-            self.inference.labels(*labels),
-            self.batch_size.labels(*labels),
-            self.confidence.labels(*labels),
-            [self.predicted_class.labels(*labels, c) for c in model.predictor.classes],
-            feature_children,
-        )
-        self.predictions.labels(*labels, "error")
-
-    def model_unloaded(self, model, role: str) -> None:
-        self.info.labels(*_info_labels(model, role)).set(0)
-        for found in getattr(model, "library_mismatches", ()):
-            self.library_mismatch.labels(model.name, model.version, *found).set(0)
-
-    def _tabular_loaded(self, model, role: str) -> None:
-        """A registered model's series (``model_service.tabular``): feature buckets by its schema,
-        missing counts, and classes or prediction buckets."""
+        """Start a loaded version's series at zero, so rates and drift work from the start: feature
+        buckets by its schema, missing counts, and classes or prediction buckets."""
         labels = (model.name, model.version)
         self.info.labels(*_info_labels(model, role)).set(1)
         self.load_duration.labels(*labels).set(model.load_seconds)
@@ -203,8 +173,8 @@ class ServiceMetrics:
             outputs = [self.predicted_class.labels(*labels, c) for c in model.classes]
         else:
             outputs = [self.prediction_bucket.labels(*labels, bucket_label(i)) for i in range(len(model.output_edges) + 1)]
-        known = self._tabular_children.get(labels)
-        self._tabular_children[labels] = TabularSeries(
+        known = self._model_children.get(labels)  # a reload keeps the events not yet flushed
+        self._model_children[labels] = ModelSeries(
             known.requests if known else EventColumns(2),  # per request: seconds, rows
             known.rows if known else EventColumns(2 + len(features)),  # per row: output, confidence, feature buckets
             self.predictions.labels(*labels, "success"), self.inference.labels(*labels),
@@ -212,11 +182,16 @@ class ServiceMetrics:
         )
         self.predictions.labels(*labels, "error")
 
-    def observe_tabular(self, model, seconds: float, outputs: np.ndarray, confidences: np.ndarray,
-                        buckets: np.ndarray) -> None:
-        """One request of a registered model: per row the output (class index, or prediction bucket),
-        the confidence (NaN for regressors) and each feature's bucket index (negative: missing)."""
-        series = self._tabular_children[(model.name, model.version)]
+    def model_unloaded(self, model, role: str) -> None:
+        self.info.labels(*_info_labels(model, role)).set(0)
+        for found in model.library_mismatches:
+            self.library_mismatch.labels(model.name, model.version, *found).set(0)
+
+    def observe_prediction(self, model, seconds: float, outputs: np.ndarray, confidences: np.ndarray,
+                           buckets: np.ndarray) -> None:
+        """One request: per row the output (class index, or prediction bucket), the confidence
+        (NaN for regressors) and each feature's bucket index (negative: missing)."""
+        series = self._model_children[(model.name, model.version)]
         series.requests.extend((seconds, len(outputs)))
         series.rows.extend(np.column_stack([outputs, confidences, buckets]).ravel().tolist())
 
@@ -230,17 +205,6 @@ class ServiceMetrics:
 
     def reload_failed(self, model_name: str, reason: str) -> None:
         self.reload_failures.labels(model_name, reason).inc()
-
-    def observe_prediction(
-        self, model, seconds: float, rows: Sequence[Sequence[float]], classes: Sequence[int], confidences: Sequence[float]
-    ) -> None:
-        """One request's predictions: input rows, predicted class indexes and their probabilities."""
-        series = self._model_children[(model.name, model.version)]
-        series.requests.extend((seconds, len(classes)))
-        if len(classes) == 1:
-            series.rows.extend((classes[0], confidences[0], *rows[0]))
-        else:
-            series.rows.extend(np.column_stack([classes, confidences, rows]).ravel().tolist())
 
     def prediction_failed(self, model, rows: int) -> None:
         self.predictions.labels(model.name, model.version, "error").inc(rows)
@@ -279,21 +243,10 @@ class ServiceMetrics:
 
     def _flush_predictions(self) -> None:
         for series in list(self._model_children.values()):
-            rows = _drain(series)
-            if not len(rows):
-                continue
-            _count(series.by_class, rows[:, 0].astype(np.int64))
-            apply_histogram(series.confidence, rows[:, 1])
-            for column, (edges, buckets) in enumerate(series.features, start=2):
-                counts = np.bincount(bucket_indexes(edges, rows[:, column]), minlength=len(buckets))
-                for child, count in zip(buckets, counts.tolist()):
-                    if count:
-                        child.inc(count)
-        for series in list(self._tabular_children.values()):
-            self._flush_tabular(series)
+            self._flush_model(series)
 
     @staticmethod
-    def _flush_tabular(series: "TabularSeries") -> None:
+    def _flush_model(series: "ModelSeries") -> None:
         rows = _drain(series)
         if not len(rows):
             return
@@ -329,13 +282,11 @@ def _count(children: list, indexes: np.ndarray) -> None:
 
 def _info_labels(model, role: str) -> tuple:
     meta = model.metadata
-    if hasattr(model, "schema"):
-        return (model.name, model.version, role, model.sha256, meta.get("algorithm", meta["format"]), meta["created"])
-    return (model.name, model.version, role, meta["sha256"]["model.joblib"], meta["algorithm"], meta["created"])
+    return (model.name, model.version, role, model.sha256, meta.get("algorithm", meta["format"]), meta["created"])
 
 
-class TabularSeries(NamedTuple):
-    """A registered model version's event columns and its labelled children."""
+class ModelSeries(NamedTuple):
+    """A loaded model version's event columns and its labelled children."""
 
     requests: EventColumns
     rows: EventColumns
@@ -345,16 +296,3 @@ class TabularSeries(NamedTuple):
     confidence: object
     outputs: list  # per class, or per prediction bucket
     features: list  # (bucket children, missing child) per feature
-
-
-class ModelSeries(NamedTuple):
-    """One model version's event columns and its labelled children."""
-
-    requests: EventColumns
-    rows: EventColumns
-    predictions: object
-    inference: object
-    batch_size: object
-    confidence: object
-    by_class: list
-    features: list  # (bucket edges, bucket children) per feature

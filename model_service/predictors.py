@@ -1,11 +1,16 @@
-"""Ways to evaluate a trained model. Each gives class probabilities for a batch
-of rows, in the order of ``classes``; the predicted class is their argmax.
+"""How a loaded version is evaluated (``service.predictor``), each behind the
+artifacts' interface (``predict(frame) -> Answers``):
 
-- ``LinearPredictor`` evaluates a multinomial linear model with numpy: the same
-  arithmetic as scikit-learn's decision function without its per-call
-  validation overhead (~95 µs for one row), so answers are identical.
-- ``OnnxPredictor`` runs the portable ONNX artifact with onnxruntime.
-- ``NativePredictor`` calls scikit-learn's ``predict_proba``.
+- ``native``: the registered artifact itself (scikit-learn, XGBoost, LightGBM
+  or ONNX, as registered).
+- ``onnx``: the version's portable ONNX form, when it was registered with one
+  (``--onnx``; ``modelwatch train`` does); otherwise the artifact.
+- ``fast``: a logistic regression over numeric features evaluated in plain
+  Python and numpy (``LinearEvaluator``): the arithmetic of scikit-learn's
+  ``predict_proba`` without its per-call validation (~95 µs for one row) or a
+  DataFrame. It stands in only where it gives scikit-learn's answers on the
+  version's probe rows (same classes, probabilities within 1e-9); anything
+  else is evaluated natively.
 """
 
 from __future__ import annotations
@@ -16,96 +21,102 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from modelwatch.model_service.artifacts import Answers, LoadedArtifact, load_artifact
 
-class Predictor:
-    """Class probabilities for a batch (``predict_proba``) or one row (``predict_row``)."""
-
-    classes: tuple[str, ...]
-
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def predict_row(self, row: list[float]) -> list[float]:
-        return self.predict_proba(np.array([row], dtype=np.float64))[0].tolist()
+EXACT = 1e-9  # the largest difference in a probability for the fast evaluator to stand in
 
 
-class NativePredictor(Predictor):
-    def __init__(self, model):
-        self._model = model
-        self.classes = tuple(str(c) for c in model.classes_)
+class LinearEvaluator:
+    """Softmax (or, for two classes, the logistic function) of X @ coef.T + intercept, as
+    LogisticRegression's ``predict_proba`` computes it. Takes validated rows (feature -> float)."""
 
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        return self._model.predict_proba(rows)
+    format = "scikit-learn"
 
-
-class LinearPredictor(Predictor):
-    """Softmax over X @ coef.T + intercept, as LogisticRegression does. One row
-    is evaluated in plain Python: for a 4 x 3 model that is faster than the
-    overhead of creating numpy arrays."""
-
-    def __init__(self, model):
-        coef = np.asarray(model.coef_)
-        if coef.ndim != 2 or coef.shape[0] != len(model.classes_):
-            raise ValueError("LinearPredictor needs a multinomial linear model (one coefficient row per class)")
+    def __init__(self, artifact: LoadedArtifact, feature_names: Sequence[str]):
+        model = artifact.model
+        coef = np.asarray(model.coef_, dtype=np.float64)
+        self.artifact = artifact
+        self.classes = artifact.classes
+        fitted_on = artifact.feature_names  # the coefficients' order, when the model was fitted on a frame
+        self._names = fitted_on if fitted_on is not None else tuple(feature_names)
+        self._binary = coef.shape[0] == 1 and len(self.classes) == 2
         self._weights = coef.T  # a view, as scikit-learn uses it: same float results
-        self._intercept = np.asarray(model.intercept_)
-        self._row_weights = [(float(b), [float(w) for w in ws]) for ws, b in zip(coef.tolist(), model.intercept_)]
-        self.classes = tuple(str(c) for c in model.classes_)
+        self._intercept = np.asarray(model.intercept_, dtype=np.float64)
+        self._row_weights = [(float(b), [float(w) for w in ws]) for ws, b in zip(coef.tolist(), self._intercept)]
 
     @staticmethod
-    def supports(model) -> bool:
+    def candidate(artifact) -> bool:
+        """A fitted logistic regression taking the features as they are (no pipeline in front)."""
+        model = getattr(artifact, "model", None)
         coef = getattr(model, "coef_", None)
-        return coef is not None and np.ndim(coef) == 2 and np.shape(coef)[0] == len(model.classes_) > 2
+        classes = getattr(model, "classes_", None)
+        if type(model).__name__ != "LogisticRegression" or coef is None or classes is None:
+            return False
+        rows = np.shape(coef)[0]
+        return np.ndim(coef) == 2 and (rows == len(classes) > 2 or (rows == 1 and len(classes) == 2))
 
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        scores = rows @ self._weights + self._intercept
+    def _probabilities(self, rows: list[dict]) -> np.ndarray:
+        if len(rows) == 1:  # plain Python beats creating numpy arrays for one small row
+            row = [rows[0][n] for n in self._names]
+            scores = [sum(w * x for w, x in zip(weights, row)) + b for b, weights in self._row_weights]
+            if self._binary:
+                s = scores[0]
+                p = 1.0 / (1.0 + math.exp(-s)) if s > -700 else (0.0 if s == s else math.nan)  # s != s: NaN
+                return np.array([[1.0 - p, p]])
+            top = max(scores)
+            exps = [math.exp(s - top) for s in scores]
+            total = sum(exps)
+            return np.array([[e / total for e in exps]])
+        matrix = np.array([[row[n] for n in self._names] for row in rows], dtype=np.float64)
+        scores = matrix @ self._weights + self._intercept
+        if self._binary:
+            p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+            return np.column_stack([1.0 - p, p])
         scores -= scores.max(axis=1, keepdims=True)
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=1, keepdims=True)
         return scores
 
-    def predict_row(self, row: list[float]) -> list[float]:
-        scores = [sum(w * x for w, x in zip(weights, row)) + b for b, weights in self._row_weights]
-        top = max(scores)
-        exps = [math.exp(s - top) for s in scores]
-        total = sum(exps)
-        return [e / total for e in exps]
+    def predict_rows(self, rows: list[dict]) -> Answers:
+        probabilities = self._probabilities(rows)
+        return Answers([self.classes[i] for i in probabilities.argmax(axis=1)], probabilities, None)
+
+    def predict(self, frame) -> Answers:
+        return self.predict_rows(frame.to_dict(orient="records"))
+
+    def agrees(self, rows: list[dict], frame) -> bool:
+        """Same classes and probabilities as scikit-learn on these rows, one at a time and together."""
+        native = self.artifact.predict(frame)
+        together = self.predict_rows(rows)
+        alone = np.vstack([self._probabilities([row]) for row in rows])
+        return (together.labels == native.labels
+                and float(np.max(np.abs(together.probabilities - native.probabilities))) <= EXACT
+                and float(np.max(np.abs(alone - native.probabilities))) <= EXACT)
 
 
-class OnnxPredictor(Predictor):
-    def __init__(self, onnx_path: Path, classes: Sequence[str]):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        self._input = self._session.get_inputs()[0].name
-        self._output = self._session.get_outputs()[1].name  # [label, probabilities]
-        self.classes = tuple(classes)
-
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        return self._session.run([self._output], {self._input: rows.astype(np.float32)})[0]
+def _native(artifact, folder: Path, metadata: dict, schema, rows: list[dict], frame):
+    return artifact
 
 
-def predict_classes(predictor: Predictor, rows: np.ndarray) -> list[str]:
-    proba = predictor.predict_proba(rows)
-    return [predictor.classes[i] for i in proba.argmax(axis=1)]
+def _onnx(artifact, folder: Path, metadata: dict, schema, rows: list[dict], frame):
+    portable = metadata.get("portable") or {}
+    if portable.get("format") != "onnx":
+        return artifact
+    onnx = load_artifact(folder / portable["file"])
+    return onnx.with_classes(schema.classes) if schema.classes else onnx
 
 
-def _fast(model, onnx_path: Path) -> Predictor:
-    # Exact numpy evaluation of multinomial linear models; anything else through scikit-learn.
-    return LinearPredictor(model) if LinearPredictor.supports(model) else NativePredictor(model)
+def _fast(artifact, folder: Path, metadata: dict, schema, rows: list[dict], frame):
+    if not LinearEvaluator.candidate(artifact) or any(f.kind != "numeric" or f.allow_missing for f in schema.features):
+        return artifact
+    evaluator = LinearEvaluator(artifact, schema.feature_names)
+    return evaluator if evaluator.agrees(rows, frame) else artifact
 
 
-# service.predictor -> how a loaded model is evaluated
-PREDICTORS: dict[str, Callable[..., Predictor]] = {
-    "fast": _fast,
-    "onnx": lambda model, onnx_path: OnnxPredictor(onnx_path, [str(c) for c in model.classes_]),
-    "native": lambda model, onnx_path: NativePredictor(model),
-}
+# service.predictor -> (artifact, version folder, metadata, schema, probe rows, their frame) -> what answers
+PREDICTORS: dict[str, Callable] = {"fast": _fast, "onnx": _onnx, "native": _native}
 
 
-def build_predictor(kind: str, model, onnx_path: Path) -> Predictor:
-    """The predictor named by the configuration (service.predictor)."""
-    return PREDICTORS[kind](model, onnx_path)
+def choose(kind: str, artifact, folder: Path, metadata: dict, schema, rows: list[dict], frame):
+    """The evaluator ``service.predictor`` names for a loaded version."""
+    return PREDICTORS[kind](artifact, folder, metadata, schema, rows, frame)

@@ -269,6 +269,7 @@ def register(config: Config, request: Request) -> Registered:
             "version": version,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "format": artifact.format,
+            "algorithm": type(getattr(artifact, "model", artifact)).__name__.lstrip("_"),
             "artifact": artifact_file,
             "portable": {"format": "onnx", "file": "model.onnx"} if request.onnx is not None else None,
             "trusted": {"pickle": request.trust_pickle, "types": list(request.trusted_types)},

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from modelwatch.model_service.metrics import ServiceMetrics
-from modelwatch.model_service.loading import LoadedModel, load_version
+from modelwatch.model_service.tabular import TabularModel, load_version
 from modelwatch.models.registry import Deployment, ModelLoadError, Registry
 from modelwatch.core.errors import ModelwatchError
 
@@ -32,7 +32,7 @@ RELOAD_REQUEST_FILE = ".reload-request"
 @dataclass(frozen=True)
 class ServingState:
     deployment: Deployment
-    models: dict[str, LoadedModel]
+    models: dict[str, TabularModel]
 
     def role(self, version: str) -> str:
         return "canary" if version == self.deployment.canary else "stable"
@@ -120,7 +120,7 @@ class ModelServer:
         if self.metrics:
             self.metrics.reload_failed(self.registry.model_name, reason)
 
-    def choose(self) -> LoadedModel:
+    def choose(self) -> TabularModel:
         """The version for one request: the canary with its weight, else stable."""
         state = self.state
         deployment = state.deployment

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from modelwatch.model_service import libraries
+from modelwatch.model_service import libraries, predictors
 from modelwatch.model_service.artifacts import Answers, load_artifact
 from modelwatch.model_service.libraries import Mismatch
 from modelwatch.model_service.inputs import NUMBER, InputError
@@ -84,13 +84,17 @@ def _buckets(spec: dict) -> FeatureBuckets:
     return FeatureBuckets(labels, edges=tuple(spec["edges"]))
 
 
-def load_tabular(registry: Registry, version: str) -> TabularModel:
+def load_version(registry: Registry, version: str, predictor_kind: str = "native") -> TabularModel:
     """Load and verify a registered version: checksums first (before any file is parsed), then the
-    artifact as it was trusted at registration, then the probe rows' recorded answers."""
+    artifact as it was trusted at registration, evaluated as ``predictor_kind`` says
+    (model_service.predictors), then the probe rows' recorded answers."""
     started = time.perf_counter()
     if not VERSION_PATTERN.match(version) or not registry.version_dir(version).is_dir():
         raise ModelLoadError(version, "missing", f"no such version in {registry.model_dir}")
     metadata = registry.metadata(version)
+    if "format" not in metadata:
+        raise ModelLoadError(version, "unreadable", "written by a modelwatch from before `modelwatch models add`; "
+                             "register the model again (modelwatch train, for the Iris example)")
     folder = registry.version_dir(version)
     registry.verify(version, metadata)
     try:
@@ -102,7 +106,9 @@ def load_tabular(registry: Registry, version: str) -> TabularModel:
         if schema.classes and hasattr(artifact, "with_classes"):
             artifact.with_classes(schema.classes)
         probe = metadata["probe"]
-        answers = artifact.predict(frame_of(probe["rows"], schema))
+        probe_frame = frame_of(probe["rows"], schema)
+        artifact = predictors.choose(predictor_kind, artifact, folder, metadata, schema, probe["rows"], probe_frame)
+        answers = evaluate(artifact, probe["rows"], schema)
     except Exception as exc:  # an unreadable file, a bad schema, or the artifact failing on its own probe rows
         raise ModelLoadError(version, "unreadable", f"{type(exc).__name__}: {exc}") from None
     if schema.task == "classification":
@@ -119,6 +125,12 @@ def load_tabular(registry: Registry, version: str) -> TabularModel:
                     found.library, found.registered, found.running or "none installed")
     return TabularModel(registry.model_name, version, metadata, schema, artifact, buckets, edges,
                         time.perf_counter() - started, differ)
+
+
+def evaluate(artifact, rows: list[dict], schema: ModelSchema) -> Answers:
+    """The answers for validated rows: straight from the rows where the evaluator can, else from their frame."""
+    from_rows = getattr(artifact, "predict_rows", None)
+    return from_rows(rows) if from_rows is not None else artifact.predict(frame_of(rows, schema))
 
 
 def frame_of(rows: list[dict], schema: ModelSchema) -> pd.DataFrame:
@@ -198,9 +210,11 @@ def row_of(values: Mapping[str, Any] | list, schema: ModelSchema, text: bool = F
 
 def classify_values(query: Iterable[tuple[str, str]], form: list | None, body: Any, schema: ModelSchema) -> dict:
     """One row from the query string, a form body or a JSON object (not more than one of them)."""
-    query_values = {k: v for k, v in query if k not in RESERVED_QUERY}
-    sources = [s for s in (query_values, dict(form or [])) if s]
+    query_values, form_values = _single(query, RESERVED_QUERY), _single(form or [], frozenset())
+    sources = [s for s in (query_values, form_values) if s]
     if body is not None:
+        if sources:
+            raise InputError("send the features in the query string or in the body, not both")
         if not isinstance(body, dict):
             raise InputError("send one row as a JSON object of feature values")
         return row_of(body, schema)
@@ -209,7 +223,22 @@ def classify_values(query: Iterable[tuple[str, str]], form: list | None, body: A
     return row_of(sources[0] if sources else {}, schema, text=True)
 
 
+def _single(pairs: Iterable[tuple[str, str]], reserved: frozenset[str]) -> dict[str, str]:
+    """Text fields by name; one given twice is refused rather than one of them silently kept."""
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        if name in reserved:
+            continue
+        if name in values:
+            raise InputError(f"field '{name[:64]}' is given more than once", name[:64])
+        values[name] = value
+    return values
+
+
 def batch_values(body: Any, schema: ModelSchema, max_batch: int) -> list[dict]:
+    if isinstance(body, dict) and "instances" in body and len(body) > 1:
+        extra = next(k for k in body if k != "instances")
+        raise InputError(f"unknown field '{extra[:64]}' beside 'instances'", extra[:64])
     if not isinstance(body, dict) or set(body) != {"instances"}:
         raise InputError('send {"instances": [row, ...]}: each row an object of feature values or a list in the '
                          "schema's order", "instances")
@@ -219,7 +248,14 @@ def batch_values(body: Any, schema: ModelSchema, max_batch: int) -> list[dict]:
     if len(instances) > max_batch:
         raise InputError(f"at most {max_batch} instances per request, got {len(instances)}", "instances", status=413,
                          code="batch_too_large")
-    return [row_of(row, schema, where=f"instance {i}: ") for i, row in enumerate(instances)]
+    rows = []
+    for i, row in enumerate(instances):
+        try:
+            rows.append(row_of(row, schema, where=f"instance {i}: "))
+        except InputError as exc:  # the field's path in the body: instances[3] or instances[3].age
+            exc.field = f"instances[{i}]" + (f".{exc.field}" if exc.field else "")
+            raise
+    return rows
 
 
 # -- answers -> documents -----------------------------------------------------------------------
@@ -229,7 +265,7 @@ def answers_of(model: TabularModel, rows: list[dict]) -> Answers:
     """The model's answers, or a 422 when any is not a finite number or the model refuses the inputs."""
     with np.errstate(all="ignore"):  # overflow on extreme inputs: judged on the result below
         try:
-            answers = model.artifact.predict(frame_of(rows, model.schema))
+            answers = evaluate(model.artifact, rows, model.schema)
         except (ValueError, ArithmeticError) as exc:
             # valid inputs the model cannot take (a scaler overflowing to infinity, say): refused, not a 500
             raise InputError(f"the model cannot answer for these inputs ({type(exc).__name__}: {str(exc)[:120]})",

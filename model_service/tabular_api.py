@@ -84,7 +84,7 @@ class TabularApi:
                 missing = spec.labels.index(MISSING)
                 indexes = spec.categorical_indexes(values)
                 columns.append(np.where(indexes == missing, -(missing + 2), indexes).astype(np.float64))
-        self.metrics.observe_tabular(model, elapsed, outputs, confidences, np.column_stack(columns))
+        self.metrics.observe_prediction(model, elapsed, outputs, confidences, np.column_stack(columns))
 
     def classify(self, name: str, version: str | None, request: Request, form, body) -> tuple[dict, dict]:
         model = self.model(name, version)
@@ -119,8 +119,11 @@ class TabularApi:
             state = server.state
             versions = []
             for version, model in (state.models.items() if state else ()):
-                versions.append({"version": version, "role": state.role(version),
+                role = state.role(version)
+                weight = state.deployment.canary_weight
+                versions.append({"version": version, "role": role, "weight": weight if role == "canary" else 1 - weight,
                                  "created": model.metadata["created"], "format": model.metadata["format"],
+                                 "evaluator": type(model.artifact).__name__, "load_seconds": model.load_seconds,
                                  "quality": model.metadata.get("quality", {}),
                                  "libraries": model.metadata.get("libraries", {})})
             schema = next(iter(state.models.values())).schema.to_dict() if state else None

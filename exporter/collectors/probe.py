@@ -30,7 +30,6 @@ from modelwatch.models.registry import Registry
 log = logging.getLogger(__name__)
 # registry_error: the probe could not read its inputs; probe_error: anything else went wrong in the probe.
 RESULTS = ("success", "wrong_answer", "http_error", "connection_error", "registry_error", "probe_error")
-FEATURES = ("sl", "sw", "pl", "pw")  # the default (Iris) model's classify route takes these
 LABELS = ["target", "model_name"]
 
 
@@ -83,7 +82,7 @@ class ProbeCollector:
             return self._record(name, "registry_error", started)
         try:
             if registry is self._default:
-                response = self._session.get(f"{self.base}/api/v1/classify", params=dict(zip(FEATURES, row)),
+                response = self._session.get(f"{self.base}/api/v1/classify", params=row,
                                              timeout=self._timeout, headers={"X-API-Key": self._key})
             else:
                 response = self._session.post(f"{self.base}/api/v1/models/{name}/predict", json={"instances": [row]},

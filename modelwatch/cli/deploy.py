@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from modelwatch.models.registry import Deployment, Registry
-from modelwatch.model_service.loading import load_version
+from modelwatch.model_service.tabular import load_version
 from modelwatch.core.config import Config
 
 

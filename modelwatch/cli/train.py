@@ -1,11 +1,10 @@
-"""modelwatch train: fit the Iris classifier and register a new version."""
+"""modelwatch train: fit the Iris example and register it as a new version."""
 
 from __future__ import annotations
 
 import argparse
-import json
 
-from modelwatch.models.registry import METADATA_FILE, Registry
+from modelwatch.models.registry import Registry
 from modelwatch.core.config import Config
 
 
@@ -21,11 +20,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 0
     from modelwatch.model_service.training import train  # heavy imports only when training
 
-    version, folder = train(config, args.model_version)
-    metadata = json.loads((folder / METADATA_FILE).read_text())
-    scores = metadata["metrics"]["validation"]
-    print(
-        f"registered {config.model.name} {version} in {folder}: validation accuracy {scores['accuracy']:.3f}, "
-        f"F1 {scores['f1_macro']:.3f}; ONNX and fast predictors agree with scikit-learn on all rows"
-    )
+    registered = train(config, args.model_version)
+    quality = registered.quality
+    print(f"registered {registered.name} {registered.version} in {registered.folder}: accuracy "
+          f"{quality['accuracy']:.3f}, F1 {quality['f1_macro']:.3f} on {quality['rows']} held-out rows; "
+          "its ONNX form agrees with scikit-learn")
+    for warning in registered.warnings:
+        print(f"warning: {warning}")
     return 0

@@ -92,7 +92,7 @@ def ensure_model(config: Config) -> str | None:
         return None
     from modelwatch.model_service.training import train  # heavy imports only when training
 
-    return train(config)[0]
+    return train(config).version
 
 
 def _healthy(component: Component) -> bool:

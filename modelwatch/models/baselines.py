@@ -109,17 +109,6 @@ def class_mix(labels: Sequence[str]) -> dict[str, float]:
     return {label: round(count / total, 6) for label, count in sorted(mix.items())}
 
 
-def data_baseline(features: np.ndarray, labels: Sequence[str], feature_names: Sequence[str], buckets: int) -> dict:
-    """The data baseline of a numeric training set and its labels (the built-in example)."""
-    return {
-        "rows": int(features.shape[0]),
-        "features": {
-            name: feature_baseline(features[:, i], buckets) for i, name in enumerate(feature_names)
-        },
-        "class_mix": class_mix(labels),
-    }
-
-
 NUMBER_LIST = {"type": "array", "items": {"type": "number"}}
 FRACTION = {"type": "number", "minimum": 0, "maximum": 1}
 NUMERIC_BUCKETS = {

@@ -1,6 +1,6 @@
 """The model registry: versioned artifacts on disk and the deployment that says
 which versions serve. Loading a version for serving is the service's
-(``modelwatch.model_service.loading``); this module only knows the layout.
+(``modelwatch.model_service.tabular``); this module only knows the layout.
 
 Layout, below ``paths.registry_dir``::
 

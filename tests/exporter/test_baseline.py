@@ -57,16 +57,16 @@ def test_labels_match_the_services_feature_counters(config, registry, client, ke
 
 def test_follows_the_deployment(config, registry):
     Registry(config.paths.registry_dir, "iris").set_deployment(Deployment("v1", "v2", 0.1))
-    assert registry.get_sample_value("modelwatch_baseline_rows", {"model_name": "iris", "model_version": "v2"}) == 120
+    assert registry.get_sample_value("modelwatch_baseline_rows", {"model_name": "iris", "model_version": "v2"}) == 75
 
 
 def test_malformed_file_rejected_last_good_kept_then_reloaded(config, registry):
     path = baseline_file(config)
     good = path.read_text()
     labels = {"model_name": "iris", "model_version": "v1"}
-    assert registry.get_sample_value("modelwatch_baseline_rows", labels) == 120
+    assert registry.get_sample_value("modelwatch_baseline_rows", labels) == 75
     path.write_text("{not json")
-    assert registry.get_sample_value("modelwatch_baseline_rows", labels) == 120  # last good one
+    assert registry.get_sample_value("modelwatch_baseline_rows", labels) == 75  # last good one
     assert registry.get_sample_value("modelwatch_baseline_load_failures_total",
                                      {**labels, "file": "data", "reason": "unreadable"}) == 1
     document = json.loads(good)

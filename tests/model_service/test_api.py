@@ -60,9 +60,9 @@ def test_classify_accepts_query_form_and_json(api, method, kwargs):
     assert response.get_json()["species"] == "Iris setosa"
 
 
-def test_classify_merges_query_and_body(api):
+def test_classify_takes_the_features_from_one_place(api):
     response = api("POST", "/api/v1/classify?sl=6.7&sw=3.0", json={"pl": 5.2, "pw": 2.3})
-    assert response.get_json()["species"] == "Iris virginica"
+    assert response.status_code == 400 and "not both" in error_of(response)["message"]
 
 
 def test_predict_batch_positional_and_named(api):
@@ -74,10 +74,12 @@ def test_predict_batch_positional_and_named(api):
 
 
 def test_models_lists_loaded_versions_with_metadata(api):
-    models = api("GET", "/api/v1/models").get_json()["models"]
-    assert [(m["version"], m["role"], m["weight"]) for m in models] == [("v1", "stable", 1.0)]
-    assert models[0]["predictor"] == "LinearPredictor"
-    assert models[0]["sha256"]["model.joblib"]
+    listed = api("GET", "/api/v1/models").get_json()
+    assert listed["default"] == "iris"
+    iris = next(m for m in listed["models"] if m["name"] == "iris")
+    assert [(v["version"], v["role"], v["weight"]) for v in iris["versions"]] == [("v1", "stable", 1.0)]
+    assert iris["versions"][0]["evaluator"] == "LinearEvaluator"  # service.predictor: fast
+    assert [f["name"] for f in iris["schema"]["features"]] == ["sl", "sw", "pl", "pw"]
 
 
 def test_operational_routes_are_open(api):
@@ -156,7 +158,7 @@ def test_metrics_bearer_token(state_dir, keys):
 
 # -- bad input: always a 4xx JSON error naming the field --------------------------------------
 @pytest.mark.parametrize("query,field,fragment", [
-    ("sl=5.1&sw=3.5&pl=1.4", "pw", "missing field 'pw'"),
+    ("sl=5.1&sw=3.5&pl=1.4", "pw", "field 'pw' is required"),
     (QUERY + "&colour=blue", "colour", "unknown field 'colour'"),
     ("sl=5.1&sw=abc&pl=1.4&pw=0.3", "sw", "must be a number"),
     ("sl=nan&sw=3.5&pl=1.4&pw=0.3", "sl", "must be a number"),
@@ -164,7 +166,7 @@ def test_metrics_bearer_token(state_dir, keys):
     ("sl=1e999&sw=3.5&pl=1.4&pw=0.3", "sl", "finite"),
     ("sl=1_0&sw=3.5&pl=1.4&pw=0.3", "sl", "must be a number"),
     (QUERY + "&sl=5.0", "sl", "more than once"),
-    ("", "sl", "missing field 'sl'"),
+    ("", "sl", "field 'sl' is required"),
 ])
 def test_bad_query_names_the_field(api, query, field, fragment):
     response = api("GET", "/api/v1/classify", query_string=query)
@@ -178,7 +180,7 @@ def test_bad_query_names_the_field(api, query, field, fragment):
     ('{"sl": Infinity, "sw": 3.5, "pl": 1.4, "pw": 0.3}', "sl", "finite"),
     ('{"sl": "5.1", "sw": 3.5, "pl": 1.4, "pw": 0.3}', "sl", "must be a number"),
     ('{"sl": true, "sw": 3.5, "pl": 1.4, "pw": 0.3}', "sl", "must be a number"),
-    ('{"sl": null, "sw": 3.5, "pl": 1.4, "pw": 0.3}', "sl", "must be a number"),
+    ('{"sl": null, "sw": 3.5, "pl": 1.4, "pw": 0.3}', "sl", "is required"),
     ('{"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 0.3, "extra": 1}', "extra", "unknown field"),
     ('{"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 1' + "0" * 400 + "}", "pw", "out of range"),  # no float holds it
 ])
@@ -208,9 +210,9 @@ def test_inputs_the_model_overflows_on_are_refused_and_never_reach_the_metrics(a
     assert "NaN" not in text.replace("# ", "")  # model_prediction_confidence_sum stays a number
 
 
-def test_query_and_body_giving_same_field(api):
+def test_query_and_body_together_are_refused(api):
     response = api("POST", "/api/v1/classify?sl=5.0", json=SETOSA)
-    assert response.status_code == 400 and error_of(response)["field"] == "sl"
+    assert response.status_code == 400 and "not both" in error_of(response)["message"]
 
 
 def test_malformed_json_and_non_object(api):
@@ -224,7 +226,7 @@ def test_malformed_json_and_non_object(api):
     ({"instances": "rows"}, "instances", 400),
     ({}, "instances", 400),
     ({"instances": [[1, 2, 3]]}, "instances[0]", 400),
-    ({"instances": [[1, 2, 3, 4], [1, 2, "x", 4]]}, "instances[1][2]", 400),
+    ({"instances": [[1, 2, 3, 4], [1, 2, "x", 4]]}, "instances[1].pl", 400),
     ({"instances": [{"sl": 1, "sw": 2, "pl": 3}]}, "instances[0].pw", 400),
     ({"instances": [5]}, "instances[0]", 400),
     ({"instances": [[1, 2, 3, 4]], "extra": True}, "extra", 400),

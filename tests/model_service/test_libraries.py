@@ -42,5 +42,5 @@ def test_a_version_saved_with_another_scikit_learn_loads_and_says_so(config, key
 
 
 def _features(app) -> list[str]:
-    server = app.extensions["modelwatch"]["registered"]["wine"]
+    server = app.extensions["modelwatch"]["servers"]["wine"]
     return next(iter(server.state.models.values())).schema.feature_names

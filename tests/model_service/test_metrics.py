@@ -62,19 +62,19 @@ def test_request_and_model_series(client, keys, registry, app):
     assert value(registry, "model_client_requests_total", client="alice", http_route="/api/v1/classify") == 4
 
     loaded = app.extensions["modelwatch"]["server"].state.models["v1"]
-    sl_edges = loaded.bucket_edges[0]
+    sl_edges = loaded.buckets["sl"].edges
     bucket = f"{bucket_indexes(sl_edges, np.array([5.1]))[0]:02d}"
     assert value(registry, "model_input_feature_bucket_total", feature="sl", bucket=bucket, **model) == 3
     # Every bucket of every feature exists from the start, at zero where unused.
-    for name, edges in zip(loaded.feature_names, loaded.bucket_edges):
-        for i in range(len(edges) + 1):
+    for name in loaded.schema.feature_names:
+        for i in range(len(loaded.buckets[name].edges) + 1):
             assert value(registry, "model_input_feature_bucket_total", feature=name, bucket=f"{i:02d}", **model) is not None
 
 
 def test_out_of_range_inputs_land_in_edge_buckets(client, keys, registry, app):
     client.get("/api/v1/classify?sl=0.1&sw=99&pl=1.4&pw=0.3", headers={"X-API-Key": keys["user"]})
     loaded = app.extensions["modelwatch"]["server"].state.models["v1"]
-    last = f"{len(loaded.bucket_edges[1]):02d}"
+    last = f"{len(loaded.buckets['sw'].edges):02d}"
     model = {"model_name": "iris", "model_version": "v1"}
     assert value(registry, "model_input_feature_bucket_total", feature="sl", bucket="00", **model) == 1
     assert value(registry, "model_input_feature_bucket_total", feature="sw", bucket=last, **model) == 1
@@ -92,7 +92,7 @@ def test_model_info_and_load_series(registry, app):
     loaded = app.extensions["modelwatch"]["server"].state.models["v1"]
     meta = loaded.metadata
     assert value(registry, "model_info", model_name="iris", model_version="v1", role="stable",
-                 sha256=meta["sha256"]["model.joblib"], algorithm="LogisticRegression", created=meta["created"]) == 1
+                 sha256=meta["sha256"]["model.skops"], algorithm="LogisticRegression", created=meta["created"]) == 1
     assert value(registry, "model_load_duration_seconds", model_name="iris", model_version="v1") > 0
     assert value(registry, "model_last_reload_success_timestamp_seconds", model_name="iris") > 1.7e9
 

@@ -101,7 +101,7 @@ def test_a_regressor_answers_values_on_its_prediction_buckets(served):
 def test_bad_input_is_a_4xx_naming_the_field(served, row, field, status):
     _, client, headers, _ = served
     answer = client.post("/api/v1/models/penguins/predict", headers=headers, json={"instances": [row]})
-    assert answer.status_code == status and answer.json["error"]["field"] == field, answer.json
+    assert answer.status_code == status and answer.json["error"]["field"] == f"instances[0].{field}", answer.json
     check_response("POST", "/api/v1/models/penguins/predict", answer)
 
 
@@ -110,7 +110,7 @@ def test_a_feature_the_model_cannot_do_without_is_required(served):
     # The cancer pipeline has no imputer: a missing value is refused, naming the first one missing.
     cancer = client.post("/api/v1/models/cancer/predict", headers=headers,
                          json={"instances": [{"mean radius": 14}]}).json["error"]
-    assert cancer == {"status": 400, "code": "invalid_input", "field": "mean texture",
+    assert cancer == {"status": 400, "code": "invalid_input", "field": "instances[0].mean texture",
                       "message": "instance 0: field 'mean texture' is required"}
     # The penguins pipeline imputes: the same row without its numbers is served.
     penguin = client.post("/api/v1/models/penguins/predict", headers=headers,
@@ -141,7 +141,7 @@ def test_inputs_a_pipeline_refuses_are_a_422_not_a_500(served):
 
 
 def _schema(client, headers, name: str) -> dict:
-    return next(m["schema"] for m in client.get("/api/v1/models", headers=headers).json["registered"] if m["name"] == name)
+    return next(m["schema"] for m in client.get("/api/v1/models", headers=headers).json["models"] if m["name"] == name)
 
 
 def test_unknown_models_and_versions_are_404s_and_the_default_model_still_answers(served):
@@ -153,8 +153,8 @@ def test_unknown_models_and_versions_are_404s_and_the_default_model_still_answer
     iris = client.get("/api/v1/classify?sl=5.1&sw=3.5&pl=1.4&pw=0.3", headers=headers)
     assert iris.status_code == 200 and iris.json["species"] == "Iris setosa"
     listed = client.get("/api/v1/models", headers=headers).json
-    assert {m["name"] for m in listed["registered"]} == {"penguins", "diabetes", "cancer"}
-    penguins = next(m for m in listed["registered"] if m["name"] == "penguins")
+    assert {m["name"] for m in listed["models"]} == {"iris", "penguins", "diabetes", "cancer"}
+    penguins = next(m for m in listed["models"] if m["name"] == "penguins")
     assert penguins["schema"]["task"] == "classification" and penguins["versions"][0]["role"] == "stable"
 
 

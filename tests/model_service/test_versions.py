@@ -45,7 +45,9 @@ def test_models_endpoint_shows_roles_and_weights(config, keys):
     Registry(config.paths.registry_dir, "iris").set_deployment(Deployment("v1", "v2", 0.1))
     client = create_app(config, watch=False).test_client()
     models = client.get("/api/v1/models", headers={"X-API-Key": keys["user"]}).get_json()["models"]
-    assert {(m["version"], m["role"], m["weight"]) for m in models} == {("v1", "stable", 0.9), ("v2", "canary", 0.1)}
+    iris = next(m for m in models if m["name"] == "iris")
+    assert {(v["version"], v["role"], v["weight"]) for v in iris["versions"]} == {("v1", "stable", 0.9),
+                                                                               ("v2", "canary", 0.1)}
 
 
 def test_pinned_version_routes(config, keys):
@@ -66,7 +68,7 @@ def test_blue_green_switch_is_atomic(app, client, keys):
     assert set(served_versions(client, keys["user"], 20)) == {"v2"}
     registry = app.extensions["test_registry"]
     assert sample(registry, "model_info", model_name="iris", model_version="v2", role="stable",
-                  sha256=app.extensions["modelwatch"]["server"].state.models["v2"].metadata["sha256"]["model.joblib"],
+                  sha256=app.extensions["modelwatch"]["server"].state.models["v2"].metadata["sha256"]["model.skops"],
                   algorithm="LogisticRegression",
                   created=app.extensions["modelwatch"]["server"].state.models["v2"].metadata["created"]) == 1
 
@@ -85,7 +87,7 @@ def corrupt(path):
 
 
 def test_corrupt_artifact_rejected_current_keeps_serving(app, client, keys, config):
-    corrupt(config.paths.registry_dir / "iris" / "v2" / "model.joblib")
+    corrupt(config.paths.registry_dir / "iris" / "v2" / "model.skops")
     response = client.put("/api/v1/admin/deployment", json={"stable": "v2"}, headers={"X-API-Key": keys["admin"]})
     assert response.status_code == 409
     assert "checksum" in response.get_json()["error"]["message"]
@@ -96,7 +98,7 @@ def test_corrupt_artifact_rejected_current_keeps_serving(app, client, keys, conf
 
 
 def test_reload_of_a_corrupted_running_version_keeps_the_loaded_one(app, client, keys, config):
-    corrupt(config.paths.registry_dir / "iris" / "v1" / "model.joblib")
+    corrupt(config.paths.registry_dir / "iris" / "v1" / "model.skops")
     response = client.post("/api/v1/admin/reload", headers={"X-API-Key": keys["admin"]})
     assert response.status_code == 409
     assert set(served_versions(client, keys["user"], 10)) == {"v1"}
@@ -107,18 +109,19 @@ def test_artifact_that_answers_differently_is_rejected(config):
     """Same checksums (recomputed) but another model: the recorded probe answers catch it."""
     import json
 
-    import joblib
+    import skops.io
     from sklearn.dummy import DummyClassifier
 
-    from modelwatch.model_service.loading import load_version
+    from modelwatch.model_service.tabular import load_version
     from modelwatch.models.registry import ModelLoadError, sha256_of
-    from modelwatch.model_service.training import load_dataset
+    from modelwatch.model_service.training import TARGET, load_dataset
 
     folder = config.paths.registry_dir / "iris" / "v2"
-    features, species = load_dataset()
-    joblib.dump(DummyClassifier(strategy="constant", constant="Iris virginica").fit(features, species), folder / "model.joblib")
+    data = load_dataset()
+    constant = DummyClassifier(strategy="constant", constant="Iris virginica")
+    skops.io.dump(constant.fit(data.drop(columns=[TARGET]), data[TARGET]), folder / "model.skops")
     meta = json.loads((folder / "metadata.json").read_text())
-    meta["sha256"]["model.joblib"] = sha256_of(folder / "model.joblib")
+    meta["sha256"]["model.skops"] = sha256_of(folder / "model.skops")
     (folder / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelLoadError) as caught:
         load_version(Registry(config.paths.registry_dir, "iris"), "v2", "fast")
