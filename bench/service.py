@@ -171,13 +171,23 @@ class Running:
         time.sleep(1)
 
 
+def _joblib_copy(skops_file: Path, work: Path) -> Path:
+    """The registered model as the joblib file the bare app and the competitors load."""
+    import joblib
+    import skops.io
+
+    joblib_file = work / "model.joblib"
+    joblib.dump(skops.io.load(skops_file), joblib_file)  # our own file, just registered: trusted
+    return joblib_file
+
+
 def build_variants(work: Path, only: set[str] | None) -> list[tuple[Variant, int]]:
     state = work / "state"
     config_env = {"MODELWATCH_PATHS__STATE_DIR": str(state)}
     config = load_config(env=config_env)
     train(config)
     key = KeyStore(config.paths.keys_file).add("bench")
-    model_file = config.paths.registry_dir / config.model.name / "v1" / "model.joblib"
+    model_file = _joblib_copy(config.paths.registry_dir / config.model.name / "v1" / "model.skops", work)
     gunicorn = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "4", "--log-level", "warning"]
     variants = []
 

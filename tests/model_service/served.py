@@ -38,7 +38,8 @@ def serve(state_dir: Path, workers: int = 2, **settings):
             if process.poll() is not None:
                 raise AssertionError(f"modelwatch serve exited: {(state_dir / 'serve.log').read_text()[-2000:]}")
             try:
-                if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
+                if requests.get(f"{base}/readyz", timeout=5).status_code == 200 and _every_worker_loaded(
+                        state_dir, process.pid, workers, settings):
                     break
             except requests.RequestException:
                 pass  # not listening yet, or workers still booting
@@ -55,6 +56,16 @@ def serve(state_dir: Path, workers: int = 2, **settings):
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         log.close()
+
+
+def _every_worker_loaded(state_dir: Path, master_pid: int, workers: int, settings: dict) -> bool:
+    """/readyz answers from one worker: the others may still be loading the models. A worker that
+    loaded a version has set its model_info gauge, so its own livemax file exists."""
+    if str(settings.get("instrumentation", "true")).lower() == "false":
+        return True
+    pids = worker_pids(master_pid)
+    folder = state_dir / "run" / "prometheus-multiproc"
+    return len(pids) >= workers and all((folder / f"gauge_livemax_{pid}.db").exists() for pid in pids)
 
 
 def worker_pids(master_pid: int) -> set[int]:

@@ -111,7 +111,7 @@ def test_worker_restarts_keep_files_bounded_and_counters_monotonic(state_dir, ke
 def test_sighup_reloads_models_without_replacing_workers(state_dir, keys):
     with serve(state_dir, workers=2, reload_poll_seconds=0.1) as (base, process):
         workers = worker_pids(process.pid)
-        model = state_dir / "models" / "iris" / "v1" / "model.joblib"
+        model = state_dir / "models" / "iris" / "v1" / "model.skops"
         model.write_bytes(model.read_bytes()[:-4] + b"bad!")
         process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
