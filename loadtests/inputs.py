@@ -1,31 +1,17 @@
-"""What the load sends: rows of the training data, or the same shifted well
-outside it (drift, or a unit change upstream). For a registered model, rows of
-its reference sample; drifted, every number shifted and every category swapped
-for the next known one. No Locust here, so the CLI can import the scenario
-table without gevent's monkey-patching."""
+"""What the load sends: rows of the model's reference sample (what it was
+registered with), unchanged, or drifted: every number shifted well outside the
+reference (drift, or a unit change upstream) and every category swapped for the
+next known one. No Locust here, so the CLI can import the scenario table
+without gevent's monkey-patching."""
 
 from __future__ import annotations
 
-from sklearn.datasets import load_iris
 
-FEATURES = ("sl", "sw", "pl", "pw")
-ROWS = load_iris().data.round(1).tolist()
-
-
-def unchanged(row: list[float]) -> list[float]:
+def unchanged(row: dict, categories: dict[str, list[str]]) -> dict:
     return row
 
 
-def drifted(row: list[float]) -> list[float]:
-    return [round(value * 1.6 + 1.5, 2) for value in row]
-
-
-def unchanged_record(row: dict, categories: dict[str, list[str]]) -> dict:
-    return row
-
-
-def drifted_record(row: dict, categories: dict[str, list[str]]) -> dict:
-    """A registered model's row shifted: numbers moved well outside the reference, categories swapped."""
+def drifted(row: dict, categories: dict[str, list[str]]) -> dict:
     changed = {}
     for name, value in row.items():
         if value is None:

@@ -15,21 +15,18 @@ from locust import events
 
 from modelwatch.loadtests import gate, inputs, shapes
 from modelwatch.loadtests.scenarios import SCENARIOS
-from modelwatch.loadtests.users import ModelApiUser, RegisteredModelUser, configure, configure_registered
+from modelwatch.loadtests.users import ModelApiUser, RegisteredModelUser, configure
 
 _scenario = SCENARIOS[os.environ.get("MODELWATCH_LOAD_SCENARIO", "steady")]
 _model = os.environ.get("MODELWATCH_LOAD_MODEL", "")
+_sample = json.loads(Path(os.environ["MODELWATCH_LOAD_SAMPLE"]).read_text())  # the model's reference rows
 
-if _model:  # a registered model: rows of its reference sample
-    class ApiUser(RegisteredModelUser):
-        transform = staticmethod(getattr(inputs, f"{_scenario.inputs}_record"))
 
-    configure_registered(ApiUser, json.loads(Path(os.environ["MODELWATCH_LOAD_SAMPLE"]).read_text()), _model)
-else:
-    class ApiUser(ModelApiUser):
-        transform = staticmethod(getattr(inputs, _scenario.inputs))
+class ApiUser(RegisteredModelUser if _model else ModelApiUser):  # by name, or the default model's own routes
+    transform = staticmethod(getattr(inputs, _scenario.inputs))
 
-    configure(ApiUser)
+
+configure(ApiUser, _sample, _model)
 
 
 class ScenarioShape(getattr(shapes, _scenario.shape)):

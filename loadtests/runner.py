@@ -43,14 +43,14 @@ def start(run: LoadRun, config: Config) -> subprocess.Popen:
     if run.scenario not in SCENARIOS:
         raise ModelwatchError(f"unknown scenario {run.scenario!r}; one of {', '.join(SCENARIOS)}")
     extras.require("load")  # before the Locust subprocess would fail with a traceback
-    sample = _reference_sample(config, run.model) if run.model else None
+    sample = _reference_sample(config, run.model or config.model.name)
     run.out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(
         os.environ,
         MODELWATCH_LOAD_SCENARIO=run.scenario, MODELWATCH_LOAD_USERS=str(run.users),
         MODELWATCH_LOAD_DURATION=str(run.duration), MODELWATCH_LOAD_API_KEY=run.api_key,
         MODELWATCH_LOAD_RATE_PER_USER=str(run.rate_per_user), MODELWATCH_LOAD_OUT=str(run.out_dir),
-        **({"MODELWATCH_LOAD_MODEL": run.model, "MODELWATCH_LOAD_SAMPLE": str(sample)} if sample else {}),
+        MODELWATCH_LOAD_SAMPLE=str(sample), **({"MODELWATCH_LOAD_MODEL": run.model} if run.model else {}),
     )
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", run.url,
             "--csv", str(run.out_dir / "locust"), "--csv-full-history", "--html", str(run.out_dir / "report.html"),
@@ -60,13 +60,14 @@ def start(run: LoadRun, config: Config) -> subprocess.Popen:
 
 
 def _reference_sample(config: Config, model: str) -> Path:
-    """The stable version's reference sample of a registered model, or a one-line error."""
+    """The stable version's reference sample of a registered model (the default one too), or a one-line error."""
     registry = Registry(config.paths.registry_dir, model)
     if model not in Registry.models(config.paths.registry_dir):
         raise ModelwatchError(f"no registered model {model!r} in {config.paths.registry_dir} (modelwatch models list)")
     path = registry.version_dir(registry.deployment().stable) / REFERENCE_SAMPLE_FILE
     if not path.is_file():
-        raise ModelwatchError(f"{model} has no reference sample ({path}): register it with modelwatch models add")
+        raise ModelwatchError(f"{model} has no reference sample ({path}): register it again with modelwatch models "
+                              "add (modelwatch train, for the Iris example)")
     return path
 
 

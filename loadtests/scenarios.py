@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 class Scenario(NamedTuple):
     shape: str  # a class of loadtests.shapes
-    inputs: str  # a function of loadtests.inputs (the default model's rows; + "_record" for a registered model's)
+    inputs: str  # a function of loadtests.inputs, applied to each row of the model's reference sample
     help: str
 
 
@@ -17,6 +17,6 @@ SCENARIOS: dict[str, Scenario] = {
     "step": Scenario("Step", "unchanged", "a fifth of the users, all of them from 30 % to 70 % of the run, back down"),
     "spike": Scenario("Spike", "unchanged", "a fifth of the users with a burst to all of them mid-run"),
     "diurnal": Scenario("Diurnal", "unchanged", "a sine from a fifth of the users up to all and back"),
-    "drift": Scenario("Steady", "drifted", "steady load with every input shifted outside the training data "
-                      "(a registered model's categories swapped too)"),
+    "drift": Scenario("Steady", "drifted", "steady load with every number shifted outside the reference data "
+                      "and every category swapped"),
 }

@@ -1,24 +1,29 @@
 """Locust users of the real model API: single classifications (GET with a query
 string, POST JSON), batches, and a small share of invalid requests that must
 be answered with a 4xx (counted as expected, not as failures). Inputs are
-rows of the training data (or shifted well outside it, for drift); a
-registered model's users send rows of its reference sample."""
+rows of the model's reference sample (or shifted well outside it, for drift):
+the default model's users on the talk's routes, a named model's on its own."""
 
 from __future__ import annotations
 
 import os
 import random
+from urllib.parse import quote
 
 from locust import FastHttpUser, constant_throughput, task
 
-from modelwatch.loadtests.inputs import FEATURES, ROWS
 
-class ModelApiUser(FastHttpUser):
+class SampleUser(FastHttpUser):
+    """Rows of a model's reference sample, at a steady rate per user (set by ``configure``)."""
+
     abstract = True
-    # Set by the locustfile from the environment.
     api_key = ""
     rate_per_user = 2.0
-    transform = staticmethod(lambda row: row)
+    model = ""
+    task_kind = "classification"
+    rows: list[dict] = []
+    categories: dict[str, list[str]] = {}
+    transform = staticmethod(lambda row, categories: row)
 
     def wait_time(self):
         return constant_throughput(self.rate_per_user)(self)
@@ -26,18 +31,23 @@ class ModelApiUser(FastHttpUser):
     def on_start(self):
         self.headers = {"X-API-Key": self.api_key}
 
-    def row(self) -> list[float]:
-        return self.transform(random.choice(ROWS))
+    def row(self) -> dict:
+        return self.transform(random.choice(self.rows), self.categories)
+
+
+class ModelApiUser(SampleUser):
+    """A client of the default model on the talk's routes (/api/v1/classify, /api/v1/predict)."""
+
+    abstract = True
 
     @task(6)
     def classify_get(self):
-        params = "&".join(f"{name}={value}" for name, value in zip(FEATURES, self.row()))
+        params = "&".join(f"{quote(name)}={quote(str(value))}" for name, value in self.row().items() if value is not None)
         self.client.get(f"/api/v1/classify?{params}", headers=self.headers, name="/api/v1/classify [GET]")
 
     @task(3)
     def classify_post(self):
-        self.client.post("/api/v1/classify", json=dict(zip(FEATURES, self.row())), headers=self.headers,
-                         name="/api/v1/classify [POST]")
+        self.client.post("/api/v1/classify", json=self.row(), headers=self.headers, name="/api/v1/classify [POST]")
 
     @task(1)
     def predict_batch(self):
@@ -64,27 +74,11 @@ class ModelApiUser(FastHttpUser):
                 response.failure(f"expected {expected}, got {response.status_code}")
 
 
-class RegisteredModelUser(FastHttpUser):
-    """A client of a registered model: batches and single rows of its reference sample (classify for
-    classifiers), and a small share of rows with an unknown field, which must get a 400."""
+class RegisteredModelUser(SampleUser):
+    """A client of a model by name: batches and single rows (classify for classifiers), and a small
+    share of rows with an unknown field, which must get a 400."""
 
     abstract = True
-    api_key = ""
-    rate_per_user = 2.0
-    model = ""
-    task_kind = "classification"
-    rows: list[dict] = []
-    categories: dict[str, list[str]] = {}
-    transform = staticmethod(lambda row, categories: row)
-
-    def wait_time(self):
-        return constant_throughput(self.rate_per_user)(self)
-
-    def on_start(self):
-        self.headers = {"X-API-Key": self.api_key}
-
-    def row(self) -> dict:
-        return self.transform(random.choice(self.rows), self.categories)
 
     @task(6)
     def predict_batch(self):
@@ -109,17 +103,12 @@ class RegisteredModelUser(FastHttpUser):
                 response.failure(f"expected 400, got {response.status_code}")
 
 
-def configure_registered(user_class: type[RegisteredModelUser], sample: dict, model: str) -> None:
-    """A registered model's run: its name, its reference sample and its categories."""
+def configure(user_class: type[SampleUser], sample: dict, model: str = "") -> None:
+    """Apply the run's settings (from the environment ``modelwatch load`` sets) and the model's reference
+    sample (its rows, task and categories) to a user class."""
     user_class.api_key = os.environ.get("MODELWATCH_LOAD_API_KEY", "")
     user_class.rate_per_user = float(os.environ.get("MODELWATCH_LOAD_RATE_PER_USER", "2"))
     user_class.model = model
     user_class.task_kind = sample["task"]
     user_class.rows = sample["rows"]
     user_class.categories = sample["categories"]
-
-
-def configure(user_class: type[ModelApiUser]) -> None:
-    """Apply the run's settings (from the environment ``modelwatch load`` sets) to a user class."""
-    user_class.api_key = os.environ.get("MODELWATCH_LOAD_API_KEY", "")
-    user_class.rate_per_user = float(os.environ.get("MODELWATCH_LOAD_RATE_PER_USER", "2"))

@@ -45,6 +45,6 @@ def test_the_tutorial_runs_as_written(tmp_path):
     assert "penguins: v1 (stable)" in result.stdout
     answers = json.loads((tmp_path / "answer.json").read_text())["predictions"]
     assert [a["class"] for a in answers][0] == "Adelie" and all("prediction_id" in a for a in answers)
-    assert json.loads((tmp_path / "refused.json").read_text())["error"]["field"] == "body_mass_g"
+    assert json.loads((tmp_path / "refused.json").read_text())["error"]["field"] == "instances[0].body_mass_g"
     assert re.search(r"(^|\D)400\n", result.stdout)  # curl's status line for the refused row
     assert 'bucket="(unseen)",feature="island"' in result.stdout  # the metrics block's output

@@ -1,17 +1,17 @@
 """The drift rules on live data: a real Prometheus scraping a real model
 service (gunicorn) and exporter, with the generated rules. Version v1 gets
-inputs drawn from the training data, v2 (the canary, same training data) gets
-the same inputs shifted well outside it; only v2's drift figures cross the
-thresholds."""
+inputs drawn from its reference data, v2 (the canary, same data) gets the same
+inputs shifted well outside it; only v2's drift figures cross the thresholds."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 import requests
-from sklearn.datasets import load_iris
 
-from modelwatch.models.registry import Deployment, Registry
+from modelwatch.models.registry import REFERENCE_SAMPLE_FILE, Deployment, Registry
 from tests.conftest import make_config
 from tests.exporter.served import run_exporter
 from tests.model_service.served import serve
@@ -28,11 +28,13 @@ def _by_version(result: list[dict]) -> dict[tuple[str, str], float]:
 
 def test_drifted_inputs_cross_the_drift_thresholds_and_normal_ones_do_not(state_dir, keys, tmp_path):
     config = make_config(state_dir)
-    Registry(config.paths.registry_dir, config.model.name).set_deployment(Deployment("v1", "v2", 0.0))
-    rows = load_iris().data
+    registry = Registry(config.paths.registry_dir, config.model.name)
+    registry.set_deployment(Deployment("v1", "v2", 0.0))
+    sample = json.loads((registry.version_dir("v1") / REFERENCE_SAMPLE_FILE).read_text())["rows"]
+    rows = np.array([[row[f] for f in FEATURES] for row in sample])
     rng = np.random.default_rng(3)
     normal = rows[rng.choice(len(rows), 400)]
-    drifted = normal * 1.6 + 1.5  # most values beyond the training range
+    drifted = normal * 1.6 + 1.5  # most values beyond the reference range
 
     with serve(state_dir, workers=2) as (service, _), run_exporter(state_dir, ('model_version="v2"',)) as (exporter, _):
         prom_config = make_config(
