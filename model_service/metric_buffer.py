@@ -42,6 +42,10 @@ class EventColumns:
         self._data = array("d")
         self.extend = self._data.extend  # extend((a, b, ...)): one atomic C call
 
+    def extend_rows(self, rows: np.ndarray) -> None:
+        """Append a block of rows (n x width) as its bytes: one atomic C call, no float objects."""
+        self._data.frombytes(np.ascontiguousarray(rows, dtype=np.float64).tobytes())
+
     def drain(self) -> np.ndarray:
         data = self._data
         count = len(data)  # a multiple of width: every extend added a whole row at once

@@ -193,7 +193,7 @@ class ServiceMetrics:
         (NaN for regressors) and each feature's bucket index (negative: missing)."""
         series = self._model_children[(model.name, model.version)]
         series.requests.extend((seconds, len(outputs)))
-        series.rows.extend(np.column_stack([outputs, confidences, buckets]).ravel().tolist())
+        series.rows.extend_rows(np.column_stack([outputs, confidences, buckets]))
 
     def model_registered(self, model_name: str) -> None:
         """Start the reload-failure series at zero, so an alert sees the first increase."""

@@ -108,7 +108,7 @@ def load_version(registry: Registry, version: str, predictor_kind: str = "native
         probe = metadata["probe"]
         probe_frame = frame_of(probe["rows"], schema)
         artifact = predictors.choose(predictor_kind, artifact, folder, metadata, schema, probe["rows"], probe_frame)
-        answers = evaluate(artifact, probe["rows"], schema)
+        answers, _ = evaluate(artifact, probe["rows"], schema)
     except Exception as exc:  # an unreadable file, a bad schema, or the artifact failing on its own probe rows
         raise ModelLoadError(version, "unreadable", f"{type(exc).__name__}: {exc}") from None
     if schema.task == "classification":
@@ -127,10 +127,14 @@ def load_version(registry: Registry, version: str, predictor_kind: str = "native
                         time.perf_counter() - started, differ)
 
 
-def evaluate(artifact, rows: list[dict], schema: ModelSchema) -> Answers:
-    """The answers for validated rows: straight from the rows where the evaluator can, else from their frame."""
+def evaluate(artifact, rows: list[dict], schema: ModelSchema) -> tuple[Answers, pd.DataFrame | None]:
+    """The answers for validated rows: straight from the rows where the evaluator can, else from their
+    frame; and the frame (None when none was built), which the metrics read the numbers from."""
     from_rows = getattr(artifact, "predict_rows", None)
-    return from_rows(rows) if from_rows is not None else artifact.predict(frame_of(rows, schema))
+    if from_rows is not None:
+        return from_rows(rows), None
+    frame = frame_of(rows, schema)
+    return artifact.predict(frame), frame
 
 
 def frame_of(rows: list[dict], schema: ModelSchema) -> pd.DataFrame:
@@ -261,11 +265,12 @@ def batch_values(body: Any, schema: ModelSchema, max_batch: int) -> list[dict]:
 # -- answers -> documents -----------------------------------------------------------------------
 
 
-def answers_of(model: TabularModel, rows: list[dict]) -> Answers:
-    """The model's answers, or a 422 when any is not a finite number or the model refuses the inputs."""
+def answers_of(model: TabularModel, rows: list[dict]) -> tuple[Answers, pd.DataFrame | None]:
+    """The model's answers (and the frame they came from, see ``evaluate``), or a 422 when any is not
+    a finite number or the model refuses the inputs."""
     with np.errstate(all="ignore"):  # overflow on extreme inputs: judged on the result below
         try:
-            answers = evaluate(model.artifact, rows, model.schema)
+            answers, frame = evaluate(model.artifact, rows, model.schema)
         except (ValueError, ArithmeticError) as exc:
             # valid inputs the model cannot take (a scaler overflowing to infinity, say): refused, not a 500
             raise InputError(f"the model cannot answer for these inputs ({type(exc).__name__}: {str(exc)[:120]})",
@@ -273,7 +278,7 @@ def answers_of(model: TabularModel, rows: list[dict]) -> Answers:
     numbers = answers.probabilities if answers.probabilities is not None else answers.values
     if numbers is not None and not np.all(np.isfinite(numbers)):
         raise InputError("the model gives no finite answer for these inputs", status=422, code="non_finite_answer")
-    return answers
+    return answers, frame
 
 
 def documents(model: TabularModel, answers: Answers, ids: list[str]) -> list[dict]:

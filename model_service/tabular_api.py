@@ -45,7 +45,7 @@ class TabularApi:
     def _answer(self, model: TabularModel, rows: list[dict]) -> list[dict]:
         started = perf_counter()
         try:
-            answers = answers_of(model, rows)
+            answers, frame = answers_of(model, rows)
         except Exception:
             if self.metrics:
                 self.metrics.prediction_failed(model, len(rows))
@@ -54,10 +54,10 @@ class TabularApi:
         outputs = answers.labels if answers.labels is not None else answers.values.tolist()
         ids = [self.ids.issue(model.name, model.version, output) for output in outputs]
         if self.metrics:
-            self._observe(model, elapsed, rows, answers)
+            self._observe(model, elapsed, rows, answers, frame)
         return documents(model, answers, ids)
 
-    def _observe(self, model: TabularModel, elapsed: float, rows: list[dict], answers) -> None:
+    def _observe(self, model: TabularModel, elapsed: float, rows: list[dict], answers, frame) -> None:
         if answers.labels is not None:
             index = {c: i for i, c in enumerate(model.classes)}
             outputs = np.array([index[label] for label in answers.labels], dtype=np.float64)
@@ -69,17 +69,17 @@ class TabularApi:
         columns = []
         for feature in model.schema.features:
             spec = model.buckets[feature.name]
-            values = [row[feature.name] for row in rows]
             if feature.kind == "numeric" and len(rows) <= FEW_ROWS:  # numpy's per-call cost would dominate
-                columns.append(np.array([-1.0 if v is None else bucket_of(spec.edges, v) for v in values]))
+                columns.append(np.array([-1.0 if v is None else bucket_of(spec.edges, v)
+                                         for v in (row[feature.name] for row in rows)]))
             elif feature.kind == "numeric":
-                present = np.array([v is not None for v in values])
-                column = np.full(len(rows), -1.0)
-                if present.any():
-                    column[present] = bucket_indexes(spec.edges, np.array([v for v in values if v is not None],
-                                                                          dtype=np.float64))
-                columns.append(column)
+                # the model's input frame holds the column already (missing as NaN); the fast evaluator builds none
+                values = (frame[feature.name].to_numpy(dtype=np.float64) if frame is not None else
+                          np.array([np.nan if row[feature.name] is None else row[feature.name] for row in rows],
+                                   dtype=np.float64))
+                columns.append(np.where(np.isnan(values), -1.0, bucket_indexes(spec.edges, values)))
             else:
+                values = [row[feature.name] for row in rows]
                 # A missing category counts in its own bucket and as missing: encoded -(bucket + 2).
                 missing = spec.labels.index(MISSING)
                 indexes = spec.categorical_indexes(values)

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from modelwatch.model_service.app import create_app
 from modelwatch.model_service.prediction_ids import InvalidPredictionId
 from modelwatch.model_service.registration import Request, register
+from modelwatch.models.baselines import bucket_of
 from tests.model_service.openapi_check import check_response
 from tests.own_models import trusted_types
 
@@ -58,6 +59,28 @@ def test_a_classifier_with_categorical_inputs_answers_with_classes_and_ids(serve
                    {**labels, "feature": "sex", "bucket": "(missing)"}) == 1
     assert _sample(app, metrics, "model_input_feature_missing_total", {**labels, "feature": "sex"}) == 1
     assert _sample(app, metrics, "model_predicted_class_total", {**labels, "class": "Adelie"}) >= 1
+
+
+@pytest.mark.parametrize("size", [3, 40])  # a few rows are bucketed in plain Python, more with numpy
+def test_a_batch_counts_every_value_in_its_bucket_and_every_missing_one(served, size):
+    app, client, headers, metrics = served
+    rows = [{**PENGUIN, "body_mass_g": None if i % 3 == 0 else 3000 + 50 * i, "sex": None if i % 4 == 0 else "male"}
+            for i in range(size)]
+    assert client.post("/api/v1/models/penguins/predict", headers=headers, json={"instances": rows}).status_code == 200
+    labels = {"model_name": "penguins", "model_version": "v1"}
+    missing_mass = sum(r["body_mass_g"] is None for r in rows)
+    assert _sample(app, metrics, "model_input_feature_missing_total", {**labels, "feature": "body_mass_g"}) == missing_mass
+    assert _sample(app, metrics, "model_input_feature_missing_total", {**labels, "feature": "sex"}) == \
+        sum(r["sex"] is None for r in rows)
+    baseline = app.extensions["modelwatch"]["servers"]["penguins"].state.models["v1"].buckets["body_mass_g"]
+    counted = [_sample(app, metrics, "model_input_feature_bucket_total", {**labels, "feature": "body_mass_g", "bucket": b})
+               for b in baseline.labels]
+    assert sum(counted) == size - missing_mass  # a missing number is in no bucket
+    expected = [0] * len(baseline.labels)
+    for row in rows:
+        if row["body_mass_g"] is not None:
+            expected[bucket_of(baseline.edges, row["body_mass_g"])] += 1
+    assert counted == expected
 
 
 def test_classify_one_row_from_the_query_string_with_the_id_in_a_header(served):

@@ -65,10 +65,10 @@ def test_fast_and_onnx_evaluators_give_sklearns_answers_on_the_whole_dataset(reg
     frame = load_dataset().drop(columns=[TARGET])
     rows = frame.to_dict(orient="records")
     schema = loaded["native"].schema
-    native = evaluate(loaded["native"].artifact, rows, schema)
+    native, _ = evaluate(loaded["native"].artifact, rows, schema)
     assert native.labels == [str(c) for c in loaded["native"].artifact.model.predict(frame_of(rows, schema))]
     for kind in ("fast", "onnx"):
-        assert evaluate(loaded[kind].artifact, rows, schema).labels == native.labels, kind
+        assert evaluate(loaded[kind].artifact, rows, schema)[0].labels == native.labels, kind
     fast = loaded["fast"].artifact
     np.testing.assert_allclose(fast.predict_rows(rows).probabilities, native.probabilities, rtol=1e-9, atol=1e-12)
     # one row at a time, as classify evaluates it (the plain-Python path)
