@@ -2,6 +2,7 @@
 the project's rule groups over a realistic amount of data.
 
     python -m bench.rules [--replicas 10] [--seconds 330] [--interval 2] [--registered-models 5 --features 30]
+                          [--profile]
 
 Synthetic data is backfilled with ``promtool tsdb create-blocks-from
 openmetrics`` at a 15 s resolution: the last 75 minutes of every raw series of
@@ -207,7 +208,29 @@ def write_openmetrics(path: Path, config: Config, replicas: int, end: int, model
     return lines
 
 
-def measure(workdir: Path, config: Config, seconds: int) -> dict[str, dict]:
+def profile_records(base: str, rounds: int = 3) -> list[dict]:
+    """Each recording rule's own cost: its expression as an instant query, Prometheus' evalTotalTime
+    (``stats=all``), the median of ``rounds``. A group's evaluation is about the sum of its rules'."""
+    import yaml
+
+    found = []
+    for path in sorted(GENERATED_DIR.glob("*.rules.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "record" not in rule:
+                    continue
+                timings = []
+                for _ in range(rounds):
+                    answer = requests.get(f"{base}/api/v1/query", params={"query": rule["expr"], "stats": "all"},
+                                          timeout=60).json()
+                    timings.append(answer["data"]["stats"]["timings"]["evalTotalTime"])
+                    series = len(answer["data"]["result"])
+                found.append({"group": group["name"], "record": rule["record"], "labels": rule.get("labels", {}),
+                              "median_ms": sorted(timings)[rounds // 2] * 1000, "series": series})
+    return sorted(found, key=lambda r: r["median_ms"], reverse=True)
+
+
+def measure(workdir: Path, config: Config, seconds: int, profile: bool = False) -> tuple[dict[str, dict], list[dict]]:
     port = int(config.prometheus.port)
     config_file = write_prometheus_config(config, workdir / "prometheus.yml", GENERATED_DIR, extra_jobs=[
         scrape_job("self", f"127.0.0.1:{port}", scrape_interval="1s"),
@@ -247,15 +270,18 @@ def measure(workdir: Path, config: Config, seconds: int) -> dict[str, dict]:
         failures = sum(float(r["value"][1]) for r in requests.get(
             f"{base}/api/v1/query", params={"query": "sum(prometheus_rule_evaluation_failures_total)"}, timeout=30,
         ).json()["data"]["result"])
+        if profile:
+            with console.status("timing every recording rule on its own"):
+                records = profile_records(base)
     finally:
         process.terminate()
         process.wait(30)
-    return {
+    return ({
         group: {"median_ms": median[group] * 1000, "max_ms": worst.get(group, 0) * 1000, "rules": rules.get(group, 0),
                 "evaluations": evaluations.get(group, 0), "missed": missed.get(group, 0),
                 "rule_failures_total": failures}
         for group in sorted(median)
-    }
+    }, records if profile else [])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--registered-models", type=int, default=0, help="registered classifiers on every replica")
     parser.add_argument("--features", type=int, default=30, help="features of each registered model")
     parser.add_argument("--keep", action="store_true", help="keep the working folder (TSDB, logs)")
+    parser.add_argument("--profile", action="store_true", help="then time every recording rule on its own")
     parser.add_argument("--out", type=Path, default=Path("bench/results/rules.json"))
     args = parser.parse_args(argv)
     for binary in ("prometheus", "promtool"):
@@ -288,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                         str(workdir / "data.om"), str(workdir / "tsdb")], check=True, capture_output=True)
         backfill_seconds = time.monotonic() - started
     (workdir / "data.om").unlink()
-    groups = measure(workdir, config, args.seconds)
+    groups, records = measure(workdir, config, args.seconds, args.profile)
     series = len(raw_series(config, args.replicas, args.registered_models, args.features))
     models = (f", {args.registered_models} registered models x {args.features} features" if args.registered_models
               else "")
@@ -301,12 +328,21 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row['max_ms']:.2f}", "yes" if row["max_ms"] < TARGET_SECONDS * 1000 else "NO")
     console.print(table)
     total = sum(row["median_ms"] for row in groups.values())
+    if records:
+        costly = Table(title="the costliest recording rules, each as an instant query (median of 3)")
+        for column in ("group", "record", "labels", "series", "ms"):
+            costly.add_column(column, justify="right" if column in ("series", "ms") else "left")
+        for row in records[:15]:
+            costly.add_row(row["group"], row["record"], ",".join(f"{k}={v}" for k, v in row["labels"].items()),
+                           f"{row['series']:,}", f"{row['median_ms']:.1f}")
+        console.print(costly)
     console.print(f"sum of group medians {total:.1f} ms per evaluation round; rule evaluation failures: "
                   f"{next(iter(groups.values()))['rule_failures_total']:.0f}; backfill took {backfill_seconds:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"replicas": args.replicas, "registered_models": args.registered_models,
                                     "features": args.features, "raw_series": series, "samples": lines,
-                                    "interval_seconds": args.interval, "seconds": args.seconds, "groups": groups},
+                                    "interval_seconds": args.interval, "seconds": args.seconds, "groups": groups,
+                                    "records": records},
                                    indent=2))
     console.print(f"written {args.out}")
     if args.keep:
