@@ -68,20 +68,29 @@ def groups(s: Selectors) -> list[Group]:
     def hour_of(rate_record: str) -> str:
         return f"sum_over_time({rate_record}[1h]) * {number(interval)}"
 
-    records = [
+    rates = [
         Record(
             queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M,
             f"sum by (job, {feature}, bucket) (rate(model_input_feature_bucket_total{{{s.service}}}[1m]))",
         ),
+        Record(
+            queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M,
+            f"sum by (job, {MODEL}, class) (rate(model_predicted_class_total{{{s.service}}}[1m]))",
+        ),
+    ]
+    hour = [
         Record(
             queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H,
             hour_of(queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M),
         ),
         Record(ROWS, f"sum without (bucket) ({queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H})"),
         Record(LIVE, f"{queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H} / ignoring (bucket) group_left {ROWS}"),
+        Record(queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H, hour_of(queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M)),
+        Record(CLASS_ROWS, f"sum without (class) ({queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H})"),
+        Record(CLASS_LIVE, f"{queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H} / ignoring (class) group_left {CLASS_ROWS}"),
     ]
     labels = s.bucket_labels
-    records += [
+    shape = [
         Record(
             queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CUMULATIVE_FRACTION1H,
             f'sum without (bucket) ({LIVE}{{bucket=~"{"|".join(labels[: i + 1])}"}})',
@@ -91,7 +100,7 @@ def groups(s: Selectors) -> list[Group]:
     ]
     floor = number(PSI_FLOOR)
     live, ref = f"clamp_min({LIVE}, {floor})", f"clamp_min({REFERENCE}, {floor})"
-    records += [
+    reference = [
         # The reference share of each live bucket, joined once: PSI and JS then match one to one.
         Record(REFERENCE, f"""
             {LIVE} * 0 + on ({feature}, bucket) group_left
@@ -104,6 +113,15 @@ def groups(s: Selectors) -> list[Group]:
             {enough}
             """,
         ),
+        Record(
+            queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_PSI1H,
+            f"""
+            sum by (job, {MODEL}) {_psi(CLASS_LIVE, f'modelwatch_baseline_class_fraction{{{s.exporter}}}', f'{MODEL}, class')}
+            and on (job, {MODEL}) {CLASS_ROWS} >= {cfg.drift_min_rows}
+            """,
+        ),
+    ]
+    shape += [
         Record(
             queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_KS1H,
             f"""
@@ -130,26 +148,19 @@ def groups(s: Selectors) -> list[Group]:
             {enough}
             """,
         ),
-        Record(
-            queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M,
-            f"sum by (job, {MODEL}, class) (rate(model_predicted_class_total{{{s.service}}}[1m]))",
-        ),
-        Record(queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H, hour_of(queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M)),
-        Record(CLASS_ROWS, f"sum without (class) ({queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H})"),
-        Record(CLASS_LIVE, f"{queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H} / ignoring (class) group_left {CLASS_ROWS}"),
-        Record(
-            queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_PSI1H,
-            f"""
-            sum by (job, {MODEL}) {_psi(CLASS_LIVE, f'modelwatch_baseline_class_fraction{{{s.exporter}}}', f'{MODEL}, class')}
-            and on (job, {MODEL}) {CLASS_ROWS} >= {cfg.drift_min_rows}
-            """,
-        ),
     ]
-    records += _registered_model_records(s, enough, hour_of)
+    registered = _registered_model_records(s, enough, hour_of)
     alerts = [alert for thresholds, only in model_thresholds(cfg)
               for alert in (*_drift_alerts(thresholds, only), *_registered_model_alerts(thresholds, only))]
+    every = duration(interval)
+    # Stages in groups of their own, each under the evaluation budget at 5 models x 30 features x 10
+    # replicas (bench/rules.py): a stage reads the previous one's latest values, one interval old at most.
     return [
-        Group("modelwatch-drift.rules", records, interval=duration(interval)),
+        Group("modelwatch-drift.rules", rates + registered["rates"], interval=every),
+        Group("modelwatch-drift-hour.rules", hour + registered["hour"], interval=every),
+        Group("modelwatch-drift-reference.rules", reference + registered["reference"], interval=every),
+        Group("modelwatch-drift-shape.rules", shape + registered["shape"], interval=every),
+        Group("modelwatch-drift-categorical.rules", registered["categorical"], interval=every),
         Group("modelwatch-drift.alerts", alerts),
     ]
 
@@ -219,52 +230,63 @@ def _drift_alerts(cfg: AlertsConfig, only: str) -> list[Alert]:
     return alerts
 
 
-def _js(s: Selectors, enough: str) -> str:
+def _js_records(s: Selectors, enough: str) -> list[Record]:
     """Jensen-Shannon distance (base 2: 0 alike, 1 disjoint) of each categorical feature's live shares
     against the reference's: the square root of the mean KL divergence of each from their average.
-    Numeric features (those with cumulative shares) have KS instead."""
-    live, ref = f"clamp_min({LIVE}, 1e-12)", f"clamp_min({REFERENCE}, 1e-12)"
+    PromQL evaluates a selector once per mention, and the distance mentions each share four times: the
+    categorical buckets are picked out first (numeric features, those with cumulative shares, have KS
+    instead), so those mentions read half the buckets."""
+    feature = f"{MODEL}, feature"
+    categorical = queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CATEGORICAL_FRACTION1H
+    categorical_reference = queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CATEGORICAL_REFERENCE_FRACTION
+    live, ref = f"clamp_min({categorical}, 1e-12)", f"clamp_min({categorical_reference}, 1e-12)"
     mean = f"(({live} + {ref}) / 2)"
-    return f"""
-            sqrt(sum by (job, {MODEL}, feature) ({live} * ln({live} / {mean}) + {ref} * ln({ref} / {mean}))
+    return [
+        Record(categorical, f"""
+            {LIVE} unless on ({feature}) max without (instance, job) (
+              modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}}})
+            """),
+        Record(categorical_reference, f"{REFERENCE} and on (job, {feature}, bucket) {categorical}"),
+        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_JS1H, f"""
+            sqrt(sum by (job, {feature}) ({live} * ln({live} / {mean}) + {ref} * ln({ref} / {mean}))
                  / {number(2 * math.log(2))})
-            unless on ({MODEL}, feature) modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}}}
             {enough}
-            """
+            """),
+    ]
 
 
-def _registered_model_records(s: Selectors, enough: str, hour_of) -> list[Record]:
+def _registered_model_records(s: Selectors, enough: str, hour_of) -> dict[str, list[Record]]:
+    """The registered models' records by stage (see ``groups``)."""
     cfg = s.config.alerts
     version = f"job, {MODEL}"
     predicted_hour = f"sum_over_time({queries.MODEL_VERSION_MODEL_PREDICTIONS_RATE1M}[1h])"
     prediction_rows = queries.MODEL_VERSION_MODEL_PREDICTION_BUCKET_ROWS_INCREASE1H
     psi = queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H
-    return [
-        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_JS1H, _js(s, enough)),
-        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H,
-               f'sum without (bucket) ({LIVE}{{bucket="{UNSEEN}"}}) {enough}'),
+    return {"rates": [
         Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATE1M,
                f"sum by ({version}, feature) (rate(model_input_feature_missing_total{{{s.service}}}[1m]))"),
         Record(queries.MODEL_VERSION_MODEL_PREDICTIONS_RATE1M,
                f'sum by ({version}) (rate(model_predictions_total{{{s.service}, outcome="success"}}[1m]))'),
+        Record(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_RATE1M,
+               f"sum by ({version}, bucket) (rate(model_prediction_bucket_total{{{s.service}}}[1m]))"),
+    ], "hour": [
         Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATIO1H, f"""
             sum_over_time({queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATE1M}[1h])
             / on ({version}) group_left {predicted_hour}
             and on ({version}) {predicted_hour} * {number(s.config.prometheus.evaluation_interval_seconds)}
               >= {cfg.drift_min_rows}
             """),
-        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_INCREASE_RATIO1H, f"""
-            {queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATIO1H}
-            - on ({MODEL}, feature) group_left
-            max without (instance, job) (modelwatch_baseline_feature_missing_fraction{{{s.exporter}}})
-            """),
-        Record(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_RATE1M,
-               f"sum by ({version}, bucket) (rate(model_prediction_bucket_total{{{s.service}}}[1m]))"),
         Record(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_INCREASE1H,
                hour_of(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_RATE1M)),
         Record(prediction_rows, f"sum without (bucket) ({queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_INCREASE1H})"),
         Record(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_FRACTION1H,
                f"{queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_INCREASE1H} / ignoring (bucket) group_left {prediction_rows}"),
+    ], "reference": [
+        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_INCREASE_RATIO1H, f"""
+            {queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATIO1H}
+            - on ({MODEL}, feature) group_left
+            max without (instance, job) (modelwatch_baseline_feature_missing_fraction{{{s.exporter}}})
+            """),
         Record(queries.MODEL_VERSION_MODEL_PREDICTION_BUCKET_PSI1H, f"""
             sum by ({version}) {_psi(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_FRACTION1H,
                                      f'modelwatch_baseline_prediction_fraction{{{s.exporter}}}', f'{MODEL}, bucket')}
@@ -274,7 +296,10 @@ def _registered_model_records(s: Selectors, enough: str, hour_of) -> list[Record
             (count by ({version}) ({over(psi, cfg, "drift_psi_warning")}) or count by ({version}) ({psi}) * 0)
             / count by ({version}) ({psi})
             """),
-    ]
+    ], "shape": [
+        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H,
+               f'sum without (bucket) ({LIVE}{{bucket="{UNSEEN}"}}) {enough}'),
+    ], "categorical": _js_records(s, enough)}
 
 
 def _registered_model_alerts(cfg: AlertsConfig, only: str) -> list[Alert]:
