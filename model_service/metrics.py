@@ -187,13 +187,16 @@ class ServiceMetrics:
         for found in model.library_mismatches:
             self.library_mismatch.labels(model.name, model.version, *found).set(0)
 
-    def observe_prediction(self, model, seconds: float, outputs: np.ndarray, confidences: np.ndarray,
-                           buckets: np.ndarray) -> None:
-        """One request: per row the output (class index, or prediction bucket), the confidence
-        (NaN for regressors) and each feature's bucket index (negative: missing)."""
+    def observe_prediction(self, model, seconds: float, rows: int, events) -> None:
+        """One request of ``rows`` rows: per row the output (class index, or prediction bucket), the
+        confidence (NaN for regressors) and each feature's bucket index (negative: missing; see
+        ``FeatureBuckets.event``), as a flat list or an array of one line per row."""
         series = self._model_children[(model.name, model.version)]
-        series.requests.extend((seconds, len(outputs)))
-        series.rows.extend_rows(np.column_stack([outputs, confidences, buckets]))
+        series.requests.extend((seconds, rows))
+        if isinstance(events, np.ndarray):
+            series.rows.extend_rows(events)
+        else:
+            series.rows.extend(events)
 
     def model_registered(self, model_name: str) -> None:
         """Start the reload-failure series at zero, so an alert sees the first increase."""

@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -29,7 +30,7 @@ from modelwatch.model_service import libraries, predictors
 from modelwatch.model_service.artifacts import Answers, load_artifact
 from modelwatch.model_service.libraries import Mismatch
 from modelwatch.model_service.inputs import NUMBER, InputError
-from modelwatch.models.baselines import MISSING, OTHER, UNSEEN
+from modelwatch.models.baselines import MISSING, OTHER, UNSEEN, bucket_of
 from modelwatch.models.registry import DATA_BASELINE_FILE, VERSION_PATTERN, ModelLoadError, Registry
 from modelwatch.models.schema import SCHEMA_FILE, Feature, ModelSchema
 
@@ -47,12 +48,27 @@ class FeatureBuckets:
     edges: tuple[float, ...] = ()  # numeric
     index_of: dict[str, int] = field(default_factory=dict)  # categorical: category -> bucket
     known: frozenset[str] = frozenset()  # categorical: every category of the reference
+    categorical: bool = False
+
+    @cached_property
+    def _special(self) -> tuple[int, int, int]:
+        return tuple(self.labels.index(x) for x in (OTHER, UNSEEN, MISSING)) if self.categorical else (-1, -1, -1)
 
     def categorical_indexes(self, values: list) -> np.ndarray:
         """The bucket of every value of a categorical feature: its own, OTHER, UNSEEN or MISSING."""
-        other, unseen, missing = (self.labels.index(x) for x in (OTHER, UNSEEN, MISSING))
+        other, unseen, missing = self._special
         return np.fromiter((missing if v is None else self.index_of.get(v, other if v in self.known else unseen)
                             for v in values), dtype=np.int64, count=len(values))
+
+    def event(self, value: Any) -> float:
+        """One value as the metrics record it: its bucket; -1 for a missing number; -(b + 2) for a
+        missing category, which is counted in its own bucket b as well as missing."""
+        if not self.categorical:
+            return -1.0 if value is None else float(bucket_of(self.edges, value))
+        other, unseen, missing = self._special
+        if value is None:
+            return float(-(missing + 2))
+        return float(self.index_of.get(value, other if value in self.known else unseen))
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,7 @@ def _buckets(spec: dict) -> FeatureBuckets:
     labels = tuple(spec["buckets"])
     if spec.get("kind") == "categorical":
         return FeatureBuckets(labels, index_of={c: i for i, c in enumerate(labels[:-3])},
-                              known=frozenset(spec["categories"]))
+                              known=frozenset(spec["categories"]), categorical=True)
     return FeatureBuckets(labels, edges=tuple(spec["edges"]))
 
 

@@ -16,7 +16,7 @@ from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.prediction_ids import PredictionIds
 from modelwatch.model_service.serving import ModelServer
 from modelwatch.model_service.tabular import TabularModel, answers_of, batch_values, classify_values, documents
-from modelwatch.models.baselines import MISSING, bucket_indexes, bucket_of
+from modelwatch.models.baselines import MISSING, bucket_indexes
 
 FEW_ROWS = 16  # up to this many rows, numeric buckets are found in plain Python
 
@@ -66,25 +66,30 @@ class TabularApi:
         else:
             outputs = bucket_indexes(model.output_edges, answers.values).astype(np.float64)
             confidences = np.full(len(rows), np.nan)
+        if len(rows) <= FEW_ROWS:  # in plain Python: numpy's per-call cost would dominate
+            names = model.schema.feature_names
+            specs = [model.buckets[name] for name in names]
+            events = []
+            for row, output, confidence in zip(rows, outputs.tolist(), confidences.tolist()):
+                events += (output, confidence, *[spec.event(row[name]) for name, spec in zip(names, specs)])
+            self.metrics.observe_prediction(model, elapsed, len(rows), events)
+            return
         columns = []
         for feature in model.schema.features:
             spec = model.buckets[feature.name]
-            if feature.kind == "numeric" and len(rows) <= FEW_ROWS:  # numpy's per-call cost would dominate
-                columns.append(np.array([-1.0 if v is None else bucket_of(spec.edges, v)
-                                         for v in (row[feature.name] for row in rows)]))
-            elif feature.kind == "numeric":
+            if feature.kind == "numeric":
                 # the model's input frame holds the column already (missing as NaN); the fast evaluator builds none
                 values = (frame[feature.name].to_numpy(dtype=np.float64) if frame is not None else
                           np.array([np.nan if row[feature.name] is None else row[feature.name] for row in rows],
                                    dtype=np.float64))
                 columns.append(np.where(np.isnan(values), -1.0, bucket_indexes(spec.edges, values)))
             else:
-                values = [row[feature.name] for row in rows]
-                # A missing category counts in its own bucket and as missing: encoded -(bucket + 2).
+                # encoded as FeatureBuckets.event does: a missing category -(bucket + 2)
                 missing = spec.labels.index(MISSING)
-                indexes = spec.categorical_indexes(values)
+                indexes = spec.categorical_indexes([row[feature.name] for row in rows])
                 columns.append(np.where(indexes == missing, -(missing + 2), indexes).astype(np.float64))
-        self.metrics.observe_prediction(model, elapsed, outputs, confidences, np.column_stack(columns))
+        self.metrics.observe_prediction(model, elapsed, len(rows),
+                                        np.column_stack([outputs, confidences, *columns]))
 
     def classify(self, name: str, version: str | None, request: Request, form, body) -> tuple[dict, dict]:
         model = self.model(name, version)

@@ -81,6 +81,11 @@ def test_a_batch_counts_every_value_in_its_bucket_and_every_missing_one(served, 
         if row["body_mass_g"] is not None:
             expected[bucket_of(baseline.edges, row["body_mass_g"])] += 1
     assert counted == expected
+    island = {"model_name": "penguins", "model_version": "v1", "feature": "island"}
+    assert _sample(app, metrics, "model_input_feature_bucket_total", {**island, "bucket": "Torgersen"}) == size
+    missing_sex = sum(r["sex"] is None for r in rows)  # a missing category is counted in its own bucket too
+    assert _sample(app, metrics, "model_input_feature_bucket_total",
+                   {**labels, "feature": "sex", "bucket": "(missing)"}) == missing_sex
 
 
 def test_classify_one_row_from_the_query_string_with_the_id_in_a_header(served):
