@@ -152,15 +152,12 @@ def groups(s: Selectors) -> list[Group]:
     registered = _registered_model_records(s, enough, hour_of)
     alerts = [alert for thresholds, only in model_thresholds(cfg)
               for alert in (*_drift_alerts(thresholds, only), *_registered_model_alerts(thresholds, only))]
-    every = duration(interval)
-    # Stages in groups of their own, each under the evaluation budget at 5 models x 30 features x 10
-    # replicas (bench/rules.py): a stage reads the previous one's latest values, one interval old at most.
+    # In one group, in stage order: each record reads those above it as evaluated this round. Stages in
+    # groups of their own were measured too (bench/rules.py): they only ran concurrently on the same cores.
+    stages = (rates, registered["rates"], hour, registered["hour"], reference, registered["reference"], shape,
+              registered["shape"], registered["categorical"])
     return [
-        Group("modelwatch-drift.rules", rates + registered["rates"], interval=every),
-        Group("modelwatch-drift-hour.rules", hour + registered["hour"], interval=every),
-        Group("modelwatch-drift-reference.rules", reference + registered["reference"], interval=every),
-        Group("modelwatch-drift-shape.rules", shape + registered["shape"], interval=every),
-        Group("modelwatch-drift-categorical.rules", registered["categorical"], interval=every),
+        Group("modelwatch-drift.rules", [record for stage in stages for record in stage], interval=duration(interval)),
         Group("modelwatch-drift.alerts", alerts),
     ]
 
