@@ -82,7 +82,8 @@ def test_a_registered_model_is_loaded_with_rows_of_its_reference(state_dir, keys
     monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
     out = tmp_path / "run"
     with served_and_scraped(state_dir, tmp_path) as (base, prometheus):
-        code = main(["load", scenario, "--model", "penguins", "--users", "4", "--duration", "5", "--url", base,
+        # 10 s: ~70 requests, so the invalid task (1 in 10) is missed once in ~1,500 runs (5 s missed it in CI)
+        code = main(["load", scenario, "--model", "penguins", "--users", "4", "--duration", "10", "--url", base,
                      "--out", str(out), "--prometheus-url", prometheus])
         counted = wait_for(prometheus, 'sum by (bucket) (model_input_feature_bucket_total{model_name="penguins", '
                                        'feature="island"})', lambda r: len(r) > 0)
