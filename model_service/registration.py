@@ -30,8 +30,8 @@ from modelwatch.core.errors import ModelwatchError
 from modelwatch.model_service import libraries
 from modelwatch.model_service.artifacts import Answers, format_of, load_artifact
 from modelwatch.model_service.reference import as_model_input, data_baseline, infer_schema, read_reference
-from modelwatch.models.registry import (DATA_BASELINE_FILE, METADATA_FILE, REFERENCE_SAMPLE_FILE, Deployment, Registry,
-                                        sha256_of, write_json_atomically)
+from modelwatch.models.registry import (DATA_BASELINE_FILE, METADATA_FILE, ONNX_FILE, REFERENCE_SAMPLE_FILE, Deployment,
+                                        Registry, sha256_of, write_json_atomically)
 from modelwatch.models.schema import SCHEMA_FILE, TASKS, ModelSchema, apply_overrides
 
 SAMPLE_ROWS = 200  # reference rows the model must answer before anything is written
@@ -258,8 +258,8 @@ def register(config: Config, request: Request) -> Registered:
         shutil.copyfile(request.artifact, staging / artifact_file)
         files = [artifact_file]
         if request.onnx is not None:
-            shutil.copyfile(request.onnx, staging / "model.onnx")
-            files.append("model.onnx")
+            shutil.copyfile(request.onnx, staging / ONNX_FILE)
+            files.append(ONNX_FILE)
         write_json_atomically(staging / SCHEMA_FILE, schema.to_dict())
         write_json_atomically(staging / DATA_BASELINE_FILE, baseline)
         write_json_atomically(staging / REFERENCE_SAMPLE_FILE, _load_sample(model_input, schema))
@@ -271,7 +271,7 @@ def register(config: Config, request: Request) -> Registered:
             "format": artifact.format,
             "algorithm": type(getattr(artifact, "model", artifact)).__name__.lstrip("_"),
             "artifact": artifact_file,
-            "portable": {"format": "onnx", "file": "model.onnx"} if request.onnx is not None else None,
+            "portable": {"format": "onnx", "file": ONNX_FILE} if request.onnx is not None else None,
             "trusted": {"pickle": request.trust_pickle, "types": list(request.trusted_types)},
             "task": task,
             "features": [{"name": f.name, "kind": f.kind, "unit": f.unit, "description": f.description}

@@ -54,21 +54,23 @@ class FeatureBuckets:
     def _special(self) -> tuple[int, int, int]:
         return tuple(self.labels.index(x) for x in (OTHER, UNSEEN, MISSING)) if self.categorical else (-1, -1, -1)
 
-    def categorical_indexes(self, values: list) -> np.ndarray:
-        """The bucket of every value of a categorical feature: its own, OTHER, UNSEEN or MISSING."""
+    def _category(self, value: Any) -> int:
+        """A category's bucket: its own, OTHER or UNSEEN; -(b + 2) when missing (b: the MISSING bucket)."""
         other, unseen, missing = self._special
-        return np.fromiter((missing if v is None else self.index_of.get(v, other if v in self.known else unseen)
-                            for v in values), dtype=np.int64, count=len(values))
+        if value is None:
+            return -(missing + 2)
+        return self.index_of.get(value, other if value in self.known else unseen)
+
+    def categorical_events(self, values: list) -> np.ndarray:
+        """``event`` for every value of a categorical feature at once."""
+        return np.fromiter(map(self._category, values), dtype=np.float64, count=len(values))
 
     def event(self, value: Any) -> float:
         """One value as the metrics record it: its bucket; -1 for a missing number; -(b + 2) for a
         missing category, which is counted in its own bucket b as well as missing."""
-        if not self.categorical:
-            return -1.0 if value is None else float(bucket_of(self.edges, value))
-        other, unseen, missing = self._special
-        if value is None:
-            return float(-(missing + 2))
-        return float(self.index_of.get(value, other if value in self.known else unseen))
+        if self.categorical:
+            return float(self._category(value))
+        return -1.0 if value is None else float(bucket_of(self.edges, value))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.prediction_ids import PredictionIds
 from modelwatch.model_service.serving import ModelServer
 from modelwatch.model_service.tabular import TabularModel, answers_of, batch_values, classify_values, documents
-from modelwatch.models.baselines import MISSING, bucket_indexes
+from modelwatch.models.baselines import bucket_indexes
 
 FEW_ROWS = 16  # up to this many rows, numeric buckets are found in plain Python
 
@@ -84,10 +84,7 @@ class TabularApi:
                                    dtype=np.float64))
                 columns.append(np.where(np.isnan(values), -1.0, bucket_indexes(spec.edges, values)))
             else:
-                # encoded as FeatureBuckets.event does: a missing category -(bucket + 2)
-                missing = spec.labels.index(MISSING)
-                indexes = spec.categorical_indexes([row[feature.name] for row in rows])
-                columns.append(np.where(indexes == missing, -(missing + 2), indexes).astype(np.float64))
+                columns.append(spec.categorical_events([row[feature.name] for row in rows]))
         self.metrics.observe_prediction(model, elapsed, len(rows),
                                         np.column_stack([outputs, confidences, *columns]))
 

@@ -4,10 +4,12 @@ which versions serve. Loading a version for serving is the service's
 
 Layout, below ``paths.registry_dir``::
 
-    <model>/v1/model.joblib        the fitted scikit-learn model
-    <model>/v1/model.onnx          the same model in portable form
-    <model>/v1/metadata.json       version, sha256s, metrics, features, classes
-    <model>/v1/data-baseline.json  per-feature buckets and class mix
+    <model>/v1/model.skops         the artifact, as registered (or model.onnx, model.ubj...)
+    <model>/v1/model.onnx          its portable form, when registered with one
+    <model>/v1/schema.json         the features the API validates against
+    <model>/v1/metadata.json       version, sha256s, quality, features, classes, probe rows
+    <model>/v1/data-baseline.json  per-feature buckets and class mix (or prediction buckets)
+    <model>/v1/reference-sample.json  reference rows the load tests send
     <model>/deployment.json        {"stable": "v1", "canary": null, "canary_weight": 0.0}
 
 A version is written into a temporary folder and renamed into place, so a
@@ -30,8 +32,7 @@ from modelwatch.core.config import MODEL_NAME_PATTERN
 from modelwatch.core.errors import ModelwatchError
 
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
-MODEL_FILE = "model.joblib"
-ONNX_FILE = "model.onnx"
+ONNX_FILE = "model.onnx"  # a version's portable form
 METADATA_FILE = "metadata.json"
 DATA_BASELINE_FILE = "data-baseline.json"
 DEPLOYMENT_FILE = "deployment.json"
