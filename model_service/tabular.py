@@ -30,7 +30,7 @@ from modelwatch.model_service import libraries, predictors
 from modelwatch.model_service.artifacts import Answers, load_artifact
 from modelwatch.model_service.libraries import Mismatch
 from modelwatch.model_service.inputs import NUMBER, InputError
-from modelwatch.models.baselines import MISSING, OTHER, UNSEEN, bucket_of
+from modelwatch.models.baselines import MISSING, OTHER, UNSEEN, bucket_of, padded_edges
 from modelwatch.models.registry import DATA_BASELINE_FILE, VERSION_PATTERN, ModelLoadError, Registry
 from modelwatch.models.schema import SCHEMA_FILE, Feature, ModelSchema
 
@@ -92,6 +92,12 @@ class TabularModel:
     @property
     def sha256(self) -> str:
         return self.metadata["sha256"][self.metadata["artifact"]]
+
+    @cached_property
+    def numeric_features(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """The numeric features' names and their bucket edges as one array (``bucket_matrix``)."""
+        names = tuple(f.name for f in self.schema.features if f.kind == "numeric")
+        return names, padded_edges([self.buckets[name].edges for name in names])
 
 
 def _buckets(spec: dict) -> FeatureBuckets:

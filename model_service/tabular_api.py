@@ -16,7 +16,7 @@ from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.prediction_ids import PredictionIds
 from modelwatch.model_service.serving import ModelServer
 from modelwatch.model_service.tabular import TabularModel, answers_of, batch_values, classify_values, documents
-from modelwatch.models.baselines import bucket_indexes
+from modelwatch.models.baselines import bucket_indexes, bucket_matrix
 
 FEW_ROWS = 16  # up to this many rows, numeric buckets are found in plain Python
 
@@ -74,17 +74,15 @@ class TabularApi:
                 events += (output, confidence, *[spec.event(row[name]) for name, spec in zip(names, specs)])
             self.metrics.observe_prediction(model, elapsed, len(rows), events)
             return
-        columns = []
-        for feature in model.schema.features:
-            spec = model.buckets[feature.name]
-            if feature.kind == "numeric":
-                # the model's input frame holds the column already (missing as NaN); the fast evaluator builds none
-                values = (frame[feature.name].to_numpy(dtype=np.float64) if frame is not None else
-                          np.array([np.nan if row[feature.name] is None else row[feature.name] for row in rows],
-                                   dtype=np.float64))
-                columns.append(np.where(np.isnan(values), -1.0, bucket_indexes(spec.edges, values)))
-            else:
-                columns.append(spec.categorical_events([row[feature.name] for row in rows]))
+        names, edges = model.numeric_features
+        # the model's input frame holds the numbers already (missing as NaN); the fast evaluator builds none
+        values = (frame[list(names)].to_numpy(dtype=np.float64) if frame is not None else
+                  np.array([[np.nan if row[name] is None else row[name] for name in names] for row in rows],
+                           dtype=np.float64).reshape(len(rows), len(names)))
+        numeric = dict(zip(names, np.where(np.isnan(values), -1, bucket_matrix(edges, values)).T))
+        columns = [numeric[feature.name] if feature.name in numeric else
+                   model.buckets[feature.name].categorical_events([row[feature.name] for row in rows])
+                   for feature in model.schema.features]
         self.metrics.observe_prediction(model, elapsed, len(rows),
                                         np.column_stack([outputs, confidences, *columns]))
 

@@ -50,6 +50,23 @@ def bucket_indexes(edges: Sequence[float], values: np.ndarray) -> np.ndarray:
     return index
 
 
+def padded_edges(edges: Sequence[Sequence[float]]) -> np.ndarray:
+    """Several features' edges as one array for ``bucket_matrix``, shorter lists padded with +inf
+    (no value is above it, so padding never counts)."""
+    width = max((len(e) for e in edges), default=0)
+    return np.array([list(e) + [math.inf] * (width - len(e)) for e in edges], dtype=np.float64).reshape(len(edges), width)
+
+
+def bucket_matrix(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``bucket_indexes`` of every column of ``values`` (rows x features) against its row of ``edges``
+    (``padded_edges``) in one pass: a value's bucket is the number of edges below it, and the first
+    edge itself belongs to bucket 1. NaN compares false everywhere: bucket 0 (callers mark it missing)."""
+    counts = (values == edges[:, 0]).astype(np.int64)
+    for k in range(edges.shape[1]):  # a pass per edge position: a few wide comparisons, not one per value
+        counts += values > edges[:, k]
+    return counts
+
+
 def bucket_of(edges: Sequence[float], value: float) -> int:
     """``bucket_indexes`` for one value, without numpy's per-call cost (a request of a few rows)."""
     if value < edges[0]:

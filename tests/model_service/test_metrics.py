@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelwatch.models.baselines import bucket_indexes
+from modelwatch.models.baselines import bucket_indexes, bucket_of
 
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
 CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -78,6 +78,20 @@ def test_out_of_range_inputs_land_in_edge_buckets(client, keys, registry, app):
     model = {"model_name": "iris", "model_version": "v1"}
     assert value(registry, "model_input_feature_bucket_total", feature="sl", bucket="00", **model) == 1
     assert value(registry, "model_input_feature_bucket_total", feature="sw", bucket=last, **model) == 1
+
+
+def test_a_large_batch_through_the_fast_evaluator_lands_where_single_rows_do(client, keys, registry, app):
+    """The fast evaluator builds no input frame: a batch above the plain-Python size is bucketed from its rows."""
+    loaded = app.extensions["modelwatch"]["server"].state.models["v1"]
+    rows = [[4.0 + 0.1 * i, 2.0 + 0.05 * i, 1.0 + 0.2 * i, 0.1 * i] for i in range(40)]
+    assert client.post("/api/v1/predict", json={"instances": rows}, headers={"X-API-Key": keys["user"]}).status_code == 200
+    model = {"model_name": "iris", "model_version": "v1"}
+    for position, name in enumerate(loaded.schema.feature_names):
+        edges = loaded.buckets[name].edges
+        expected = np.bincount([bucket_of(edges, row[position]) for row in rows], minlength=len(edges) + 1)
+        counted = [value(registry, "model_input_feature_bucket_total", feature=name, bucket=f"{i:02d}", **model)
+                   for i in range(len(edges) + 1)]
+        assert counted == expected.tolist(), name
 
 
 def test_auth_failures_by_reason(client, keys, registry):

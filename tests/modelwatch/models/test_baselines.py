@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelwatch.models.baselines import bucket_indexes, bucket_of
+from modelwatch.models.baselines import bucket_indexes, bucket_matrix, bucket_of, padded_edges
 
 EDGES = st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=12).map(sorted)
 
@@ -18,3 +18,12 @@ def test_one_value_lands_where_the_batch_puts_it(edges, values, on_edge):
     if not values:
         return
     assert [bucket_of(edges, v) for v in values] == bucket_indexes(edges, np.array(values)).tolist()
+
+
+@given(columns=st.lists(st.tuples(EDGES, st.lists(st.floats(-2e6, 2e6), min_size=3, max_size=3)), min_size=1, max_size=5))
+def test_all_columns_at_once_land_where_each_column_puts_them(columns):
+    edges = [e for e, _ in columns]
+    # each column's values, then its own edges (the delicate case), cut to a common height
+    values = np.array([v + e[:1] for e, v in columns], dtype=np.float64).T
+    expected = np.column_stack([bucket_indexes(e, values[:, i]) for i, e in enumerate(edges)])
+    assert bucket_matrix(padded_edges(edges), values).tolist() == expected.tolist()
