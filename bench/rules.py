@@ -15,7 +15,13 @@ seasonal prediction), as the rules themselves would have written them.
 ``--registered-models`` adds that many registered classifiers (one version,
 ``--features`` features each: half numeric on the quantile buckets, half
 categorical on the top categories plus other, unseen and missing, every one
-with its missing counter) on every replica, with their baselines. Prometheus (Debian's binary) then loads
+with its missing counter) on every replica, with their baselines. The drift groups' per-version rates get their hour of
+history too, and after the backfill a loopback target serves the same raw
+series, growing at the same rates, so the rules read fresh head chunks as in
+production (the backfilled blocks alone leave the one-minute rates empty after
+the first minute, and made the drift group look three times cheaper than it
+is). Feature series carry the shard label the scrape configurations' hashmod
+relabelling gives them (checked against Prometheus'). Prometheus (Debian's binary) then loads
 the generated rules, evaluates them every ``--interval`` seconds for
 ``--seconds``, and scrapes itself every second; the table shows, per group,
 the median and maximum of ``prometheus_rule_group_last_duration_seconds``.
@@ -25,13 +31,18 @@ Writes bench/results/rules.json. Target: every group under 50 ms.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
+import re
 import shutil
 import subprocess
 import tempfile
 import time
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from threading import Thread
 
 import requests
 from rich.console import Console
@@ -43,6 +54,7 @@ from modelwatch.core.series import HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS
 from bench.service import free_port
 from modelwatch.core.config import Config, load_config
 from modelwatch.rules import GENERATED_DIR
+from modelwatch.rules.drift import SHARD_LABEL, SHARDED, shard_relabeling
 from modelwatch.rules.prometheus_config import scrape_job, write_prometheus_config
 
 STEP = 15
@@ -76,6 +88,13 @@ def registered_series(config: Config, replicas: int, models: int, features: int)
             return [bucket_label(b) for b in range(config.model.feature_buckets + 2)]
         return [f"c{c}" for c in range(config.model.top_categories)] + [OTHER, UNSEEN, MISSING]
 
+    def shares(kind: str) -> dict[str, float]:
+        """Live traffic as the reference: nothing outside the training range, no unseen or missing
+        category (a steady state: drift that fires every alert is another load, on the alert group)."""
+        labels = buckets(kind)
+        empty = {labels[0], labels[-1]} if kind == "numeric" else {UNSEEN, MISSING}
+        return {label: 0.0 if label in empty else 1 / (len(labels) - 2) for label in labels}
+
     series: list[tuple[str, float, float]] = []
     for m in range(models):
         name = f"model-{m}"
@@ -86,10 +105,9 @@ def registered_series(config: Config, replicas: int, models: int, features: int)
             for klass in ("yes", "no"):
                 series.append((f"model_predicted_class_total{_labels(**model, **{'class': klass})}", 0, 5))
             for feature, kind in shapes:
-                labels = buckets(kind)
-                for bucket in labels:
+                for bucket, share in shares(kind).items():
                     series.append((f"model_input_feature_bucket_total{_labels(**model, feature=feature, bucket=bucket)}",
-                                   0, 10 / len(labels)))
+                                   0, 10 * share))
                 series.append((f"model_input_feature_missing_total{_labels(**model, feature=feature)}", 0, 0.1))
         exp = dict(job=exporter, instance="exporter:9188", model_name=name, model_version="v1")
         series.append((f"modelwatch_baseline_rows{_labels(**exp)}", 500, 0))
@@ -98,12 +116,13 @@ def registered_series(config: Config, replicas: int, models: int, features: int)
         for feature, kind in shapes:
             labels = buckets(kind)
             series.append((f"modelwatch_baseline_feature_missing_fraction{_labels(**exp, feature=feature)}", 0.01, 0))
-            for b, bucket in enumerate(labels):
-                share = 1 / len(labels)
+            cumulative = 0.0
+            for b, (bucket, share) in enumerate(shares(kind).items()):
+                cumulative += share
                 ref = _labels(**exp, feature=feature, bucket=bucket)
                 series.append((f"modelwatch_baseline_feature_fraction{ref}", share, 0))
                 if kind == "numeric":
-                    series.append((f"modelwatch_baseline_feature_cumulative_fraction{ref}", min(share * (b + 1), 1.0), 0))
+                    series.append((f"modelwatch_baseline_feature_cumulative_fraction{ref}", min(cumulative, 1.0), 0))
                     series.append((f"modelwatch_baseline_feature_bucket_upper_bound{ref}",
                                    math.inf if b == len(labels) - 1 else float(b), 0))
     return series
@@ -167,10 +186,45 @@ def raw_series(config: Config, replicas: int, models: int = 0, features: int = 0
         for name, value in (("requests_per_second_per_replica", 30), ("cpu_seconds_per_request", 0.012),
                             ("memory_bytes_per_replica", 150e6), ("error_ratio", 0.005)):
             series.append((f"modelwatch_baseline_{name}{_labels(**model)}", value, 0))
-    return series + registered_series(config, replicas, models, features)
+    return [_sharded(entry, config.prometheus.drift_shards)
+            for entry in series + registered_series(config, replicas, models, features)]
 
 
-def recorded_series(config: Config, replicas: int) -> list[tuple[str, int, int, callable]]:
+def _sharded(entry: tuple[str, float, float], shards: int) -> tuple[str, float, float]:
+    """A feature's bucket series with the shard label the scrape configuration's relabelling gives it
+    (Prometheus' hashmod: the last 8 bytes of the MD5 of the ';'-joined values, big-endian, modulo)."""
+    series, start, rate = entry
+    if not re.match(f"({SHARDED}){{", series):
+        return entry
+    labels = dict(LABEL.findall(series))
+    digest = hashlib.md5(f"{labels['model_name']};{labels['feature']}".encode()).digest()
+    shard = int.from_bytes(digest[8:], "big") % shards
+    return f'{series[:-1]},{SHARD_LABEL}="{shard}"}}', start, rate
+
+
+# The drift group's per-version rates of raw counters, as (record, raw metric, labels kept): their hour
+# of history is what the group's sums over an hour read every evaluation.
+DRIFT_RATES = (
+    (queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M, "model_input_feature_bucket_total",
+     ("feature", "bucket", SHARD_LABEL)),
+    (queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M, "model_predicted_class_total", ("class",)),
+    (queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATE1M, "model_input_feature_missing_total", ("feature",)),
+)
+LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def drift_rates(raw: list[tuple[str, float, float]]) -> list[tuple[str, int, int, callable]]:
+    """The drift group's rate records over the last hour, summed across replicas as the rules do."""
+    sums: dict[str, float] = defaultdict(float)
+    for record, metric, kept in DRIFT_RATES:
+        for series, _, per_second in raw:
+            if series.startswith(metric + "{"):
+                labels = dict(LABEL.findall(series))
+                sums[record + _labels(**{k: labels[k] for k in ("job", "model_name", "model_version", *kept)})] += per_second
+    return [(series, RAW_SECONDS, STEP, lambda t, rate=rate: rate) for series, rate in sums.items()]
+
+
+def recorded_series(config: Config, replicas: int, raw: list[tuple[str, float, float]]) -> list[tuple[str, int, int, callable]]:
     """Recorded series the long windows read: (series, seconds of history, step, value at time t)."""
     job = config.alerts.service_job
     total = 20.0 * replicas
@@ -188,24 +242,58 @@ def recorded_series(config: Config, replicas: int) -> list[tuple[str, int, int, 
         series.append((f"{queries.SLO_SLI_BAD_AVG_OVER_TIME5M_RATE5M}{labels}", SLO_SECONDS, 300, bad))
         series.append((f"{queries.SLO_SLI_TOTAL_AVG_OVER_TIME5M_RATE5M}{labels}", SLO_SECONDS, 300, daily))
     series.append((f"{queries.JOB_HTTP_SERVER_REQUESTS_RATE5M}{_labels(job=job)}", SEASONAL_SECONDS, STEP, daily))
+    series += drift_rates(raw)
     series.append((f"{queries.JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME_1W_RATE5M}{_labels(job=job)}", SEASONAL_SECONDS, STEP,
                    lambda t: total))
     return series
 
 
-def write_openmetrics(path: Path, config: Config, replicas: int, end: int, models: int = 0, features: int = 0) -> int:
+def write_openmetrics(path: Path, config: Config, replicas: int, end: int, raw: list[tuple[str, float, float]]) -> int:
     lines = 0
     with path.open("w") as out:
-        for name, start_value, per_second in raw_series(config, replicas, models, features):
+        for name, start_value, per_second in raw:
             for t in range(end - RAW_SECONDS, end + 1, STEP):
                 out.write(f"{name} {start_value + per_second * (t - end + RAW_SECONDS):.6g} {t}\n")
                 lines += 1
-        for name, seconds, step, value in recorded_series(config, replicas):
+        for name, seconds, step, value in recorded_series(config, replicas, raw):
             for t in range(end - seconds, end + 1, step):
                 out.write(f"{name} {value(t):.6g} {t}\n")
                 lines += 1
         out.write("# EOF\n")
     return lines
+
+
+class LiveReplicas:
+    """The raw series, carried on past the backfill at the same rates, on one loopback target that
+    Prometheus scrapes with ``honor_labels`` (each sample keeps its replica's job and instance): the
+    rules read the head's fresh chunks, as they do in production, not only the backfilled blocks."""
+
+    def __init__(self, raw: list[tuple[str, float, float]], end: int):
+        started = end - RAW_SECONDS
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                elapsed = time.time() - started
+                body = "".join(f"{name} {start + rate * elapsed:.6g}\n" for name, start, rate in raw).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def profile_records(base: str, rounds: int = 3) -> list[dict]:
@@ -223,6 +311,8 @@ def profile_records(base: str, rounds: int = 3) -> list[dict]:
                 for _ in range(rounds):
                     answer = requests.get(f"{base}/api/v1/query", params={"query": rule["expr"], "stats": "all"},
                                           timeout=60).json()
+                    if answer["status"] != "success":
+                        raise SystemExit(f"{rule['record']} failed as an instant query: {answer.get('error')}")
                     timings.append(answer["data"]["stats"]["timings"]["evalTotalTime"])
                     series = len(answer["data"]["result"])
                 found.append({"group": group["name"], "record": rule["record"], "labels": rule.get("labels", {}),
@@ -230,10 +320,13 @@ def profile_records(base: str, rounds: int = 3) -> list[dict]:
     return sorted(found, key=lambda r: r["median_ms"], reverse=True)
 
 
-def measure(workdir: Path, config: Config, seconds: int, profile: bool = False) -> tuple[dict[str, dict], list[dict]]:
+def measure(workdir: Path, config: Config, seconds: int, live: LiveReplicas,
+            profile: bool = False) -> tuple[dict[str, dict], list[dict]]:
     port = int(config.prometheus.port)
     config_file = write_prometheus_config(config, workdir / "prometheus.yml", GENERATED_DIR, extra_jobs=[
         scrape_job("self", f"127.0.0.1:{port}", scrape_interval="1s"),
+        # relabelled as the service is: a shard that differs from the backfill's would show as a second series
+        scrape_job("replicas", live.target, honor_labels=True, metric_relabel_configs=shard_relabeling(config)),
     ])
     process = subprocess.Popen(
         ["prometheus", f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'tsdb'}",
@@ -270,6 +363,12 @@ def measure(workdir: Path, config: Config, seconds: int, profile: bool = False) 
         failures = sum(float(r["value"][1]) for r in requests.get(
             f"{base}/api/v1/query", params={"query": "sum(prometheus_rule_evaluation_failures_total)"}, timeout=30,
         ).json()["data"]["result"])
+        pairs = requests.get(f"{base}/api/v1/query", params={"query": (
+            "count(group by (model_name, feature, shard) (last_over_time(model_input_feature_bucket_total[2h])))"
+            " / count(group by (model_name, feature) (last_over_time(model_input_feature_bucket_total[2h])))")},
+            timeout=30).json()["data"]["result"]
+        if not pairs or float(pairs[0]["value"][1]) != 1:
+            raise SystemExit("the backfill's shard labels differ from Prometheus' hashmod relabelling")
         if profile:
             with console.status("timing every recording rule on its own"):
                 records = profile_records(base)
@@ -307,16 +406,21 @@ def main(argv: list[str] | None = None) -> int:
         "MODELWATCH_EXPORTER__PORT": str(free_port()),
     })
     end = int(time.time())
+    raw = raw_series(config, args.replicas, args.registered_models, args.features)
     with console.status("writing synthetic series"):
-        lines = write_openmetrics(workdir / "data.om", config, args.replicas, end, args.registered_models, args.features)
+        lines = write_openmetrics(workdir / "data.om", config, args.replicas, end, raw)
     with console.status(f"backfilling {lines:,} samples with promtool"):
         started = time.monotonic()
         subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=744h",
                         str(workdir / "data.om"), str(workdir / "tsdb")], check=True, capture_output=True)
         backfill_seconds = time.monotonic() - started
     (workdir / "data.om").unlink()
-    groups, records = measure(workdir, config, args.seconds, args.profile)
-    series = len(raw_series(config, args.replicas, args.registered_models, args.features))
+    live = LiveReplicas(raw, end)
+    try:
+        groups, records = measure(workdir, config, args.seconds, live, args.profile)
+    finally:
+        live.close()
+    series = len(raw)
     models = (f", {args.registered_models} registered models x {args.features} features" if args.registered_models
               else "")
     table = Table(title=f"rule groups: {args.replicas} replicas{models}, {series:,} raw series, {lines:,} samples backfilled; "

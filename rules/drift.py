@@ -26,6 +26,13 @@ a count whatever the Prometheus default. Reading every replica's counters over
 an hour took twice as long with ten replicas (bench/rules.py). A one-minute
 rate needs scrapes at most 30 s apart (the configuration checks it) and counts
 a burst of requests within a minute.
+
+Even so, one group over every feature's buckets grows with models x features x
+replicas (~370 ms an evaluation at 5 x 30 x 10). The per-bucket and per-feature
+records therefore run in ``prometheus.drift_shards`` groups, one per shard of
+features; the scrape configurations label the series with their shard
+(``shard_relabeling``), and the per-version records come after, in a group of
+their own.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import math
 import re
 
 from modelwatch.core import queries
-from modelwatch.core.config import AlertsConfig
+from modelwatch.core.config import AlertsConfig, Config
 from modelwatch.models.baselines import UNSEEN
 from modelwatch.rules.builder import Alert, Group, Record, duration
 from modelwatch.rules.selectors import PSI_FLOOR, Selectors, number
@@ -58,66 +65,107 @@ def _psi(live: str, reference: str, on: str) -> str:
             )"""
 
 
+SHARD_LABEL = "shard"
+# The series the drift shards split: every series of a feature's buckets, live and reference.
+SHARDED = "model_input_feature_bucket_total|modelwatch_baseline_feature_[a-z_]+"
+
+
+def shard_relabeling(config: Config) -> list[dict]:
+    """Scrape-time relabelling (``metric_relabel_configs``) that gives each feature's bucket series, on the
+    service and on the exporter alike, a ``shard`` label: a hash of model and feature, modulo
+    ``prometheus.drift_shards``. Series without it (a Prometheus configured otherwise) fall in shard 0:
+    the results are the same, only that group does all the work."""
+    return [
+        {"source_labels": ["model_name", "feature"], "modulus": config.prometheus.drift_shards,
+         "target_label": "__tmp_drift_shard", "action": "hashmod"},
+        {"source_labels": ["__name__", "__tmp_drift_shard"], "regex": f"({SHARDED});(.+)",
+         "target_label": SHARD_LABEL, "replacement": "$2", "action": "replace"},
+        # metric relabelling, unlike target relabelling, keeps "__"-labels: the scratch label goes explicitly
+        {"regex": "__tmp_drift_shard", "action": "labeldrop"},
+    ]
+
+
+def _unsharded(selector: str) -> str:
+    """A feature figure without its shard label: an alert's identity (routes, silences, inhibitions)
+    stays the same whatever ``prometheus.drift_shards`` is."""
+    return f"max without ({SHARD_LABEL}) ({selector})"
+
+
+def _shard_matcher(shard: int) -> str:
+    return f'{SHARD_LABEL}=~"0|"' if shard == 0 else f'{SHARD_LABEL}="{shard}"'
+
+
 def groups(s: Selectors) -> list[Group]:
     cfg = s.config.alerts
-    feature = f"{MODEL}, feature"
-    per_feature = f"job, {feature}"
-    enough = f"and on ({per_feature}) {ROWS} >= {cfg.drift_min_rows}"
     interval = s.config.prometheus.evaluation_interval_seconds
 
     def hour_of(rate_record: str) -> str:
         return f"sum_over_time({rate_record}[1h]) * {number(interval)}"
 
-    rates = [
-        Record(
-            queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M,
-            f"sum by (job, {feature}, bucket) (rate(model_input_feature_bucket_total{{{s.service}}}[1m]))",
-        ),
-        Record(
-            queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M,
-            f"sum by (job, {MODEL}, class) (rate(model_predicted_class_total{{{s.service}}}[1m]))",
-        ),
+    alerts = [alert for thresholds, only in model_thresholds(cfg)
+              for alert in (*_drift_alerts(thresholds, only), *_registered_model_alerts(thresholds, only))]
+    # In each group, in stage order: a record reads those above it as evaluated this round. The version
+    # group reads the shards' feature figures as last evaluated, at most an interval old.
+    # Each shard's records carry their shard as a static label too: rules of the same name in several
+    # groups must differ in their labels (promtool's lint), and unlabelled series (shard 0) get one.
+    shards = [Group(f"modelwatch-drift-shard-{shard}.rules",
+                    [Record(r.name, r.expr, {**r.labels, SHARD_LABEL: str(shard)})
+                     for r in _feature_records(s, _shard_matcher(shard), hour_of)],
+                    interval=duration(interval))
+              for shard in range(s.config.prometheus.drift_shards)]
+    return [
+        *shards,
+        Group("modelwatch-drift.rules", _version_records(s, hour_of), interval=duration(interval)),
+        Group("modelwatch-drift.alerts", alerts),
     ]
+
+
+def _feature_records(s: Selectors, shard: str, hour_of) -> list[Record]:
+    """Every per-bucket and per-feature record, for the features of one shard (``shard``: its matcher)."""
+    cfg = s.config.alerts
+    feature = f"{MODEL}, feature"
+    per_feature = f"job, {feature}"
+    live, rows = f"{LIVE}{{{shard}}}", f"{ROWS}{{{shard}}}"
+    increase = f"{queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H}{{{shard}}}"
+    enough = f"and on ({per_feature}) {rows} >= {cfg.drift_min_rows}"
+
+    def baseline(name: str) -> str:
+        return f"{name}{{{s.exporter}, {shard}}}"
+
     hour = [
         Record(
-            queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H,
-            hour_of(queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M),
+            queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M,
+            f"sum by (job, {feature}, bucket, {SHARD_LABEL}) "
+            f"(rate(model_input_feature_bucket_total{{{s.service}, {shard}}}[1m]))",
         ),
-        Record(ROWS, f"sum without (bucket) ({queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H})"),
-        Record(LIVE, f"{queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H} / ignoring (bucket) group_left {ROWS}"),
-        Record(queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H, hour_of(queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M)),
-        Record(CLASS_ROWS, f"sum without (class) ({queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H})"),
-        Record(CLASS_LIVE, f"{queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H} / ignoring (class) group_left {CLASS_ROWS}"),
+        Record(queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H,
+               hour_of(f"{queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M}{{{shard}}}")),
+        Record(ROWS, f"sum without (bucket) ({increase})"),
+        Record(LIVE, f"{increase} / ignoring (bucket) group_left {rows}"),
     ]
     labels = s.bucket_labels
     shape = [
         Record(
             queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CUMULATIVE_FRACTION1H,
-            f'sum without (bucket) ({LIVE}{{bucket=~"{"|".join(labels[: i + 1])}"}})',
+            f'sum without (bucket) ({LIVE}{{{shard}, bucket=~"{"|".join(labels[: i + 1])}"}})',
             {"bucket": label},
         )
         for i, label in enumerate(labels)
     ]
     floor = number(PSI_FLOOR)
-    live, ref = f"clamp_min({LIVE}, {floor})", f"clamp_min({REFERENCE}, {floor})"
+    reference_share = f"{REFERENCE}{{{shard}}}"
+    clamped_live, clamped_reference = f"clamp_min({live}, {floor})", f"clamp_min({reference_share}, {floor})"
     reference = [
         # The reference share of each live bucket, joined once: PSI and JS then match one to one.
         Record(REFERENCE, f"""
-            {LIVE} * 0 + on ({feature}, bucket) group_left
-            max without (instance, job) (modelwatch_baseline_feature_fraction{{{s.exporter}}})
+            {live} * 0 + on ({feature}, bucket) group_left
+            max without (instance, job) ({baseline("modelwatch_baseline_feature_fraction")})
             """),
         Record(
             queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H,
             f"""
-            sum by ({per_feature}) (({live} - {ref}) * ln({live} / {ref}))
+            sum by ({per_feature}) (({clamped_live} - {clamped_reference}) * ln({clamped_live} / {clamped_reference}))
             {enough}
-            """,
-        ),
-        Record(
-            queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_PSI1H,
-            f"""
-            sum by (job, {MODEL}) {_psi(CLASS_LIVE, f'modelwatch_baseline_class_fraction{{{s.exporter}}}', f'{MODEL}, class')}
-            and on (job, {MODEL}) {CLASS_ROWS} >= {cfg.drift_min_rows}
             """,
         ),
     ]
@@ -127,9 +175,9 @@ def groups(s: Selectors) -> list[Group]:
             f"""
             max by ({per_feature}) (
               abs(
-                {queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CUMULATIVE_FRACTION1H}
+                {queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CUMULATIVE_FRACTION1H}{{{shard}}}
                 - on ({feature}, bucket) group_left
-                max without (instance, job) (modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}}})
+                max without (instance, job) ({baseline("modelwatch_baseline_feature_cumulative_fraction")})
               )
             )
             {enough}
@@ -139,27 +187,19 @@ def groups(s: Selectors) -> list[Group]:
             queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_OUT_OF_RANGE_RATIO1H,
             f"""
             sum without (bucket) (
-              {LIVE}{{bucket="{labels[0]}"}}
+              {LIVE}{{{shard}, bucket="{labels[0]}"}}
               or
-              {LIVE}
+              {live}
               and on ({feature}, bucket)
-              (modelwatch_baseline_feature_bucket_upper_bound{{{s.exporter}}} == +Inf)
+              ({baseline("modelwatch_baseline_feature_bucket_upper_bound")} == +Inf)
             )
             {enough}
             """,
         ),
+        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H,
+               f'sum without (bucket) ({LIVE}{{{shard}, bucket="{UNSEEN}"}}) {enough}'),
     ]
-    registered = _registered_model_records(s, enough, hour_of)
-    alerts = [alert for thresholds, only in model_thresholds(cfg)
-              for alert in (*_drift_alerts(thresholds, only), *_registered_model_alerts(thresholds, only))]
-    # In one group, in stage order: each record reads those above it as evaluated this round. Stages in
-    # groups of their own were measured too (bench/rules.py): they only ran concurrently on the same cores.
-    stages = (rates, registered["rates"], hour, registered["hour"], reference, registered["reference"], shape,
-              registered["shape"], registered["categorical"])
-    return [
-        Group("modelwatch-drift.rules", [record for stage in stages for record in stage], interval=duration(interval)),
-        Group("modelwatch-drift.alerts", alerts),
-    ]
+    return hour + reference + shape + _js_records(s, shard, enough)
 
 
 def model_thresholds(cfg: AlertsConfig) -> list[tuple[AlertsConfig, str]]:
@@ -188,7 +228,7 @@ def _drift_alerts(cfg: AlertsConfig, only: str) -> list[Alert]:
         alerts += [
             Alert(
                 "ModelwatchFeatureDrift",
-                f"model_version_feature:model_input_feature:{statistic}1h{only} > {number(threshold)}",
+                f"{_unsharded(f'model_version_feature:model_input_feature:{statistic}1h{only}')} > {number(threshold)}",
                 severity,
                 "A feature's live distribution has moved away from the training data.",
                 "Feature {{ $labels.feature }} of {{ $labels.model_name }} {{ $labels.model_version }} has drifted over"
@@ -215,7 +255,8 @@ def _drift_alerts(cfg: AlertsConfig, only: str) -> list[Alert]:
         ]
     alerts.append(Alert(
         "ModelwatchInputsOutOfRange",
-        f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_OUT_OF_RANGE_RATIO1H}{only} > {number(cfg.out_of_range_warning)}",
+        f"{_unsharded(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_OUT_OF_RANGE_RATIO1H + only)}"
+        f" > {number(cfg.out_of_range_warning)}",
         "warning",
         "Many inputs fall outside the range seen in training.",
         "{{ $value | humanizePercentage }} of feature {{ $labels.feature }} values sent to {{ $labels.model_name }}"
@@ -227,7 +268,7 @@ def _drift_alerts(cfg: AlertsConfig, only: str) -> list[Alert]:
     return alerts
 
 
-def _js_records(s: Selectors, enough: str) -> list[Record]:
+def _js_records(s: Selectors, shard: str, enough: str) -> list[Record]:
     """Jensen-Shannon distance (base 2: 0 alike, 1 disjoint) of each categorical feature's live shares
     against the reference's: the square root of the mean KL divergence of each from their average.
     PromQL evaluates a selector once per mention, and the distance mentions each share four times: the
@@ -236,14 +277,16 @@ def _js_records(s: Selectors, enough: str) -> list[Record]:
     feature = f"{MODEL}, feature"
     categorical = queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CATEGORICAL_FRACTION1H
     categorical_reference = queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CATEGORICAL_REFERENCE_FRACTION
-    live, ref = f"clamp_min({categorical}, 1e-12)", f"clamp_min({categorical_reference}, 1e-12)"
+    live = f"clamp_min({categorical}{{{shard}}}, 1e-12)"
+    ref = f"clamp_min({categorical_reference}{{{shard}}}, 1e-12)"
     mean = f"(({live} + {ref}) / 2)"
     return [
         Record(categorical, f"""
-            {LIVE} unless on ({feature}) max without (instance, job) (
-              modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}}})
+            {LIVE}{{{shard}}} unless on ({feature}) max without (instance, job) (
+              modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}, {shard}}})
             """),
-        Record(categorical_reference, f"{REFERENCE} and on (job, {feature}, bucket) {categorical}"),
+        Record(categorical_reference,
+               f"{REFERENCE}{{{shard}}} and on (job, {feature}, bucket) {categorical}{{{shard}}}"),
         Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_JS1H, f"""
             sqrt(sum by (job, {feature}) ({live} * ln({live} / {mean}) + {ref} * ln({ref} / {mean}))
                  / {number(2 * math.log(2))})
@@ -252,21 +295,28 @@ def _js_records(s: Selectors, enough: str) -> list[Record]:
     ]
 
 
-def _registered_model_records(s: Selectors, enough: str, hour_of) -> dict[str, list[Record]]:
-    """The registered models' records by stage (see ``groups``)."""
+def _version_records(s: Selectors, hour_of) -> list[Record]:
+    """Per model version: the predicted class mix, a regressor's prediction buckets, the missing shares
+    and the share of drifting features, in stage order."""
     cfg = s.config.alerts
     version = f"job, {MODEL}"
     predicted_hour = f"sum_over_time({queries.MODEL_VERSION_MODEL_PREDICTIONS_RATE1M}[1h])"
     prediction_rows = queries.MODEL_VERSION_MODEL_PREDICTION_BUCKET_ROWS_INCREASE1H
     psi = queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H
-    return {"rates": [
+    rates = [
+        Record(queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M,
+               f"sum by ({version}, class) (rate(model_predicted_class_total{{{s.service}}}[1m]))"),
         Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATE1M,
                f"sum by ({version}, feature) (rate(model_input_feature_missing_total{{{s.service}}}[1m]))"),
         Record(queries.MODEL_VERSION_MODEL_PREDICTIONS_RATE1M,
                f'sum by ({version}) (rate(model_predictions_total{{{s.service}, outcome="success"}}[1m]))'),
         Record(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_RATE1M,
                f"sum by ({version}, bucket) (rate(model_prediction_bucket_total{{{s.service}}}[1m]))"),
-    ], "hour": [
+    ]
+    hour = [
+        Record(queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H, hour_of(queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M)),
+        Record(CLASS_ROWS, f"sum without (class) ({queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H})"),
+        Record(CLASS_LIVE, f"{queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_INCREASE1H} / ignoring (class) group_left {CLASS_ROWS}"),
         Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATIO1H, f"""
             sum_over_time({queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATE1M}[1h])
             / on ({version}) group_left {predicted_hour}
@@ -278,7 +328,15 @@ def _registered_model_records(s: Selectors, enough: str, hour_of) -> dict[str, l
         Record(prediction_rows, f"sum without (bucket) ({queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_INCREASE1H})"),
         Record(queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_FRACTION1H,
                f"{queries.MODEL_VERSION_BUCKET_MODEL_PREDICTION_BUCKET_INCREASE1H} / ignoring (bucket) group_left {prediction_rows}"),
-    ], "reference": [
+    ]
+    reference = [
+        Record(
+            queries.MODEL_VERSION_MODEL_PREDICTED_CLASS_PSI1H,
+            f"""
+            sum by ({version}) {_psi(CLASS_LIVE, f'modelwatch_baseline_class_fraction{{{s.exporter}}}', f'{MODEL}, class')}
+            and on ({version}) {CLASS_ROWS} >= {cfg.drift_min_rows}
+            """,
+        ),
         Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_INCREASE_RATIO1H, f"""
             {queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATIO1H}
             - on ({MODEL}, feature) group_left
@@ -293,10 +351,8 @@ def _registered_model_records(s: Selectors, enough: str, hour_of) -> dict[str, l
             (count by ({version}) ({over(psi, cfg, "drift_psi_warning")}) or count by ({version}) ({psi}) * 0)
             / count by ({version}) ({psi})
             """),
-    ], "shape": [
-        Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H,
-               f'sum without (bucket) ({LIVE}{{bucket="{UNSEEN}"}}) {enough}'),
-    ], "categorical": _js_records(s, enough)}
+    ]
+    return rates + hour + reference
 
 
 def _registered_model_alerts(cfg: AlertsConfig, only: str) -> list[Alert]:
@@ -304,7 +360,8 @@ def _registered_model_alerts(cfg: AlertsConfig, only: str) -> list[Alert]:
     alerts = [
         Alert(
             "ModelwatchUnseenCategories",
-            f"{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H}{only} > {number(cfg.unseen_share_warning)}",
+            f"{_unsharded(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H + only)}"
+            f" > {number(cfg.unseen_share_warning)}",
             "warning",
             "A categorical feature receives categories the reference data never had.",
             "{{ $value | humanizePercentage }} of feature {{ $labels.feature }} values sent to " + version +

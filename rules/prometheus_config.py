@@ -10,6 +10,7 @@ from modelwatch.core.config import Config
 from modelwatch.core.runtimes import RUNTIMES
 from modelwatch.core.yaml_text import to_yaml
 from modelwatch.rules.builder import duration
+from modelwatch.rules.drift import shard_relabeling
 
 AUTOSCALER_JOB = "modelwatch-autoscaler"
 
@@ -18,9 +19,20 @@ def scrape_job(name: str, target: str, **extra) -> dict:
     return {"job_name": name, "static_configs": [{"targets": [target]}], **extra}
 
 
+def service_job(config: Config, runtime: str) -> dict:
+    """The model service's scrape job in ``runtime``, its feature series labelled by drift shard."""
+    return {"job_name": config.alerts.service_job, **RUNTIMES[runtime].service_scrape(config),
+            "metric_relabel_configs": shard_relabeling(config)}
+
+
+def exporter_job(config: Config, target: str) -> dict:
+    """The exporter's scrape job: its baseline feature series fall in the same shards as the service's."""
+    return scrape_job(config.alerts.exporter_job, target, metric_relabel_configs=shard_relabeling(config))
+
+
 def prometheus_config(config: Config, rule_dir: Path, extra_jobs: list[dict] | None = None) -> dict:
     prom = config.prometheus
-    service = {"job_name": config.alerts.service_job, **RUNTIMES["local"].service_scrape(config)}
+    service = service_job(config, "local")
     if config.service.metrics_token:
         service["authorization"] = {"type": "Bearer", "credentials": config.service.metrics_token}
     return {
@@ -34,7 +46,7 @@ def prometheus_config(config: Config, rule_dir: Path, extra_jobs: list[dict] | N
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"{prom.host}:{prom.alertmanager_port}"]}]}]},
         "scrape_configs": [
             service,
-            scrape_job(config.alerts.exporter_job, f"{config.exporter.host}:{config.exporter.port}"),
+            exporter_job(config, f"{config.exporter.host}:{config.exporter.port}"),
             scrape_job("prometheus", f"{prom.host}:{prom.port}"),
             scrape_job("alertmanager", f"{prom.host}:{prom.alertmanager_port}"),
             scrape_job(AUTOSCALER_JOB, f"{config.autoscaler.host}:{config.autoscaler.port}"),

@@ -5,11 +5,10 @@ Alertmanager) and alertmanager.yml, from the one configuration."""
 from __future__ import annotations
 
 from modelwatch.core.config import Config
-from modelwatch.core.runtimes import RUNTIMES
 from modelwatch.core.yaml_text import generated_header, to_yaml
 from modelwatch.rules.alertmanager_config import alertmanager_config
 from modelwatch.rules.builder import duration
-from modelwatch.rules.prometheus_config import AUTOSCALER_JOB, scrape_job
+from modelwatch.rules.prometheus_config import AUTOSCALER_JOB, exporter_job, scrape_job, service_job
 
 HEADER = generated_header("modelwatch/generate/compose.py")
 
@@ -22,8 +21,8 @@ def prometheus_config(config: Config) -> dict:
         "rule_files": ["/etc/prometheus/rules/*.rules.yml"],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": ["alertmanager:9093"]}]}]},
         "scrape_configs": [
-            {"job_name": config.alerts.service_job, **RUNTIMES["compose"].service_scrape(config)},
-            scrape_job(config.alerts.exporter_job, "exporter:9188"),
+            service_job(config, "compose"),
+            exporter_job(config, "exporter:9188"),
             scrape_job("haproxy", "haproxy:8404"),
             scrape_job(AUTOSCALER_JOB, "autoscaler:9189"),
             scrape_job("alertmanager", "alertmanager:9093"),

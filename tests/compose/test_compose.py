@@ -71,6 +71,8 @@ def test_prometheus_scrapes_every_replica_under_the_job_names_the_rules_use():
     config = Config()
     assert jobs[config.alerts.service_job]["dns_sd_configs"][0]["names"] == ["model-service"]
     assert config.alerts.exporter_job in jobs and "haproxy" in jobs
+    for job in (config.alerts.service_job, config.alerts.exporter_job):  # both sides of drift in the same shards
+        assert jobs[job]["metric_relabel_configs"][0]["modulus"] == config.prometheus.drift_shards
 
 
 def test_mounts_point_at_the_generated_rules_and_dashboards():

@@ -34,8 +34,8 @@ def test_thresholds_and_selectors_come_from_the_configuration():
     files = rule_files(config)
     assert "slo:sli_error:ratio_rate1h{slo=\"availability\"} > (14.4 * 0.005)" in files["slo.rules.yml"]
     assert 'le="0.1"' in files["slo.rules.yml"]
-    assert "model_version_feature:model_input_feature:psi1h > 0.2\n" in files["drift.rules.yml"]
-    assert "model_version_feature:model_input_feature:psi1h > 0.4\n" in files["drift.rules.yml"]
+    assert "(model_version_feature:model_input_feature:psi1h) > 0.2\n" in files["drift.rules.yml"]
+    assert "(model_version_feature:model_input_feature:psi1h) > 0.4\n" in files["drift.rules.yml"]
     assert 'job="model-service"' not in "".join(files.values())
     assert 'up{job="iris-api"}' in files["platform.rules.yml"]
     # 4 quantile buckets plus one below and one above the training range: 00..05.

@@ -56,6 +56,15 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
             wait_for(prometheus, 'model_input_feature_bucket_total{model_name="penguins", model_version="v2"}',
                      lambda r: len(r) > 0, timeout=PATIENCE)
             wait_for(prometheus, "modelwatch_baseline_prediction_fraction", lambda r: len(r) > 0, timeout=PATIENCE)
+            wait_for(prometheus, 'modelwatch_baseline_feature_fraction{model_name="penguins"}', lambda r: len(r) > 0,
+                     timeout=PATIENCE)
+            # Scrape-time relabelling put each feature's live and reference buckets in one drift shard.
+            shards = {}
+            for side in ("model_input_feature_bucket_total", "modelwatch_baseline_feature_fraction"):
+                for r in query(prometheus, f'group by (model_name, feature, shard) ({side}{{model_name=~"penguins|diabetes"}})'):
+                    shards.setdefault((r["metric"]["model_name"], r["metric"]["feature"]), set()).add(r["metric"]["shard"])
+            assert all(len(found) == 1 for found in shards.values()), shards
+            assert len({s for found in shards.values() for s in found}) > 1  # 16 features spread over the shards
             headers = {"X-API-Key": keys["user"]}
             started = time.time()
             for (name, version), frame in traffic.items():
