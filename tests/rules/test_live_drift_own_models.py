@@ -78,7 +78,8 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
             unseen = _by_version(wait_for(prometheus, "model_version_feature:model_input_feature:unseen_ratio1h"
                                           '{feature="island"}', both, timeout=PATIENCE))
             missing = _by_version(wait_for(prometheus, "model_version_feature:model_input_feature_missing:"
-                                           'baseline_increase1h{feature="sex"}', both, timeout=PATIENCE))
+                                           'baseline_increase1h{model_name="penguins", feature="sex"}', both,
+                                           timeout=PATIENCE))  # diabetes has a "sex" feature too
             psi = _by_version(wait_for(prometheus, 'model_version_feature:model_input_feature:psi1h{model_name="penguins"}',
                                        lambda r: len(r) == 12, timeout=PATIENCE))
             js = _by_version(wait_for(prometheus, 'model_version_feature:model_input_feature:js1h{model_name="penguins"}',
