@@ -13,7 +13,7 @@ import requests
 
 from modelwatch.autoscaler.backends import GunicornWorkers
 from modelwatch.core.errors import ModelwatchError
-from tests.model_service.served import serve
+from tests.model_service.served import every_worker_loaded, serve
 
 pytestmark = pytest.mark.integration
 CLIENTS = 4
@@ -72,7 +72,13 @@ def _share_of_new_workers(state_dir, keys, **settings) -> tuple[dict[str, float]
             old = {r.name for r in backend.replicas()}
             backend.scale_to(3)
             new = [r.name for r in backend.replicas() if r.name not in old]
-            time.sleep(4.0)  # the new workers boot and load the models (their CPU must not count)
+            # The new workers boot and load the models (their CPU must not count): on a busy machine that
+            # took longer than the 4 s once allowed, so wait until each has loaded, then let it settle.
+            deadline = time.monotonic() + 60
+            while not every_worker_loaded(state_dir, process.pid, 3, settings):
+                assert time.monotonic() < deadline, "the new workers did not load the models within 60 s"
+                time.sleep(0.2)
+            time.sleep(1.0)
             before = _cpu_seconds(new)
             time.sleep(3.0)
             after = _cpu_seconds(new)

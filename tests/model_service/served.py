@@ -38,7 +38,7 @@ def serve(state_dir: Path, workers: int = 2, **settings):
             if process.poll() is not None:
                 raise AssertionError(f"modelwatch serve exited: {(state_dir / 'serve.log').read_text()[-2000:]}")
             try:
-                if requests.get(f"{base}/readyz", timeout=5).status_code == 200 and _every_worker_loaded(
+                if requests.get(f"{base}/readyz", timeout=5).status_code == 200 and every_worker_loaded(
                         state_dir, process.pid, workers, settings):
                     break
             except requests.RequestException:
@@ -58,7 +58,7 @@ def serve(state_dir: Path, workers: int = 2, **settings):
         log.close()
 
 
-def _every_worker_loaded(state_dir: Path, master_pid: int, workers: int, settings: dict) -> bool:
+def every_worker_loaded(state_dir: Path, master_pid: int, workers: int, settings: dict) -> bool:
     """/readyz answers from one worker: the others may still be loading the models. A worker that
     loaded a version has set its model_info gauge, so its own livemax file exists."""
     if str(settings.get("instrumentation", "true")).lower() == "false":
