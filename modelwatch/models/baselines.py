@@ -61,9 +61,11 @@ def bucket_matrix(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``bucket_indexes`` of every column of ``values`` (rows x features) against its row of ``edges``
     (``padded_edges``) in one pass: a value's bucket is the number of edges below it, and the first
     edge itself belongs to bucket 1. NaN compares false everywhere: bucket 0 (callers mark it missing)."""
-    counts = (values == edges[:, 0]).astype(np.int64)
+    counts = np.zeros(values.shape, dtype=np.int64)
     for k in range(edges.shape[1]):  # a pass per edge position: a few wide comparisons, not one per value
         counts += values > edges[:, k]
+    if edges.shape[1]:  # no numeric feature at all: no edges, no columns
+        counts += values == edges[:, 0]
     return counts
 
 

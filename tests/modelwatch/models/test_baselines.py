@@ -27,3 +27,7 @@ def test_all_columns_at_once_land_where_each_column_puts_them(columns):
     values = np.array([v + e[:1] for e, v in columns], dtype=np.float64).T
     expected = np.column_stack([bucket_indexes(e, values[:, i]) for i, e in enumerate(edges)])
     assert bucket_matrix(padded_edges(edges), values).tolist() == expected.tolist()
+
+
+def test_a_model_without_numeric_features_buckets_its_batch_into_no_columns():
+    assert bucket_matrix(padded_edges([]), np.zeros((20, 0))).shape == (20, 0)
