@@ -81,7 +81,7 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
         metrics.flusher.start()
     app = RouteRecordingFlask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.service.max_body_bytes
-    keystore = KeyStore(config.paths.keys_file)
+    keystore = KeyStore(config.paths.keys_file, on_reload_failure=metrics.keys_reload_failed if metrics else None)
     openapi = yaml.safe_load(OPENAPI_FILE.read_text())
     servers = _model_servers(config, metrics, watch, rng)
     server = servers[config.model.name]

@@ -132,6 +132,11 @@ class ServiceMetrics:
             ["model_name", "reason"],
             **r,
         )
+        self.keys_reload_failures = Counter(
+            "model_keys_reload_failures_total",
+            "Times a changed keys file could not be read; the keys read before stay in use.",
+            **r,
+        )
         self.auth_failures = Counter(
             "model_auth_failures_total", "Rejected API requests, by reason (missing, unknown, forbidden).", ["reason"], **r
         )
@@ -213,6 +218,9 @@ class ServiceMetrics:
         self.predictions.labels(model.name, model.version, "error").inc(rows)
 
     # -- access -------------------------------------------------------------------------
+    def keys_reload_failed(self) -> None:
+        self.keys_reload_failures.inc()
+
     def auth_failed(self, reason: str) -> None:
         self.auth_failures.labels(reason).inc()
 

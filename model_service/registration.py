@@ -30,8 +30,9 @@ from modelwatch.core.errors import ModelwatchError
 from modelwatch.model_service import libraries
 from modelwatch.model_service.artifacts import Answers, format_of, load_artifact
 from modelwatch.model_service.reference import as_model_input, data_baseline, infer_schema, read_reference
+from modelwatch.core.files import write_json_atomically
 from modelwatch.models.registry import (DATA_BASELINE_FILE, METADATA_FILE, ONNX_FILE, REFERENCE_SAMPLE_FILE, Deployment,
-                                        Registry, sha256_of, write_json_atomically)
+                                        Registry, sha256_of)
 from modelwatch.models.schema import SCHEMA_FILE, TASKS, ModelSchema, apply_overrides
 
 SAMPLE_ROWS = 200  # reference rows the model must answer before anything is written

@@ -74,6 +74,14 @@ def groups(s: Selectors) -> list[Group]:
             " last 10 minutes; the versions already loaded keep serving.",
         ),
         Alert(
+            "ModelwatchKeysFileUnreadable",
+            f"increase(model_keys_reload_failures_total{{{s.service}}}[10m]) > 0",
+            "warning",
+            "The API keys file changed and could not be read.",
+            "{{ $labels.instance }} could not read its changed keys file in the last 10 minutes; it keeps the keys"
+            " it read before, so keys added or removed since then are not in effect.",
+        ),
+        Alert(
             "ModelwatchLibraryVersionMismatch",
             "max by (job, model_name, model_version, library, registered, running)"
             f" (model_library_version_mismatch{{{s.service}}}) == 1",

@@ -30,9 +30,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.action == "remove":
         print(f"removed {store.remove(args.name)} key(s)")
         return 0
-    if args.action == "ensure" and any(c["name"] == args.name for c in store.clients()):
+    key = store.ensure(args.name, args.role) if args.action == "ensure" else store.add(args.name, args.role)
+    if key is None:
         print(f"client {args.name!r} already has a key (it was shown when created; 'modelwatch keys add' makes another)")
         return 0
-    key = store.add(args.name, args.role)
     print(f"API key for {args.name} ({args.role}); it is shown only now:\n{key}")
     return 0

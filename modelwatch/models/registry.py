@@ -30,6 +30,7 @@ from typing import Any
 
 from modelwatch.core.config import MODEL_NAME_PATTERN
 from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.files import write_json_atomically
 
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 ONNX_FILE = "model.onnx"  # a version's portable form
@@ -80,15 +81,6 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def write_json_atomically(path: Path, document: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, path)
 
 
 def _version_key(version: str) -> tuple:

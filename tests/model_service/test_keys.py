@@ -86,3 +86,56 @@ def test_the_file_stores_hashes_and_bad_names_or_roles_are_refused_without_writi
     with pytest.raises(ModelwatchError, match="no key with name or id"):
         store.remove("carol")
     assert keys_file.read_text() == text
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"keys": {}}', '{"keys": [{"id": "x"}]}', '{"keys": [7]}'])
+def test_a_file_that_turns_bad_leaves_the_last_good_keys_in_use_and_is_reported_once(keys_file, content):
+    key = KeyStore(keys_file).add("alice")
+    failures = []
+    service = KeyStore(keys_file, recheck_seconds=0, on_reload_failure=lambda: failures.append(1))
+    keys_file.write_text(content)
+    for _ in range(3):
+        client = service.authenticate(key)
+        assert client is not None and client.name == "alice"
+    assert failures == [1]  # once per change of the file, not once per request
+    with pytest.raises(ModelwatchError, match=f"keys file {keys_file}"):
+        KeyStore(keys_file)  # at start there is no good set to fall back on: a one-line error
+
+
+def test_a_repaired_file_is_read_again(keys_file):
+    KeyStore(keys_file).add("alice")
+    good = keys_file.read_text()
+    service = KeyStore(keys_file, recheck_seconds=0, on_reload_failure=lambda: None)
+    keys_file.write_text("{")
+    assert service.authenticate("mw_000000000000_" + "a" * 32) is None
+    keys_file.write_text(good)
+    bob = KeyStore(keys_file).add("bob")
+    assert service.authenticate(bob).name == "bob"
+
+
+def test_renew_replaces_only_that_clients_keys_in_one_write(keys_file):
+    store = KeyStore(keys_file)
+    old, other = store.add("loadtest"), store.add("alice")
+    new = store.renew("loadtest")
+    service = KeyStore(keys_file)
+    assert service.authenticate(old) is None
+    assert service.authenticate(new).name == "loadtest" and service.authenticate(other).name == "alice"
+    assert [c["name"] for c in store.clients()].count("loadtest") == 1
+    with pytest.raises(ModelwatchError, match="invalid client name"):
+        store.renew("no spaces")
+
+
+def test_a_failed_change_writes_nothing_and_leaves_no_temporary_file(keys_file, monkeypatch):
+    store = KeyStore(keys_file)
+    store.add("alice")
+    before = sorted(p.name for p in keys_file.parent.iterdir())
+    text = keys_file.read_text()
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        store.add("bob")
+    assert keys_file.read_text() == text
+    assert sorted(p.name for p in keys_file.parent.iterdir()) == before
