@@ -5,6 +5,7 @@ the state that ``/metrics`` shows in kube-state-metrics' HPA shape."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -73,6 +74,8 @@ class Controller:
         except PrometheusUnavailable as exc:
             log.warning("metric unavailable: %s", exc)
             return MetricProposal(metric.name, None, None, metric.target)
+        # NaN (0/0 of an idle rate) or an infinity says nothing about load: such a sample counts as missing.
+        samples = [s for s in samples if math.isfinite(s.value)]
         if not metric.per_replica:
             total = samples[0].value if samples else None  # no series at all: missing, not zero
             return MetricProposal.average(total, metric.target, current, metric.name, self.scaler.tolerance)

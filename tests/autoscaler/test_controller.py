@@ -4,6 +4,7 @@ HPA series."""
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -87,6 +88,16 @@ def test_no_series_is_missing_data_not_zero_load():
     ctrl, workers, source, _ = controller(min_replicas=1)
     source.answer = []  # the service has not been scraped yet: not a reason to scale to 1
     assert ctrl.sync().desired == 2 and workers.calls == []
+
+
+@pytest.mark.parametrize("metric", ["requests", "cpu"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_sample_is_missing_data_and_the_replicas_hold(metric, value):
+    ctrl, workers, source, _ = controller(metric, min_replicas=1)
+    source.answer = [Sample({"replica": r.name}, value) for r in workers.list]
+    decision = ctrl.sync()
+    assert decision.desired == 2 and workers.calls == [] and "holding" in decision.reason
+    assert scrape(ctrl)["modelwatch_autoscaler_metric_available"][0][1] == 0.0
 
 
 def test_scale_down_waits_for_the_stabilization_window():
