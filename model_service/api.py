@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from flask import Blueprint, Request, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from modelwatch.model_service.auth import require_key
 from modelwatch.model_service.inputs import InputError
@@ -25,6 +27,21 @@ def json_response(document: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(document), status=status, mimetype="application/json")
 
 
+def _body_within_limit(request: Request) -> bytes:
+    """The body, or a 413 once it passes the limit. Werkzeug checks a declared Content-Length itself, but
+    hands a chunked body (no length; gunicorn sets wsgi.input_terminated) over unlimited."""
+    limit = request.max_content_length
+    if request.content_length is not None or limit is None:
+        return request.get_data(cache=False)
+    chunks, size = [], 0
+    while chunk := request.stream.read(min(1 << 16, limit + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise RequestEntityTooLarge()
+    return b"".join(chunks)
+
+
 def _parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
     """(form pairs, JSON document) of the request body; (None, None) when empty."""
     environ = request.environ
@@ -32,7 +49,7 @@ def _parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
         return None, None
     mimetype = request.mimetype
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
-        data = request.get_data(cache=False)
+        data = _body_within_limit(request)
         try:
             return None, json.loads(data)
         except ValueError as exc:
@@ -40,6 +57,8 @@ def _parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
         except RecursionError:
             raise InputError("body is not valid JSON: nested too deeply", code="invalid_json") from None
     if allow_form and mimetype == FORM_TYPE:
+        if request.content_length is None:  # chunked: werkzeug's form parser would read it unlimited
+            return parse_qsl(_body_within_limit(request).decode("utf-8", "replace"), keep_blank_values=True), None
         return list(request.form.items(multi=True)), None
     accepted = "application/json or application/x-www-form-urlencoded" if allow_form else "application/json"
     raise InputError(
