@@ -18,6 +18,7 @@ import psutil
 
 from modelwatch.core.config import Config
 from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.processes import service_master
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,7 @@ class GunicornWorkers:
         self.pid_file = Path(pid_file)
 
     def _master(self) -> psutil.Process:
-        try:
-            return psutil.Process(int(self.pid_file.read_text().strip()))
-        except (FileNotFoundError, ValueError, psutil.NoSuchProcess):
-            raise ModelwatchError(f"the model service is not running (no live pid in {self.pid_file})") from None
+        return service_master(self.pid_file)  # never a stale pid's unrelated process
 
     def replicas(self) -> list[Replica]:
         master = self._master()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelwatch.core.config import Config
+from modelwatch.core.files import write_atomically
 from modelwatch.core.yaml_text import to_yaml
 from modelwatch.rules import alerts as rule_alerts
 from modelwatch.rules.builder import OUTAGES, Alert
@@ -79,6 +80,4 @@ def alertmanager_config(config: Config) -> dict:
 
 
 def write_alertmanager_config(config: Config, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_yaml(alertmanager_config(config)))
-    return path
+    return write_atomically(path, to_yaml(alertmanager_config(config)))  # webhook URLs may hold secrets

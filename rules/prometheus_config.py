@@ -7,12 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelwatch.core.config import Config
+from modelwatch.core.files import write_atomically
 from modelwatch.core.runtimes import RUNTIMES
 from modelwatch.core.yaml_text import to_yaml
 from modelwatch.rules.builder import duration
 from modelwatch.rules.drift import shard_relabeling
 
 AUTOSCALER_JOB = "modelwatch-autoscaler"
+EDGE_JOB = "modelwatch-edge"  # HAProxy in front of the local service
 
 
 def scrape_job(name: str, target: str, **extra) -> dict:
@@ -50,12 +52,11 @@ def prometheus_config(config: Config, rule_dir: Path, extra_jobs: list[dict] | N
             scrape_job("prometheus", f"{prom.host}:{prom.port}"),
             scrape_job("alertmanager", f"{prom.host}:{prom.alertmanager_port}"),
             scrape_job(AUTOSCALER_JOB, f"{config.autoscaler.host}:{config.autoscaler.port}"),
+            *([scrape_job(EDGE_JOB, f"{config.service.host}:{config.edge.metrics_port}")] if config.edge.enabled else []),
             *(extra_jobs or []),
         ],
     }
 
 
 def write_prometheus_config(config: Config, path: Path, rule_dir: Path, extra_jobs: list[dict] | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_yaml(prometheus_config(config, rule_dir, extra_jobs)))
-    return path
+    return write_atomically(path, to_yaml(prometheus_config(config, rule_dir, extra_jobs)))  # it may hold the token

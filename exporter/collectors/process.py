@@ -16,6 +16,9 @@ from typing import Iterable
 import psutil
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.processes import service_master
+
 
 def _family(kind, name, text, labels):
     return (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(name, text, labels=labels)
@@ -32,11 +35,11 @@ class ProcessCollector:
         found: dict[int, psutil.Process] = {}
         if self.pid_file is not None:
             try:
-                master = psutil.Process(int(self.pid_file.read_text().strip()))
+                master = service_master(self.pid_file)
                 found[master.pid] = master
                 found.update((child.pid, child) for child in master.children(recursive=True))
-            except (FileNotFoundError, ValueError, psutil.NoSuchProcess):
-                pass  # not running: no series, and the collector still succeeds
+            except (ModelwatchError, psutil.NoSuchProcess):
+                pass  # not running (or a stale pid file): no series, and the collector still succeeds
         if self.pattern is not None:
             for process in psutil.process_iter(["cmdline"]):
                 if self.pattern.search(" ".join(process.info["cmdline"] or [])):

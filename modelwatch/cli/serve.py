@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.multiprocess import ENV_VAR
 from modelwatch.models.registry import Registry
 from modelwatch.core import extras
@@ -43,10 +44,13 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if not registry.versions() and not Registry.models(config.paths.registry_dir):
         raise ModelwatchError(f"no models in {config.paths.registry_dir}: register yours (modelwatch models add) "
                               "or make the example (modelwatch train)")
-    check_port_free(host, port)
+    KeyStore(config.paths.keys_file)  # a corrupt keys file is one line here, not a traceback per worker
+    if not config.service.socket:
+        check_port_free(host, port)
     config.paths.run_dir.mkdir(parents=True, exist_ok=True)
     env[ENV_VAR] = str(config.paths.multiproc_dir.resolve())
     command = [sys.executable, "-m", "gunicorn", "--config", "python:modelwatch.model_service.gunicorn_conf", "modelwatch.model_service.wsgi:app"]
-    print(f"serving {config.model.name} on http://{host}:{port} (API /api/v1, docs /api/docs, metrics /metrics)", flush=True)
+    where = f"unix:{config.service.socket}" if config.service.socket else f"http://{host}:{port}"
+    print(f"serving {config.model.name} on {where} (API /api/v1, docs /api/docs, metrics /metrics)", flush=True)
     os.execve(sys.executable, command, env)
     return 0  # not reached

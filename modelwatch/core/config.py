@@ -104,6 +104,28 @@ class ServiceConfig:
     # worker also writes its own before answering a scrape, so only the other
     # workers' last interval can be missing from a scrape.
     metrics_flush_seconds: float = 1.0
+    # Serve on this unix socket instead of host:port. The local stack sets it when
+    # its edge proxy takes host:port (see EdgeConfig); empty: TCP on host:port.
+    socket: str = ""
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """HAProxy in front of the local service (``modelwatch up``). It listens on
+    service.host:service.port and hands gunicorn only complete requests, over a unix
+    socket: a client that stalls mid-request holds an HAProxy connection (cheap, event
+    driven), never one of gunicorn's few worker threads."""
+
+    enabled: bool = True
+    # The whole request head (and a body up to 16 KiB) must arrive within this; else 408.
+    request_timeout_seconds: float = 5.0
+    # An idle client connection (between or inside requests) is closed after this.
+    client_timeout_seconds: float = 30.0
+    # A request that waited this long for the service to answer gets a 504.
+    server_timeout_seconds: float = 60.0
+    max_connections: int = 4096
+    # HAProxy's own Prometheus metrics (what clients saw, 5xx it made itself included).
+    metrics_port: int = 9101
 
 
 @dataclass(frozen=True)
@@ -296,6 +318,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    edge: EdgeConfig = field(default_factory=EdgeConfig)
     exporter: ExporterConfig = field(default_factory=ExporterConfig)
     slo: SloConfig = field(default_factory=SloConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
@@ -312,6 +335,11 @@ class Config:
         for name in ("metrics_flush_seconds", "reload_poll_seconds"):
             if getattr(self.service, name) <= 0:
                 problems.append(f"service.{name}: must be above 0")
+        for name in ("request_timeout_seconds", "client_timeout_seconds", "server_timeout_seconds"):
+            if getattr(self.edge, name) <= 0:
+                problems.append(f"edge.{name}: must be above 0")
+        if self.edge.max_connections < 1 or not 1 <= self.edge.metrics_port <= 65535:
+            problems.append("edge.max_connections, edge.metrics_port: must be at least 1 (a port at most 65535)")
         if self.exporter.process_pattern:
             try:
                 re.compile(self.exporter.process_pattern)

@@ -20,15 +20,17 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import psutil
 import requests
 
 from modelwatch.core.config import Config, config_to_yaml
 from modelwatch.core.errors import ModelwatchError
 from modelwatch.core.ports import check_port_free
+from modelwatch.core.processes import RecordedProcess
+from modelwatch.core.files import write_atomically, write_json_atomically
+from modelwatch.local.edge import haproxy_config
 
 
 @dataclass(frozen=True)
@@ -58,16 +60,22 @@ class Paths:
         self.rules = self.prometheus_dir / "rules"
         self.prometheus_data = root / "prometheus"
         self.alertmanager_data = root / "alertmanager"
+        self.edge_config = self.stack / "haproxy.cfg"
+        self.service_socket = root / "run" / "service.sock"
 
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 
 
 def components(config: Config, paths: Paths) -> list[Component]:
-    """In start order: what others depend on comes first."""
+    """In start order: what others depend on comes first. With the edge, the service's health is
+    asked through it, so "healthy" means that clients reach a ready service."""
     python = [sys.executable, "-m", "modelwatch"]
     prom, svc, exp, scaler = config.prometheus, config.service, config.exporter, config.autoscaler
+    edge = [Component("edge", ["haproxy", "-db", "-f", str(paths.edge_config)], svc.host, config.edge.metrics_port,
+                      "/healthz")] if config.edge.enabled else []
     return [
+        *edge,
         Component("service", [*python, "serve"], svc.host, svc.port, "/readyz"),
         Component("exporter", [*python, "exporter"], exp.host, exp.port, "/metrics"),
         Component("alertmanager", [
@@ -117,42 +125,41 @@ def _last_line(path: Path) -> str:
 
 class Stack:
     def __init__(self, config: Config):
-        self.config = config
         self.paths = Paths(config)
+        if config.edge.enabled and not config.service.socket:  # the edge takes host:port
+            config = replace(config, service=replace(config.service, socket=str(self.paths.service_socket.resolve())))
+        self.config = config
         self.components = components(config, self.paths)
 
     # -- the record of started processes ---------------------------------------------------
-    def _read_record(self) -> dict[str, int]:
+    def _read_record(self) -> dict[str, RecordedProcess]:
+        """Components recorded by ``up``, each with its pid and start time (see core.processes)."""
         try:
-            return json.loads(self.paths.record.read_text())
+            stored = json.loads(self.paths.record.read_text())
         except (FileNotFoundError, ValueError):
             return {}
+        record = {name: RecordedProcess.from_record(value) for name, value in stored.items()} if isinstance(stored, dict) else {}
+        return {name: process for name, process in record.items() if process is not None}
 
-    def _write_record(self, record: dict[str, int]) -> None:
-        self.paths.stack.mkdir(parents=True, exist_ok=True)
-        temporary = self.paths.record.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record))
-        temporary.replace(self.paths.record)
+    def _write_record(self, record: dict[str, RecordedProcess]) -> None:
+        write_json_atomically(self.paths.record, {name: process.to_record() for name, process in record.items()})
 
     def running(self) -> dict[str, int]:
-        """Recorded components whose process is still alive."""
-        alive = {}
-        for name, pid in self._read_record().items():
-            try:
-                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                    alive[name] = pid
-            except psutil.NoSuchProcess:
-                pass
-        return alive
+        """Recorded components whose process is still alive (and still the one recorded)."""
+        return {name: process.pid for name, process in self._read_record().items() if process.live() is not None}
 
     # -- up ----------------------------------------------------------------------------------
     def preflight(self) -> None:
         """Everything that can be checked before starting anything, one line each."""
         if self.running():
             raise ModelwatchError("the stack is already running (modelwatch status; modelwatch down stops it)")
-        for binary in ("prometheus", "prometheus-alertmanager"):
-            if shutil.which(binary) is None:
-                raise ModelwatchError(f"{binary} is not installed (apt-get install prometheus prometheus-alertmanager)")
+        binaries = ["prometheus", "prometheus-alertmanager", *(["haproxy"] if self.config.edge.enabled else [])]
+        missing = [binary for binary in binaries if shutil.which(binary) is None]
+        if missing:
+            without_edge = "; or set edge.enabled: false" if "haproxy" in missing else ""
+            verb = "is" if len(missing) == 1 else "are"
+            raise ModelwatchError(f"{' and '.join(missing)} {verb} not installed (apt-get install {' '.join(missing)}"
+                                  f"{without_edge})")
         for component in self.components:
             try:
                 check_port_free(component.host, component.port)
@@ -167,15 +174,17 @@ class Stack:
         write_rule_files(self.config, self.paths.rules)
         write_prometheus_config(self.config, self.paths.prometheus_dir / "prometheus.yml", self.paths.rules.resolve())
         write_alertmanager_config(self.config, self.paths.prometheus_dir / "alertmanager.yml")
+        if self.config.edge.enabled:
+            write_atomically(self.paths.edge_config, haproxy_config(self.config, Path(self.config.service.socket)))
 
     def up(self, progress=lambda message: None, timeout: float = 60.0) -> list[Component]:
         self.preflight()
         self.write_configuration()
         self.paths.logs.mkdir(parents=True, exist_ok=True)
-        record: dict[str, int] = {}
+        record: dict[str, RecordedProcess] = {}
         # Every component reads exactly this configuration (the caller may have changed it in code).
         config_file = self.paths.stack / "modelwatch.yaml"
-        config_file.write_text(config_to_yaml(self.config))
+        write_atomically(config_file, config_to_yaml(self.config))  # the metrics token and the probe's key
         env = dict(os.environ, MODELWATCH_CONFIG=str(config_file.resolve()),
                    MODELWATCH_PATHS__STATE_DIR=str(Path(self.config.paths.state_dir).resolve()))
         try:
@@ -183,7 +192,7 @@ class Stack:
                 progress(f"starting {component.name}")
                 with open(self.paths.log(component.name), "w") as log:
                     process = subprocess_start(component.argv, log, env)
-                record[component.name] = process.pid
+                record[component.name] = RecordedProcess.of(process.pid)
                 self._write_record(record)  # recorded before waiting: down can stop it even if up is killed
                 self._wait_healthy(component, process, timeout)
         except BaseException:
@@ -209,22 +218,25 @@ class Stack:
         self.paths.record.unlink(missing_ok=True)
         return stopped
 
-    def _stop(self, record: dict[str, int], grace: float = 35.0) -> list[str]:
-        """Stop in reverse start order: SIGTERM to each process group, SIGKILL after ``grace``."""
+    def _stop(self, record: dict[str, RecordedProcess], grace: float = 35.0) -> list[str]:
+        """Stop in reverse start order: SIGTERM to each process group, SIGKILL after ``grace``. A recorded
+        pid that now names another process (reused after a crash or reboot) is left alone."""
         stopped = []
         for name in reversed([c.name for c in self.components if c.name in record]):
-            pid = record[name]
+            recorded = record[name]
+            if recorded.live() is None:
+                continue
             try:
-                os.killpg(pid, signal.SIGTERM)
+                os.killpg(recorded.pid, signal.SIGTERM)
             except ProcessLookupError:
                 continue
             stopped.append(name)
             deadline = time.monotonic() + grace
-            while _alive(pid) and time.monotonic() < deadline:
+            while recorded.live() is not None and time.monotonic() < deadline:
                 time.sleep(0.1)
-            if _alive(pid):
+            if recorded.live() is not None:
                 try:
-                    os.killpg(pid, signal.SIGKILL)
+                    os.killpg(recorded.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
         return stopped
@@ -248,13 +260,6 @@ class Stack:
             return len(GunicornWorkers(self.config.paths.service_pid_file).replicas())
         except ModelwatchError:
             return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def subprocess_start(argv: list[str], log, env: dict) -> subprocess.Popen:

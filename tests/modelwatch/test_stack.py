@@ -26,6 +26,7 @@ def stack_env(state_dir, **extra) -> dict[str, str]:
     env = {
         "PATHS__STATE_DIR": str(state_dir), "SERVICE__PORT": free_port(), "EXPORTER__PORT": free_port(),
         "PROMETHEUS__PORT": free_port(), "PROMETHEUS__ALERTMANAGER_PORT": free_port(), "AUTOSCALER__PORT": free_port(),
+        "EDGE__METRICS_PORT": free_port(),
         **extra,
     }
     return {f"MODELWATCH_{k}": str(v) for k, v in env.items()}
@@ -53,16 +54,18 @@ def test_up_status_down(env, state_dir, capsys):
         assert f"http://127.0.0.1:{env['MODELWATCH_' + port]}" in out and name in out
     assert main(["status"]) == 0
     status = capsys.readouterr().out
-    assert status.count("healthy") == 5 and "service replicas (gunicorn workers): 2" in status
+    assert status.count("healthy") == 6 and "service replicas (gunicorn workers): 2" in status
     config = make_config(state_dir, **{k[len("MODELWATCH_"):]: v for k, v in env.items() if k != "MODELWATCH_PATHS__STATE_DIR"})
     pids = list(Stack(config).running().values())
-    assert len(pids) == 5
-    # Prometheus scrapes every component with the project's rules loaded.
+    assert len(pids) == 6
+    # Prometheus scrapes every component with the project's rules loaded; the service, through the edge.
     prometheus = f"http://127.0.0.1:{env['MODELWATCH_PROMETHEUS__PORT']}"
     groups = requests.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
     assert any(g["name"] == "modelwatch-drift.rules" for g in groups)
+    edge = requests.get(f"http://127.0.0.1:{env['MODELWATCH_EDGE__METRICS_PORT']}/metrics", timeout=5).text
+    assert 'haproxy_backend_http_responses_total{proxy="service",code="2xx"}' in edge
     assert main(["down"]) == 0
-    assert "stopped autoscaler, prometheus, alertmanager, exporter, service" in capsys.readouterr().out
+    assert "stopped autoscaler, prometheus, alertmanager, exporter, service, edge" in capsys.readouterr().out
     assert _gone(pids)
     assert main(["status"]) == 1  # nothing healthy
 
@@ -115,7 +118,7 @@ def test_down_cleans_up_after_an_up_that_was_killed(env, state_dir):
         time.sleep(0.1)
     up.send_signal(signal.SIGKILL)
     up.wait()
-    pids = list(json.loads(record.read_text()).values())
+    pids = [entry["pid"] for entry in json.loads(record.read_text()).values()]
     assert not _gone(pids)  # left running by the killed up
     assert main(["down"]) == 0
     assert _gone(pids) and not record.exists()
