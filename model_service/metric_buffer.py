@@ -44,7 +44,7 @@ class EventColumns:
 
     def extend_rows(self, rows: np.ndarray) -> None:
         """Append a block of rows (n x width) as its bytes: one atomic C call, no float objects."""
-        self._data.frombytes(np.ascontiguousarray(rows, dtype=np.float64).tobytes())
+        self._data.frombytes(memoryview(np.ascontiguousarray(rows, dtype=np.float64)).cast("B"))  # no bytes copy
 
     def drain(self) -> np.ndarray:
         data = self._data

@@ -76,10 +76,14 @@ class TabularApi:
             return
         names, edges = model.numeric_features
         # the model's input frame holds the numbers already (missing as NaN); the fast evaluator builds none
-        values = (frame[list(names)].to_numpy(dtype=np.float64) if frame is not None else
-                  np.array([[np.nan if row[name] is None else row[name] for name in names] for row in rows],
-                           dtype=np.float64).reshape(len(rows), len(names)))
-        numeric = dict(zip(names, np.where(np.isnan(values), -1, bucket_matrix(edges, values)).T))
+        if frame is None:
+            values = np.array([[np.nan if row[name] is None else row[name] for name in names] for row in rows],
+                              dtype=np.float64).reshape(len(rows), len(names))
+        elif len(frame.columns) == len(names) and tuple(frame.columns) == names:
+            values = frame.to_numpy(dtype=np.float64)  # all numeric: the frame's one block as is, no column selection
+        else:
+            values = frame[list(names)].to_numpy(dtype=np.float64)
+        numeric = dict(zip(names, np.where(np.isnan(values), -1.0, bucket_matrix(edges, values)).T))
         columns = [numeric[feature.name] if feature.name in numeric else
                    model.buckets[feature.name].categorical_events([row[feature.name] for row in rows])
                    for feature in model.schema.features]

@@ -60,12 +60,17 @@ def padded_edges(edges: Sequence[Sequence[float]]) -> np.ndarray:
 def bucket_matrix(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``bucket_indexes`` of every column of ``values`` (rows x features) against its row of ``edges``
     (``padded_edges``) in one pass: a value's bucket is the number of edges below it, and the first
-    edge itself belongs to bucket 1. NaN compares false everywhere: bucket 0 (callers mark it missing)."""
-    counts = np.zeros(values.shape, dtype=np.int64)
-    for k in range(edges.shape[1]):  # a pass per edge position: a few wide comparisons, not one per value
-        counts += values > edges[:, k]
-    if edges.shape[1]:  # no numeric feature at all: no edges, no columns
-        counts += values == edges[:, 0]
+    edge itself belongs to bucket 1. NaN compares false everywhere: bucket 0 (callers mark it missing).
+    The counts are the narrowest unsigned integers that hold them (uint8 for up to 254 edges)."""
+    width = edges.shape[1]
+    counts = np.zeros(values.shape, dtype=np.min_scalar_type(width + 1))
+    above = np.empty(values.shape, dtype=bool)  # reused: a pass allocates nothing
+    for k in range(width):  # a pass per edge position: a few wide comparisons, not one per value
+        np.greater(values, edges[:, k], out=above)
+        counts += above.view(np.uint8)
+    if width:  # no numeric feature at all: no edges, no columns
+        np.equal(values, edges[:, 0], out=above)
+        counts += above.view(np.uint8)
     return counts
 
 

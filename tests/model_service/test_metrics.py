@@ -80,9 +80,22 @@ def test_out_of_range_inputs_land_in_edge_buckets(client, keys, registry, app):
     assert value(registry, "model_input_feature_bucket_total", feature="sw", bucket=last, **model) == 1
 
 
-def test_a_large_batch_through_the_fast_evaluator_lands_where_single_rows_do(client, keys, registry, app):
-    """The fast evaluator builds no input frame: a batch above the plain-Python size is bucketed from its rows."""
+@pytest.mark.parametrize("predictor", ["fast", "native"])
+def test_a_large_batch_lands_where_single_rows_do(config, keys, predictor):
+    """Above the plain-Python size a batch is bucketed from its rows (the fast evaluator builds no input
+    frame) or from the model's all-numeric input frame (native scikit-learn)."""
+    from dataclasses import replace
+
+    from prometheus_client import CollectorRegistry
+
+    from modelwatch.model_service.app import create_app
+
+    registry = CollectorRegistry()
+    app = create_app(replace(config, service=replace(config.service, predictor=predictor)), registry=registry,
+                     watch=False)
+    client = app.test_client()
     loaded = app.extensions["modelwatch"]["server"].state.models["v1"]
+    assert hasattr(loaded.artifact, "predict_rows") == (predictor == "fast")  # the fast evaluator reads rows
     rows = [[4.0 + 0.1 * i, 2.0 + 0.05 * i, 1.0 + 0.2 * i, 0.1 * i] for i in range(40)]
     assert client.post("/api/v1/predict", json={"instances": rows}, headers={"X-API-Key": keys["user"]}).status_code == 200
     model = {"model_name": "iris", "model_version": "v1"}

@@ -31,3 +31,11 @@ def test_all_columns_at_once_land_where_each_column_puts_them(columns):
 
 def test_a_model_without_numeric_features_buckets_its_batch_into_no_columns():
     assert bucket_matrix(padded_edges([]), np.zeros((20, 0))).shape == (20, 0)
+
+
+def test_features_with_more_edges_than_a_byte_counts_get_wider_counts():
+    edges = [list(np.linspace(0.0, 1.0, 300))]
+    values = np.array([[-1.0], [0.0], [0.5], [1.0], [2.0]])
+    counts = bucket_matrix(padded_edges(edges), values)
+    assert counts.dtype == np.uint16
+    assert counts[:, 0].tolist() == bucket_indexes(edges[0], values[:, 0]).tolist() == [0, 1, 150, 299, 300]
