@@ -14,7 +14,7 @@ from modelwatch.model_service.auth import require_key
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.metrics import ServiceMetrics
-from modelwatch.models.registry import Deployment
+from modelwatch.models.registry import Deployment, RegistryNotWritable
 from modelwatch.model_service.serving import request_reload
 from modelwatch.model_service.tabular_api import TabularApi
 from modelwatch.core.errors import ModelwatchError
@@ -166,7 +166,11 @@ def create_api(keystore: KeyStore, metrics: ServiceMetrics | None, tabular: Tabu
             server.reload()
         except ModelwatchError as exc:
             raise InputError(str(exc), status=409, code="reload_rejected") from None
-        request_reload(server.registry)  # the other workers follow
+        try:
+            request_reload(server.registry)  # the other workers follow
+        except RegistryNotWritable as exc:
+            raise InputError(f"this worker reloaded, the others were not told: {exc}", status=503,
+                             code="registry_not_writable") from None
         return json_response(deployment_document())
 
     @api.route("/admin/deployment", methods=["GET"])
@@ -197,6 +201,8 @@ def create_api(keystore: KeyStore, metrics: ServiceMetrics | None, tabular: Tabu
             raise InputError("invalid deployment: " + "; ".join(problems), problems[0].split(":")[0])
         try:
             server.deploy(deployment)
+        except RegistryNotWritable as exc:
+            raise InputError(str(exc), status=503, code="registry_not_writable") from None
         except ModelwatchError as exc:
             raise InputError(str(exc), status=409, code="deployment_rejected") from None
         return json_response(deployment_document())

@@ -109,8 +109,12 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
             name, reason = next(iter(waiting.items()))
             return json_response({"status": "not ready", "reason": f"{name}: {reason}"}, 503)
         state = server.state
-        return json_response({"status": "ready", "versions": list(state.models) if state else [],
-                              "models": {name: list(s.state.models) for name, s in serving.items()}})
+        document = {"status": "ready", "versions": list(state.models) if state else [],
+                    "models": {name: list(s.state.models) for name, s in serving.items()}}
+        behind = {name: s.last_error for name, s in serving.items() if s.behind}
+        if behind:  # still ready (the versions loaded before serve), but not what the registry says
+            document["behind_deployment"] = behind
+        return json_response(document)
 
     @app.get("/metrics")
     def metrics_endpoint():

@@ -14,6 +14,7 @@ from modelwatch.model_service.gunicorn_worker import RecyclingThreadWorker
 from modelwatch.models.registry import Registry
 from modelwatch.model_service.serving import request_reload
 from modelwatch.core.config import load_config
+from modelwatch.core.errors import ModelwatchError
 
 _config = load_config()
 _service = _config.service
@@ -60,7 +61,10 @@ def when_ready(server):
 
     def reload_models():
         server.log.info("SIGHUP: workers reload models from %s", registry.model_dir)
-        request_reload(registry)
+        try:
+            request_reload(registry)
+        except ModelwatchError as exc:  # an exception here would end the master: say why and keep serving
+            server.log.error("SIGHUP: %s", exc)
 
     # The arbiter looks handlers up on the instance: HUP reloads models, not workers.
     server.handle_hup = reload_models

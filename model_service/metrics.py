@@ -126,6 +126,14 @@ class ServiceMetrics:
             multiprocess_mode="livemax",
             **r,
         )
+        self.deployment_current = Gauge(
+            "model_deployment_current",
+            "1 while every worker serves the registry's current deployment; 0 while one is behind it (its "
+            "reload of a changed deployment keeps failing and is being retried).",
+            ["model_name"],
+            multiprocess_mode="livemin",
+            **r,
+        )
         self.reload_failures = Counter(
             "model_reload_failures_total",
             "Rejected loads of a model version, by reason (missing, checksum, unreadable, mismatch).",
@@ -210,6 +218,10 @@ class ServiceMetrics:
 
     def reload_succeeded(self, model_name: str) -> None:
         self.last_reload.labels(model_name).set(time.time())
+        self.deployment_current.labels(model_name).set(1)
+
+    def deployment_current_is(self, model_name: str, current: bool) -> None:
+        self.deployment_current.labels(model_name).set(1 if current else 0)
 
     def reload_failed(self, model_name: str, reason: str) -> None:
         self.reload_failures.labels(model_name, reason).inc()

@@ -22,7 +22,7 @@ from typing import Callable
 
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.tabular import TabularModel, load_version
-from modelwatch.models.registry import Deployment, ModelLoadError, Registry
+from modelwatch.models.registry import Deployment, ModelLoadError, Registry, RegistryNotWritable
 from modelwatch.core.errors import ModelwatchError
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,15 @@ class ServingState:
 
 
 def request_reload(registry: Registry) -> None:
-    """Ask every worker serving from this registry to reload."""
+    """Ask every worker serving from this registry to reload (RegistryNotWritable when it cannot)."""
     path = registry.model_dir / RELOAD_REQUEST_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        handle.write("reload\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            handle.write("reload\n")
+    except OSError as exc:
+        raise RegistryNotWritable(f"cannot ask the workers to reload: {path} is not writable ({exc.strerror}); "
+                                  "restart the service to load a new registry") from None
 
 
 def _stamp(path: Path) -> tuple | None:
@@ -68,6 +72,7 @@ class ModelServer:
         self.rng = rng
         self.state: ServingState | None = None
         self.last_error: str | None = None
+        self.behind = False  # a changed deployment is not served yet: its reload failed and is retried
         self._lock = threading.Lock()  # one reload at a time
         self._stop = threading.Event()
         # Taken before the first load, so a change made while loading is not missed.
@@ -78,44 +83,48 @@ class ModelServer:
     def _watched(self) -> tuple:
         return (_stamp(self.registry.deployment_file), _stamp(self.registry.model_dir / RELOAD_REQUEST_FILE))
 
-    def reload(self) -> ServingState:
+    def reload(self, count_failure: bool = True) -> ServingState:
         """Load the deployment from the registry; on failure keep serving and raise."""
         with self._lock:
             try:
                 deployment = self.registry.deployment()
             except ModelwatchError as exc:
-                self._failed("missing", str(exc))
+                self._failed("missing", str(exc), count_failure)
                 raise
-            return self._switch(deployment)
+            return self._switch(deployment, count_failure=count_failure)
 
     def deploy(self, deployment: Deployment) -> ServingState:
         """Verify the versions, then write the deployment and serve it (blue/green, canary)."""
         with self._lock:
             return self._switch(deployment, persist=True)
 
-    def _switch(self, deployment: Deployment, persist: bool = False) -> ServingState:
+    def _switch(self, deployment: Deployment, persist: bool = False, count_failure: bool = True) -> ServingState:
         try:
             models = {v: load_version(self.registry, v, self.predictor_kind) for v in deployment.versions}
         except ModelLoadError as exc:
-            self._failed(exc.reason, str(exc))
+            self._failed(exc.reason, str(exc), count_failure)
             raise
         if persist:
             self.registry.set_deployment(deployment)
         new = ServingState(deployment, models)
+        if self.metrics:  # series before the switch: a request may use a new version the moment it is in
+            for version, model in models.items():
+                self.metrics.model_loaded(model, new.role(version))
         old, self.state = self.state, new
         self.last_error = None
         if self.metrics:
-            if old:
-                for version, model in old.models.items():
+            serving = {(version, new.role(version)) for version in models}
+            for version, model in (old.models.items() if old else ()):
+                if (version, old.role(version)) not in serving:
                     self.metrics.model_unloaded(model, old.role(version))
-            for version, model in models.items():
-                self.metrics.model_loaded(model, new.role(version))
             self.metrics.reload_succeeded(self.registry.model_name)
         log.info("serving %s", ", ".join(f"{v} ({new.role(v)})" for v in deployment.versions))
         return new
 
-    def _failed(self, reason: str, message: str) -> None:
+    def _failed(self, reason: str, message: str, count: bool = True) -> None:
         self.last_error = message
+        if not count:  # a retry of a change already reported
+            return
         log.error("reload rejected, current versions keep serving: %s", message)
         if self.metrics:
             self.metrics.reload_failed(self.registry.model_name, reason)
@@ -129,17 +138,28 @@ class ModelServer:
         return state.models[deployment.stable]
 
     def watch(self, poll_seconds: float) -> threading.Thread:
-        """Reload whenever the deployment or the reload-request file changes."""
+        """Reload whenever the deployment or the reload-request file changes. A reload that fails is tried
+        again every poll until it succeeds (a file unreadable for a moment must not leave this worker on
+        the old deployment for good), counted once per change; the worker says it is behind meanwhile."""
 
         def loop():
             while not self._stop.wait(poll_seconds):
-                current = self._watched()
-                if current != self._seen:
+                try:
+                    current = self._watched()
+                    if current == self._seen and not self.behind:
+                        continue
+                    retry = current == self._seen
                     self._seen = current
                     try:
-                        self.reload()
+                        self.reload(count_failure=not retry)
+                        self.behind = False
                     except ModelwatchError:
-                        pass  # counted and logged; the current state keeps serving
+                        self.behind = True  # logged (and counted, the first time); the current state keeps serving
+                except Exception as exc:  # the watcher must outlive anything one poll meets
+                    log.exception("watching %s failed; trying again in %g s", self.registry.model_dir, poll_seconds)
+                    self.last_error, self.behind = f"{type(exc).__name__}: {exc}", True
+                if self.metrics:
+                    self.metrics.deployment_current_is(self.registry.model_name, not self.behind)
 
         thread = threading.Thread(target=loop, name="model-reload-watcher", daemon=True)
         thread.start()

@@ -74,6 +74,15 @@ def groups(s: Selectors) -> list[Group]:
             " last 10 minutes; the versions already loaded keep serving.",
         ),
         Alert(
+            "ModelwatchDeploymentNotServed",
+            f"min by (job, instance, model_name) (model_deployment_current{{{s.service}}}) == 0",
+            "warning",
+            "A replica does not serve the registry's current deployment.",
+            "A worker of {{ $labels.instance }} has failed to load the changed deployment of"
+            " {{ $labels.model_name }} for 5 minutes and keeps serving the versions it had; it retries every poll.",
+            for_="5m",
+        ),
+        Alert(
             "ModelwatchKeysFileUnreadable",
             f"increase(model_keys_reload_failures_total{{{s.service}}}[10m]) > 0",
             "warning",

@@ -88,6 +88,10 @@ def _version_key(version: str) -> tuple:
     return (0, int(match.group(1)), "") if match else (1, 0, version)
 
 
+class RegistryNotWritable(ModelwatchError):
+    """The registry is read-only (an image's baked-in registry) or its disk is full: nothing was changed."""
+
+
 class Registry:
     def __init__(self, root: Path, model_name: str):
         self.root = Path(root)
@@ -178,7 +182,10 @@ class Registry:
         problems += [f"unknown model version {v!r}" for v in missing]
         if problems:
             raise ModelwatchError("invalid deployment: " + "; ".join(problems))
-        write_json_atomically(self.deployment_file, asdict(deployment))
+        try:
+            write_json_atomically(self.deployment_file, asdict(deployment))
+        except OSError as exc:
+            raise RegistryNotWritable(f"cannot write {self.deployment_file}: {exc.strerror}") from None
 
     # -- removal ----------------------------------------------------------------------
     def serving_versions(self) -> tuple[str, ...]:

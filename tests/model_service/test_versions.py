@@ -151,3 +151,57 @@ def test_service_without_any_model_is_not_ready(tmp_path, keys):
     response = client.get("/readyz")
     assert response.status_code == 503 and "modelwatch train" in response.get_json()["reason"]
     assert client.get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": keys["user"]}).status_code in (401, 503)
+
+
+def test_a_new_versions_series_exist_before_requests_can_reach_it(config):
+    from modelwatch.model_service.metrics import ServiceMetrics
+
+    metrics = ServiceMetrics(CollectorRegistry())
+    server = ModelServer(Registry(config.paths.registry_dir, "iris"), "fast", metrics)
+    server.reload()
+    reachable_while_set_up = {}
+    set_up = metrics.model_loaded
+
+    def spy(model, role):
+        reachable_while_set_up[model.version] = model.version in (server.state.models if server.state else {})
+        set_up(model, role)
+
+    metrics.model_loaded = spy
+    server.deploy(Deployment("v1", "v2", 0.5))
+    assert reachable_while_set_up == {"v1": True, "v2": False}  # v2 in the state only once its series exist
+
+
+def test_a_watcher_retries_a_failed_reload_counts_it_once_and_survives_any_error(config, monkeypatch):
+    import time
+
+    from modelwatch.model_service.metrics import ServiceMetrics
+
+    registry = CollectorRegistry()
+    metrics = ServiceMetrics(registry)
+    server = ModelServer(Registry(config.paths.registry_dir, "iris"), "fast", metrics)
+    server.reload()
+    artifact = config.paths.registry_dir / "iris" / "v2" / "model.skops"
+    hidden = artifact.with_name("hidden")
+    artifact.rename(hidden)
+    server.watch(0.02)
+    try:
+        Registry(config.paths.registry_dir, "iris").set_deployment(Deployment("v2"))
+        time.sleep(0.3)  # many polls, each retrying
+        assert server.behind and server.state.deployment.stable == "v1"
+        metrics.flush()
+        failures = sum(registry.get_sample_value("model_reload_failures_total", {"model_name": "iris", "reason": r}) or 0
+                       for r in ("missing", "checksum", "unreadable", "mismatch"))
+        assert failures == 1
+        assert registry.get_sample_value("model_deployment_current", {"model_name": "iris"}) == 0
+        # Something no reload expects (a folder that cannot be listed, say): the watcher logs it and goes on.
+        monkeypatch.setattr(server, "_watched", lambda: (_ for _ in ()).throw(PermissionError("denied")))
+        time.sleep(0.1)
+        monkeypatch.undo()
+        hidden.rename(artifact)
+        deadline = time.monotonic() + 5
+        while server.state.deployment.stable != "v2" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.state.deployment.stable == "v2" and not server.behind
+        assert registry.get_sample_value("model_deployment_current", {"model_name": "iris"}) == 1
+    finally:
+        server.stop()
