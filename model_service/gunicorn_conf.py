@@ -53,7 +53,11 @@ def worker_exit(server, worker):
 
 
 def child_exit(server, worker):
-    multiprocess.fold_dead_worker(_metrics_dir, worker.pid)
+    try:
+        multiprocess.fold_dead_worker(_metrics_dir, worker.pid)
+    except Exception:  # in the master: an exception here would end it, and with it the service
+        server.log.exception("could not fold worker %s's metric files in %s; its counts are lost", worker.pid,
+                             _metrics_dir)
 
 
 def when_ready(server):

@@ -38,6 +38,7 @@ def prepare_dir(path: Path) -> None:
 
 @contextmanager
 def _locked(path: Path, mode: int):
+    Path(path).mkdir(parents=True, exist_ok=True)  # removed under a running service: start it again
     with open(Path(path) / LOCK_FILE, "a") as handle:
         fcntl.flock(handle, mode)
         try:
