@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.multiprocess import ENV_VAR
@@ -17,6 +18,7 @@ from modelwatch.models.registry import Registry
 from modelwatch.core import extras
 from modelwatch.core.config import Config
 from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.processes import service_master
 from modelwatch.core.ports import check_port_free
 from modelwatch.cli.options import setting, with_settings
 
@@ -27,6 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
     for field, help in (("host", "address to bind"), ("port", "port to bind"),
                         ("workers", "gunicorn worker processes"), ("threads", "threads per worker")):
         setting(parser, config.service, field, help)
+
+
+def _clear_stale_pid_file(pid_file: Path) -> None:
+    """gunicorn refuses to start while its pid file names any live process (a reused pid, a killed master
+    not yet reaped): remove a file that does not name this service's running master."""
+    try:
+        master = service_master(pid_file)
+    except ModelwatchError:
+        pid_file.unlink(missing_ok=True)
+        return
+    raise ModelwatchError(f"the model service is already running (pid {master.pid}, {pid_file}): modelwatch down, "
+                          "or another paths.state_dir")
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -45,6 +59,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         raise ModelwatchError(f"no models in {config.paths.registry_dir}: register yours (modelwatch models add) "
                               "or make the example (modelwatch train)")
     KeyStore(config.paths.keys_file)  # a corrupt keys file is one line here, not a traceback per worker
+    _clear_stale_pid_file(config.paths.service_pid_file)
     if not config.service.socket:
         check_port_free(host, port)
     config.paths.run_dir.mkdir(parents=True, exist_ok=True)

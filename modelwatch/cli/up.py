@@ -1,5 +1,5 @@
-"""modelwatch up: start the local stack — model service, exporter,
-Alertmanager, Prometheus (with the project's rules) and the autoscaler — on
+"""modelwatch up: start the local stack — the edge, model service, exporter,
+Alertmanager, Prometheus (with the project's rules), the autoscaler and the supervisor — on
 loopback, wait until each is healthy, and print where they are. Trains the
 model first if no version exists."""
 
@@ -28,6 +28,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
     with console.status("starting") as status:
         components = stack.up(progress=status.update, timeout=args.timeout)
     for component in components:
-        console.print(f"  {component.name:<13} {component.url}")
+        console.print(f"  {component.name:<13} {component.url or '(restarts any component that dies)'}")
     console.print(f"logs in {stack.paths.logs}; stop with: modelwatch down")
     return 0

@@ -64,6 +64,8 @@ def service_master(pid_file: Path) -> psutil.Process:
         written = pid_file.stat().st_mtime
         process = psutil.Process(int(pid_file.read_text().strip()))
         started, command = process.create_time(), " ".join(process.cmdline())
+        if process.status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped by its parent
+            raise ModelwatchError(not_running)
     except (OSError, ValueError, psutil.Error):
         raise ModelwatchError(not_running) from None
     if started > written + START_TIME_SLACK or not all(part in command for part in SERVICE_COMMAND):

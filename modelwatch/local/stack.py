@@ -33,17 +33,20 @@ from modelwatch.core.files import write_atomically, write_json_atomically
 from modelwatch.local.edge import haproxy_config
 
 
+SUPERVISOR = "supervisor"
+
+
 @dataclass(frozen=True)
 class Component:
     name: str
     argv: list[str]
     host: str
-    port: int
+    port: int | None  # None: no port of its own (the supervisor); healthy while it runs
     health_path: str
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.host}:{self.port}" if self.port is not None else ""
 
     @property
     def health_url(self) -> str:
@@ -89,6 +92,8 @@ def components(config: Config, paths: Paths) -> list[Component]:
             f"--web.listen-address={prom.host}:{prom.port}", "--web.enable-lifecycle",
         ], prom.host, prom.port, "/-/ready"),
         Component("autoscaler", [*python, "autoscaler"], scaler.host, scaler.port, "/metrics"),
+        # Last, so down stops it first: nothing is restarted while the stack is being stopped.
+        Component(SUPERVISOR, [*python, "supervise"], svc.host, None, ""),
     ]
 
 
@@ -104,6 +109,8 @@ def ensure_model(config: Config) -> str | None:
 
 
 def _healthy(component: Component) -> bool:
+    if component.port is None:
+        return True  # alive is all it can be
     try:
         return requests.get(component.health_url, timeout=2).status_code == 200
     except requests.RequestException:
@@ -132,7 +139,7 @@ class Stack:
         self.components = components(config, self.paths)
 
     # -- the record of started processes ---------------------------------------------------
-    def _read_record(self) -> dict[str, RecordedProcess]:
+    def read_record(self) -> dict[str, RecordedProcess]:
         """Components recorded by ``up``, each with its pid and start time (see core.processes)."""
         try:
             stored = json.loads(self.paths.record.read_text())
@@ -141,12 +148,12 @@ class Stack:
         record = {name: RecordedProcess.from_record(value) for name, value in stored.items()} if isinstance(stored, dict) else {}
         return {name: process for name, process in record.items() if process is not None}
 
-    def _write_record(self, record: dict[str, RecordedProcess]) -> None:
+    def write_record(self, record: dict[str, RecordedProcess]) -> None:
         write_json_atomically(self.paths.record, {name: process.to_record() for name, process in record.items()})
 
     def running(self) -> dict[str, int]:
         """Recorded components whose process is still alive (and still the one recorded)."""
-        return {name: process.pid for name, process in self._read_record().items() if process.live() is not None}
+        return {name: process.pid for name, process in self.read_record().items() if process.live() is not None}
 
     # -- up ----------------------------------------------------------------------------------
     def preflight(self) -> None:
@@ -161,6 +168,8 @@ class Stack:
             raise ModelwatchError(f"{' and '.join(missing)} {verb} not installed (apt-get install {' '.join(missing)}"
                                   f"{without_edge})")
         for component in self.components:
+            if component.port is None:
+                continue
             try:
                 check_port_free(component.host, component.port)
             except ModelwatchError as exc:
@@ -190,16 +199,20 @@ class Stack:
         try:
             for component in self.components:
                 progress(f"starting {component.name}")
-                with open(self.paths.log(component.name), "w") as log:
-                    process = subprocess_start(component.argv, log, env)
+                process = self.start(component, env, fresh_log=True)
                 record[component.name] = RecordedProcess.of(process.pid)
-                self._write_record(record)  # recorded before waiting: down can stop it even if up is killed
+                self.write_record(record)  # recorded before waiting: down can stop it even if up is killed
                 self._wait_healthy(component, process, timeout)
         except BaseException:
             self._stop(record)
             self.paths.record.unlink(missing_ok=True)
             raise
         return self.components
+
+    def start(self, component: Component, env: dict, fresh_log: bool = False) -> subprocess.Popen:
+        """Start one component with its output in its log (``up`` starts a new log, a restart appends)."""
+        with open(self.paths.log(component.name), "w" if fresh_log else "a") as log:
+            return subprocess_start(component.argv, log, env)
 
     def _wait_healthy(self, component: Component, process, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -213,8 +226,10 @@ class Stack:
 
     # -- down and status ---------------------------------------------------------------------
     def down(self) -> list[str]:
-        record = self._read_record()
-        stopped = self._stop(record)
+        record = self.read_record()
+        # The supervisor first, then the record read again: it may have restarted something meanwhile.
+        stopped = self._stop({name: p for name, p in record.items() if name == SUPERVISOR})
+        stopped += self._stop({name: p for name, p in self.read_record().items() if name != SUPERVISOR})
         self.paths.record.unlink(missing_ok=True)
         return stopped
 

@@ -120,3 +120,20 @@ def test_f16_down_leaves_a_process_that_reused_a_recorded_pid_alone(state_dir, d
     assert down.returncode == 0, down.stderr
     assert other.poll() is None and signals() == []
     assert str(other.pid) not in status.stdout
+
+
+def test_f16_serve_replaces_a_stale_pid_file_and_refuses_a_second_service(state_dir, decoy):
+    from tests.model_service.served import serve
+
+    other, signals = decoy()
+    pid_file = state_dir / "run" / "service.pid"
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(f"{other.pid}\n")  # gunicorn alone would refuse: "Already running on PID ..."
+    with serve(state_dir) as (_, master):
+        assert pid_file.read_text().strip() == str(master.pid)
+        env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(state_dir))
+        second = subprocess.run([sys.executable, "-m", "modelwatch", "serve", "--port", str(free_port())], env=env,
+                                capture_output=True, text=True, timeout=120)
+    assert second.returncode != 0 and f"already running (pid {master.pid}" in second.stderr
+    assert second.stderr.strip().count("\n") == 0
+    assert other.poll() is None and signals() == []

@@ -54,10 +54,10 @@ def test_up_status_down(env, state_dir, capsys):
         assert f"http://127.0.0.1:{env['MODELWATCH_' + port]}" in out and name in out
     assert main(["status"]) == 0
     status = capsys.readouterr().out
-    assert status.count("healthy") == 6 and "service replicas (gunicorn workers): 2" in status
+    assert status.count("healthy") == 7 and "service replicas (gunicorn workers): 2" in status
     config = make_config(state_dir, **{k[len("MODELWATCH_"):]: v for k, v in env.items() if k != "MODELWATCH_PATHS__STATE_DIR"})
     pids = list(Stack(config).running().values())
-    assert len(pids) == 6
+    assert len(pids) == 7
     # Prometheus scrapes every component with the project's rules loaded; the service, through the edge.
     prometheus = f"http://127.0.0.1:{env['MODELWATCH_PROMETHEUS__PORT']}"
     groups = requests.get(f"{prometheus}/api/v1/rules", timeout=5).json()["data"]["groups"]
@@ -65,7 +65,7 @@ def test_up_status_down(env, state_dir, capsys):
     edge = requests.get(f"http://127.0.0.1:{env['MODELWATCH_EDGE__METRICS_PORT']}/metrics", timeout=5).text
     assert 'haproxy_backend_http_responses_total{proxy="service",code="2xx"}' in edge
     assert main(["down"]) == 0
-    assert "stopped autoscaler, prometheus, alertmanager, exporter, service, edge" in capsys.readouterr().out
+    assert "stopped supervisor, autoscaler, prometheus, alertmanager, exporter, service, edge" in capsys.readouterr().out
     assert _gone(pids)
     assert main(["status"]) == 1  # nothing healthy
 
