@@ -15,7 +15,7 @@ import os
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from modelwatch.core.processes import RecordedProcess
@@ -32,7 +32,7 @@ class Restarts:
     count: int = 0
     pause: float = 1.0
     not_before: float = 0.0
-    last: float = field(default=0.0)
+    last: float = 0.0
 
     def due(self, now: float) -> bool:
         return now >= self.not_before

@@ -10,11 +10,9 @@ import psutil
 import pytest
 import requests
 
-from modelwatch.cli import main
 from modelwatch.core.config import load_config
 from modelwatch.local.stack import Stack
-from tests.conftest import require_binary
-from tests.modelwatch.test_stack import stack_env
+from tests.faults.local_stack import local_stack
 
 pytestmark = pytest.mark.integration
 
@@ -36,22 +34,14 @@ def seconds_until_back(stack: Stack, name: str, url: str, timeout: float = 60.0)
 
 
 def test_f10_a_killed_component_is_started_again_and_down_still_stops_everything(state_dir, monkeypatch, report):
-    for binary in ("haproxy", "prometheus", "prometheus-alertmanager"):
-        require_binary(binary)
-    env = stack_env(state_dir)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    stack = Stack(load_config())
     figures = {}
-    try:
-        assert main(["up"]) == 0
+    with local_stack(state_dir, monkeypatch) as env:
+        stack = Stack(load_config())
         prometheus = f"http://127.0.0.1:{env['MODELWATCH_PROMETHEUS__PORT']}/-/ready"
         service = f"http://127.0.0.1:{env['MODELWATCH_SERVICE__PORT']}/readyz"
         figures["prometheus"] = round(seconds_until_back(stack, "prometheus", prometheus), 1)
         figures["service"] = round(seconds_until_back(stack, "service", service), 1)
         recorded = [p.pid for p in stack.read_record().values()]
-    finally:
-        main(["down"])
     time.sleep(0.5)
     left = [pid for pid in recorded if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     log = (state_dir / "log" / "supervisor.log").read_text()

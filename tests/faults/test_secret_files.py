@@ -7,24 +7,17 @@ import stat
 
 import pytest
 
-from modelwatch.cli import main
 from modelwatch.model_service.keys import KeyStore
-from tests.conftest import require_binary
-from tests.modelwatch.test_stack import stack_env
+from tests.faults.local_stack import local_stack
 
 pytestmark = pytest.mark.integration
 
 
 def test_f17_files_holding_secrets_are_private(state_dir, monkeypatch, report):
-    require_binary("prometheus")
-    require_binary("prometheus-alertmanager")
     probe_key = KeyStore(state_dir / "keys.json").add("probe")
     token = "token-that-must-stay-private-0123456789"
     secrets = {probe_key, token}
-    for name, value in stack_env(state_dir, SERVICE__METRICS_TOKEN=token, EXPORTER__PROBE_KEY=probe_key).items():
-        monkeypatch.setenv(name, value)
-    try:
-        assert main(["up"]) == 0
+    with local_stack(state_dir, monkeypatch, SERVICE__METRICS_TOKEN=token, EXPORTER__PROBE_KEY=probe_key):
         holding, exposed = [], []
         for path in state_dir.rglob("*"):
             if not path.is_file() or path.is_symlink():
@@ -37,8 +30,6 @@ def test_f17_files_holding_secrets_are_private(state_dir, monkeypatch, report):
                 holding.append(path)
                 if stat.S_IMODE(path.stat().st_mode) & 0o077:
                     exposed.append(f"{path.relative_to(state_dir)} {oct(stat.S_IMODE(path.stat().st_mode))}")
-    finally:
-        main(["down"])
     report("F17", secret_files=len(holding), readable_by_group_or_others=len(exposed), exposed=exposed)
     assert len(holding) >= 3  # the stack's configuration, Prometheus's, the keys
     assert exposed == []

@@ -16,10 +16,8 @@ import time
 import pytest
 import requests
 
-from modelwatch.cli import main
 from modelwatch.model_service.keys import KeyStore
-from tests.conftest import require_binary
-from tests.modelwatch.test_stack import stack_env
+from tests.faults.local_stack import local_stack
 
 pytestmark = pytest.mark.integration
 
@@ -78,18 +76,11 @@ def p99(values: list[float]) -> float:
 
 
 def test_f1_slow_clients_cost_the_service_nothing_behind_the_edge(state_dir, monkeypatch, report):
-    require_binary("haproxy")
-    require_binary("prometheus")
-    require_binary("prometheus-alertmanager")
     key = KeyStore(state_dir / "keys.json").add("prober")
-    env = stack_env(state_dir)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    port = int(env["MODELWATCH_SERVICE__PORT"])
-    base = f"http://127.0.0.1:{port}"
     figures = {}
-    try:
-        assert main(["up"]) == 0
+    with local_stack(state_dir, monkeypatch) as env:
+        port = int(env["MODELWATCH_SERVICE__PORT"])
+        base = f"http://127.0.0.1:{port}"
         for count in LEVELS:
             stop = threading.Event()
             cuts = hold_slow_connections(port, count, stop)
@@ -98,8 +89,6 @@ def test_f1_slow_clients_cost_the_service_nothing_behind_the_edge(state_dir, mon
             stop.set()
             figures[count] = {"answered": f"{answered}/{sent}", "p99_ms": round(p99(latencies), 1),
                               "slow_connections_cut": sum(cuts)}
-    finally:
-        main(["down"])
     report("F1", **{f"slow_{count}": value for count, value in figures.items()})
     for count, figure in figures.items():
         answered, sent = map(int, figure["answered"].split("/"))
