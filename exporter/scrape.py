@@ -4,8 +4,11 @@ Each collector runs on its own background thread, one collection at a time. A
 scrape waits for all of them up to the deadline; a collector that has not
 finished by then is served from its last complete collection, and
 ``modelwatch_scrape_collector_age_seconds`` says how old that is. A collector
-that raises reports success 0 and the exception's type; the others are served
-as usual, and it recovers by itself on a later scrape.
+that raises reports success 0 and the exception's type and serves no series
+(unless it raises ``StaleCollection`` with a cache that carries its own age):
+Prometheus marks its series stale at once rather than graphing a dead backend's
+last figures as current. The others are served as usual, and it recovers by
+itself on a later scrape.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client.core import GaugeMetricFamily
 
-from modelwatch.exporter.collectors import COLLECTORS, Collector
+from modelwatch.exporter.collectors import COLLECTORS, Collector, StaleCollection
 from modelwatch import __version__
 from modelwatch.core.config import Config
 from modelwatch.core.errors import ConfigError
@@ -31,7 +34,7 @@ log = logging.getLogger(__name__)
 class _State:
     collector: Collector
     running: Future | None = None
-    metrics: list = field(default_factory=list)  # the last complete collection
+    metrics: list = field(default_factory=list)  # what is served: the last complete collection, if it still holds
     finished: float | None = None  # when it completed (monotonic)
     duration: float = 0.0
     error: str | None = None  # exception type of the last attempt, if it failed
@@ -53,8 +56,11 @@ class ScrapeCollector:
         started = time.monotonic()
         try:
             metrics = list(state.collector.collect())
+        except StaleCollection as exc:
+            state.metrics, state.error = exc.metrics, type(exc.cause).__name__
+            log.warning("collector %s failed, serving its cache: %s", name, exc)
         except Exception as exc:  # a backend fault must never fail the scrape
-            state.error = type(exc).__name__
+            state.metrics, state.error = [], type(exc).__name__
             log.warning("collector %s failed: %s: %s", name, type(exc).__name__, exc)
         else:
             state.metrics, state.error, state.finished = metrics, None, time.monotonic()
@@ -75,7 +81,7 @@ class ScrapeCollector:
                                     "1 if the collector's last collection succeeded within the deadline.",
                                     labels=["collector"])
         age = GaugeMetricFamily("modelwatch_scrape_collector_age_seconds",
-                                "Age of the collection served: above 0 when the collector missed the deadline.",
+                                "Age of the last complete collection: above 0 when the collector is late or failing.",
                                 labels=["collector"])
         errors = GaugeMetricFamily("modelwatch_scrape_collector_error_info",
                                    "The error of a failing collector (the exception type), as an info series.",

@@ -14,6 +14,9 @@ HPA = "namespace, horizontalpodautoscaler"
 def groups(s: Selectors) -> list[Group]:
     cfg = s.config.alerts
     own_jobs = f'job!~"{cfg.service_job}|{cfg.exporter_job}"'
+    # a listing is due every refresh and may take a request timeout
+    exporter = s.config.exporter
+    listing_seconds = exporter.kubernetes_refresh_seconds + exporter.kubernetes_request_timeout_seconds
     targets = [
         Alert(
             "ModelwatchServiceDown",
@@ -61,6 +64,17 @@ def groups(s: Selectors) -> list[Group]:
             "The {{ $labels.collector }} collector of {{ $labels.instance }} has failed for 10 minutes; its series"
             " are stale or missing (see modelwatch_scrape_collector_error_info).",
             for_="10m",
+            explained_by=("exporter",),
+        ),
+        Alert(
+            "ModelwatchKubernetesListingStale",
+            f"modelwatch_kubernetes_cache_age_seconds{{{s.exporter}}} > {2 * listing_seconds:g}",
+            "warning",
+            "The cluster state the exporter serves is old.",
+            "{{ $labels.instance }} last listed the Kubernetes API {{ $value | humanizeDuration }} ago: replica,"
+            " pod and HPA series show the cluster as it was then. The API server is slow, silent or refuses the"
+            " exporter's service account.",
+            for_="5m",
             explained_by=("exporter",),
         ),
     ]

@@ -17,6 +17,19 @@ class Collector(Protocol):
     def collect(self) -> Iterable[Metric]: ...
 
 
+class StaleCollection(Exception):
+    """The backend failed, but the collector's cached metrics are still worth serving
+    (they carry their own age series): the scrape reports success 0 and serves them.
+
+    Any other exception serves nothing: series from a dead backend repeated as if
+    current would look alive (a stopped Docker daemon's containers, forever)."""
+
+    def __init__(self, cause: Exception, metrics: list[Metric]):
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
+        self.metrics = metrics
+
+
 class CollectorInfo(NamedTuple):
     build: Callable[[Config], Collector]
     help: str
@@ -68,8 +81,9 @@ def _kubernetes(config: Config) -> Collector:
         api_client = connect_from_environment()  # reads the configuration; contacts nothing yet
     except Exception as exc:
         raise ConfigError(f"kubernetes collector: no in-cluster configuration and no usable kubeconfig ({exc})") from None
-    return KubernetesCollector(config.exporter.kubernetes_namespace_list, config.exporter.kubernetes_refresh_seconds,
-                               lambda: api_client)
+    exporter = config.exporter
+    return KubernetesCollector(exporter.kubernetes_namespace_list, exporter.kubernetes_refresh_seconds,
+                               lambda: api_client, exporter.kubernetes_request_timeout_seconds)
 
 
 COLLECTORS: dict[str, CollectorInfo] = {

@@ -4,9 +4,14 @@ counters). Switch it off where kube-state-metrics runs.
 
 The objects are listed by a background refresh every
 ``exporter.kubernetes_refresh_seconds`` and scrapes read that cache, so a
-scrape never lists the cluster. When a refresh fails the collection fails
-(success 0) and the exporter serves the last good one with its age. The
-metrics API is optional: without metrics-server the usage series are absent.
+scrape never lists the cluster. Every API call gives up after
+``exporter.kubernetes_request_timeout_seconds`` (an API server that accepts
+and never answers would block the refresh for good otherwise). When a refresh
+fails, or none has completed for a refresh interval plus that timeout, the
+collection fails (success 0) and the exporter serves the last good listing
+with its age, ``modelwatch_kubernetes_cache_age_seconds``, which an alert
+watches. The metrics API is optional: without metrics-server the usage series
+are absent.
 
 Parsing is apart from fetching: ``families(snapshot)`` turns the API's JSON
 (the recorded objects in tests/exporter/fixtures/kubernetes) into series.
@@ -23,6 +28,8 @@ from typing import Callable, Iterable
 from kubernetes.utils import parse_quantity
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from modelwatch.exporter.collectors import StaleCollection
+
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 STATUSES = ("true", "false", "unknown")
 UNITS = {"cpu": "core", "memory": "byte", "pods": "integer", "ephemeral_storage": "byte"}
@@ -36,24 +43,25 @@ def _raw(response) -> dict:
     return json.loads(response.data)
 
 
-def fetch(api_client, namespaces: list[str]) -> dict:
-    """Everything the collector reports, as the API's JSON."""
+def fetch(api_client, namespaces: list[str], timeout_seconds: float) -> dict:
+    """Everything the collector reports, as the API's JSON; each call gives up after the timeout."""
     from kubernetes import client
 
     core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
     autoscaling, custom = client.AutoscalingV2Api(api_client), client.CustomObjectsApi(api_client)
+    raw = {"_preload_content": False, "_request_timeout": timeout_seconds}
     snapshot = {"deployments": [], "pods": [], "hpas": [], "nodes": [], "pod_metrics": [], "node_metrics": []}
     for namespace in namespaces:
-        snapshot["deployments"] += _raw(apps.list_namespaced_deployment(namespace, _preload_content=False))["items"]
-        snapshot["pods"] += _raw(core.list_namespaced_pod(namespace, _preload_content=False))["items"]
-        snapshot["hpas"] += _raw(autoscaling.list_namespaced_horizontal_pod_autoscaler(
-            namespace, _preload_content=False))["items"]
-    snapshot["nodes"] = _raw(core.list_node(_preload_content=False))["items"]
+        snapshot["deployments"] += _raw(apps.list_namespaced_deployment(namespace, **raw))["items"]
+        snapshot["pods"] += _raw(core.list_namespaced_pod(namespace, **raw))["items"]
+        snapshot["hpas"] += _raw(autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace, **raw))["items"]
+    snapshot["nodes"] = _raw(core.list_node(**raw))["items"]
     try:  # metrics-server is optional
         for namespace in namespaces:
-            snapshot["pod_metrics"] += custom.list_namespaced_custom_object(
-                "metrics.k8s.io", "v1beta1", namespace, "pods")["items"]
-        snapshot["node_metrics"] = custom.list_cluster_custom_object("metrics.k8s.io", "v1beta1", "nodes")["items"]
+            snapshot["pod_metrics"] += _raw(custom.list_namespaced_custom_object(
+                "metrics.k8s.io", "v1beta1", namespace, "pods", **raw))["items"]
+        snapshot["node_metrics"] = _raw(custom.list_cluster_custom_object(
+            "metrics.k8s.io", "v1beta1", "nodes", **raw))["items"]
     except client.ApiException as exc:
         if exc.status not in (403, 404, 503):
             raise
@@ -173,9 +181,11 @@ def _metric(entry: dict, key: str) -> tuple[str, list[tuple[str, float]]]:
 
 
 class KubernetesCollector:
-    def __init__(self, namespaces: list[str], refresh_seconds: float, connect: Callable[[], object]):
+    def __init__(self, namespaces: list[str], refresh_seconds: float, connect: Callable[[], object],
+                 request_timeout_seconds: float = 10.0):
         self._namespaces = namespaces
         self._refresh_seconds = refresh_seconds
+        self._timeout = request_timeout_seconds
         self._connect = connect
         self._snapshot: dict | None = None
         self._taken: float | None = None
@@ -185,7 +195,7 @@ class KubernetesCollector:
 
     def refresh(self) -> None:
         try:
-            snapshot = fetch(self._connect(), self._namespaces)
+            snapshot = fetch(self._connect(), self._namespaces, self._timeout)
         except Exception as exc:
             self._error = exc
             return
@@ -202,13 +212,19 @@ class KubernetesCollector:
             self.refresh()  # the first collection waits for the first listing
             self._thread = threading.Thread(target=self._loop, name="kubernetes-cache", daemon=True)
             self._thread.start()
-        if self._error is not None:
-            raise self._error  # success 0; the exporter serves the last good collection
         with self._lock:
-            snapshot, taken = self._snapshot, self._taken
+            snapshot, taken, error = self._snapshot, self._taken, self._error
+        if snapshot is None:
+            raise error  # nothing listed yet: nothing to serve
+        age_seconds = time.monotonic() - taken
         age = GaugeMetricFamily("modelwatch_kubernetes_cache_age_seconds", "Age of the cached cluster listing.")
-        age.add_metric([], time.monotonic() - taken)
-        return [*families(snapshot), age]
+        age.add_metric([], age_seconds)
+        metrics = [*families(snapshot), age]
+        if error is None and age_seconds > self._refresh_seconds + self._timeout:
+            error = TimeoutError(f"no listing has completed for {age_seconds:.0f} s")
+        if error is not None:
+            raise StaleCollection(error, metrics)  # success 0, the last good listing served with its age
+        return metrics
 
 
 def connect_from_environment():

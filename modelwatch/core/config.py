@@ -147,6 +147,8 @@ class ExporterConfig:
     # The kubernetes collector: comma-separated namespaces, listed in the background this often.
     kubernetes_namespaces: str = "default"
     kubernetes_refresh_seconds: float = 30.0
+    # Each call to the API gives up after this long; a listing older than refresh + timeout fails the collector.
+    kubernetes_request_timeout_seconds: float = 10.0
     # The probe collector calls the service as a client would.
     probe_url: str = "http://127.0.0.1:8000"
     probe_key: str = ""  # an API key for the probe: modelwatch keys add probe
@@ -348,8 +350,9 @@ class Config:
         label = self.exporter.docker_label_filter
         if label and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*(=[^\s]*)?", label):
             problems.append(f"exporter.docker_label_filter: expected key or key=value, not {label!r}")
-        if self.exporter.collector_deadline_seconds <= 0:
-            problems.append("exporter.collector_deadline_seconds: must be above 0")
+        for name in ("collector_deadline_seconds", "kubernetes_refresh_seconds", "kubernetes_request_timeout_seconds"):
+            if getattr(self.exporter, name) <= 0:
+                problems.append(f"exporter.{name}: must be above 0")
         if self.model.feature_buckets < 2:
             problems.append("model.feature_buckets: must be at least 2")
         if self.model.top_categories < 1:

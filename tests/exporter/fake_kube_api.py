@@ -4,6 +4,7 @@ metrics-server. There is no real API server on these machines."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from kubernetes import client
@@ -24,12 +25,16 @@ ROUTES = {
 class FakeApiServer:
     def __init__(self):
         self.down = False
+        self.stalled = False  # accept, read the request, never answer (until closed)
+        self._closed = threading.Event()
         self.requests: list[str] = []
         self.metrics_server = True
         self.server = json_server(self._answer)
 
     def _answer(self, path: str) -> tuple[int, bytes]:
         self.requests.append(path)
+        if self.stalled:
+            self._closed.wait()
         name = ROUTES.get(path)
         if self.down:
             return 503, b'{"kind":"Status","code":503,"message":"unavailable"}'
@@ -37,11 +42,14 @@ class FakeApiServer:
             return 404, b'{"kind":"Status","code":404,"reason":"NotFound"}'
         return 200, (FIXTURES / name).read_bytes()
 
+    def close(self) -> None:
+        self._closed.set()  # stalled requests end
+        self.server.shutdown()
+
     def connect(self):
         configuration = client.Configuration()
         configuration.host = f"http://127.0.0.1:{self.server.server_port}"
         return client.ApiClient(configuration)
-
 
     @property
     def url(self) -> str:

@@ -4,9 +4,12 @@ kubernetes client, the cache, an API outage and recovery."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from prometheus_client import CollectorRegistry
 
+from modelwatch.exporter.collectors import StaleCollection
 from modelwatch.exporter.collectors.kubernetes import KubernetesCollector
 from modelwatch.exporter.scrape import ScrapeCollector
 from tests.exporter.fake_kube_api import FakeApiServer
@@ -15,7 +18,7 @@ from tests.exporter.fake_kube_api import FakeApiServer
 def api():
     server = FakeApiServer()
     yield server
-    server.server.shutdown()
+    server.close()
 
 
 def collected(collector) -> CollectorRegistry:
@@ -85,3 +88,31 @@ def test_api_outage_gives_success_0_then_recovers(api):
     api.down = False
     collector.refresh()
     assert registry.get_sample_value("modelwatch_scrape_collector_success", success) == 1
+
+
+def test_a_silent_api_fails_the_refresh_after_the_timeout_and_the_cache_is_served_with_its_age(api):
+    collector = KubernetesCollector(["modelwatch"], 3600, api.connect, request_timeout_seconds=0.5)
+    registry = CollectorRegistry()
+    registry.register(ScrapeCollector({"kubernetes": collector}, deadline_seconds=5))
+    success = {"collector": "kubernetes"}
+    assert registry.get_sample_value("modelwatch_scrape_collector_success", success) == 1
+    api.stalled = True
+    started = time.monotonic()
+    collector.refresh()  # what the background refresh does: it must not block for good
+    assert time.monotonic() - started < 5  # 0.5 s per attempt; twice the time seen here, and more
+    assert registry.get_sample_value("modelwatch_scrape_collector_success", success) == 0
+    assert registry.get_sample_value("kube_deployment_spec_replicas",
+                                     {"namespace": "modelwatch", "deployment": "model-service"}) == 3
+
+
+def test_a_refresh_that_never_completes_fails_the_collector_once_the_listing_is_too_old(api):
+    collector = KubernetesCollector(["modelwatch"], 0.2, api.connect, request_timeout_seconds=0.2)
+    collector.refresh()
+    collector._thread = object()  # no background refresh: as if it were stuck
+    assert list(collector.collect())
+    time.sleep(0.5)  # older than refresh + timeout
+    with pytest.raises(StaleCollection, match="no listing has completed") as failed:
+        collector.collect()
+    ages = [s.value for f in failed.value.metrics for s in f.samples
+            if s.name == "modelwatch_kubernetes_cache_age_seconds"]
+    assert ages and ages[0] > 0.4

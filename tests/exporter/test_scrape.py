@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 
+from modelwatch.exporter.collectors import StaleCollection
 from modelwatch.exporter.scrape import ScrapeCollector, build
 from modelwatch.core.errors import ConfigError
 from tests.conftest import make_config
@@ -91,3 +92,33 @@ def test_bad_selectors_and_missing_cluster_config_fail_at_start(tmp_path, monkey
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(ConfigError, match="kubernetes collector: no in-cluster configuration and no usable kubeconfig"):
         build(make_config(tmp_path, exporter__collectors="kubernetes"))
+
+
+def test_a_collector_that_fails_after_succeeding_serves_nothing_stale():
+    flaky = Fake("flaky")
+    registry = registry_with({"flaky": flaky})
+    assert value(registry, "fake_flaky") == 1
+    flaky.fail = True  # e.g. the Docker daemon stopped: its containers must not look alive
+    assert value(registry, "fake_flaky") is None
+    assert value(registry, "modelwatch_scrape_collector_success", collector="flaky") == 0
+    assert value(registry, "modelwatch_scrape_collector_age_seconds", collector="flaky") > 0
+    flaky.fail = False
+    assert value(registry, "fake_flaky") is not None  # served again once it recovers
+
+
+def test_a_collector_with_a_cache_can_serve_it_while_failing():
+    class Cached(Fake):
+        def collect(self):
+            metrics = super().collect() if not self.fail else self.cache
+            self.cache = metrics
+            if self.fail:
+                raise StaleCollection(TimeoutError("API silent"), metrics)
+            return metrics
+
+    cached = Cached("cached")
+    registry = registry_with({"cached": cached})
+    assert value(registry, "fake_cached") == 1
+    cached.fail = True
+    assert value(registry, "fake_cached") == 1  # served, marked failing
+    assert value(registry, "modelwatch_scrape_collector_success", collector="cached") == 0
+    assert value(registry, "modelwatch_scrape_collector_error_info", collector="cached", error="TimeoutError") == 1
