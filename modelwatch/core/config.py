@@ -38,6 +38,9 @@ DEFAULT_FILE = Path("modelwatch.yaml")
 class PathsConfig:
     # Everything modelwatch writes lives below this folder.
     state_dir: Path = Path("var")
+    # The API keys file when it is not state_dir/keys.json: on Kubernetes, inside the
+    # keys Secret's mounted folder, so the kubelet's updates reach the service.
+    keys_path: str = ""
 
     @property
     def registry_dir(self) -> Path:
@@ -45,7 +48,7 @@ class PathsConfig:
 
     @property
     def keys_file(self) -> Path:
-        return self.state_dir / "keys.json"
+        return Path(self.keys_path) if self.keys_path else self.state_dir / "keys.json"
 
     @property
     def run_dir(self) -> Path:

@@ -215,3 +215,19 @@ def test_blue_green_sends_the_service_to_one_colour():
     assert objects[("Deployment", "model-service")]["spec"]["template"]["metadata"]["labels"]["color"] == "blue"
     green = objects[("Deployment", "model-service-green")]["spec"]
     assert green["template"]["metadata"]["labels"]["color"] == green["selector"]["matchLabels"]["color"] == "green"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_keys_secret_is_mounted_as_a_folder_the_kubelet_updates(overlay):
+    for obj in build(overlay):
+        if obj["kind"] != "Deployment" or not obj["metadata"]["name"].startswith("model-service"):
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        secrets = {v["name"] for v in pod["volumes"] if "secret" in v}
+        container = pod["containers"][0]
+        mounts = [m for m in container["volumeMounts"] if m["name"] in secrets]
+        assert mounts and not any("subPath" in m for m in mounts), mounts  # a subPath mount is never updated
+        keys_mount = next(m for m in mounts if m["name"] == "keys")
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        keys_path = Path(env["MODELWATCH_PATHS__KEYS_PATH"])
+        assert keys_path.parent == Path(keys_mount["mountPath"]) and keys_path.name == "keys.json"

@@ -30,6 +30,18 @@ def test_config_file_from_environment(tmp_path):
     assert load_config(env={"MODELWATCH_CONFIG": str(path)}).service.threads == 9
 
 
+def test_the_keys_file_is_in_the_state_folder_unless_placed_elsewhere(tmp_path):
+    assert load_config(env={"MODELWATCH_PATHS__STATE_DIR": str(tmp_path)}).paths.keys_file == tmp_path / "keys.json"
+    mounted = "/var/lib/modelwatch/secrets/api-keys/keys.json"
+    config = load_config(env={"MODELWATCH_PATHS__STATE_DIR": str(tmp_path), "MODELWATCH_PATHS__KEYS_PATH": mounted})
+    assert config.paths.keys_file == Path(mounted) and config.paths.registry_dir == tmp_path / "models"
+
+
+def test_timeouts_must_be_positive():
+    with pytest.raises(ConfigError, match="exporter.kubernetes_request_timeout_seconds: must be above 0"):
+        load_config(env={"MODELWATCH_EXPORTER__KUBERNETES_REQUEST_TIMEOUT_SECONDS": "0"})
+
+
 def test_every_problem_reported_in_one_line(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("service:\n  port: eighty\n  colour: blue\nextras: {}\n")
