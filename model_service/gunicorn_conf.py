@@ -1,15 +1,16 @@
 """gunicorn settings and hooks for the model service, from the one configuration.
 
 Hooks: the metrics folder is wiped at start; a dead worker's metric files are
-folded into the archive (bounded files, monotonic counters); SIGHUP to the
-master reloads models from the registry in every worker instead of replacing
-the workers.
+folded into the archive (bounded files, monotonic counters) and the requests it
+had in flight (its request ledger) are counted as 500s; SIGHUP to the master
+reloads models from the registry in every worker instead of replacing the
+workers.
 """
 
 import os
 from pathlib import Path
 
-from modelwatch.model_service import multiprocess
+from modelwatch.model_service import multiprocess, request_ledger
 from modelwatch.model_service.gunicorn_worker import RecyclingThreadWorker
 from modelwatch.models.registry import Registry
 from modelwatch.model_service.serving import request_reload
@@ -52,12 +53,36 @@ def worker_exit(server, worker):
     flush_all()
 
 
+_lost_requests = None  # the master's histogram, made at the first worker that dies mid-request
+
+
 def child_exit(server, worker):
+    # In the master: an exception here would end it, and with it the service.
+    try:
+        _count_lost_requests(server, worker.pid)
+    except Exception:
+        server.log.exception("could not read worker %s's request ledger; requests it had in flight are not counted",
+                             worker.pid)
     try:
         multiprocess.fold_dead_worker(_metrics_dir, worker.pid)
-    except Exception:  # in the master: an exception here would end it, and with it the service
+    except Exception:
         server.log.exception("could not fold worker %s's metric files in %s; its counts are lost", worker.pid,
                              _metrics_dir)
+
+
+def _count_lost_requests(server, pid: int) -> None:
+    """Its clients saw a reset and no worker recorded them: count them as 500s, so the SLO sees them."""
+    global _lost_requests
+    lost = request_ledger.take_lost_requests(_metrics_dir, pid)
+    if not lost:
+        return
+    if _lost_requests is None:
+        from modelwatch.model_service.metrics import http_duration_histogram
+
+        _lost_requests = http_duration_histogram(None)  # multiprocess mode: written to the master's own file
+    for request in lost:
+        _lost_requests.labels(request.route, request.method, "500").observe(request.seconds)
+    server.log.warning("worker %s died with %d request(s) in flight; counted as 500s", pid, len(lost))
 
 
 def when_ready(server):

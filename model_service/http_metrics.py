@@ -12,6 +12,7 @@ from time import perf_counter
 from flask import Flask
 from flask.globals import request_ctx
 
+from modelwatch.model_service import request_ledger
 from modelwatch.model_service.metrics import KNOWN_METHODS, ServiceMetrics
 
 ROUTE_KEY = "modelwatch.http_route"
@@ -23,6 +24,8 @@ class RouteRecordingFlask(Flask):
         request = request_ctx.request
         if request.url_rule is not None:
             request.environ[ROUTE_KEY] = request.url_rule.rule
+            if request_ledger.current is not None:  # under gunicorn: the master labels a lost request by route
+                request_ledger.current.routed(request.url_rule.rule)
         return super().dispatch_request()
 
 

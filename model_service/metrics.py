@@ -37,6 +37,18 @@ AUTH_FAILURE_REASONS = ("missing", "unknown", "forbidden")
 MODEL = ("model_name", "model_version")
 
 
+def http_duration_histogram(registry: CollectorRegistry | None) -> Histogram:
+    """The HTTP requests histogram: the workers record every request they answer; the
+    gunicorn master records, as 500s, the requests a killed worker had in flight."""
+    return Histogram(
+        "http_server_request_duration_seconds",
+        "Duration of HTTP server requests.",
+        ["http_route", "http_request_method", "http_response_status_code"],
+        buckets=HTTP_DURATION_BUCKETS,
+        registry=registry,
+    )
+
+
 class ServiceMetrics:
     def __init__(self, registry: CollectorRegistry | None, flush_interval: float = 1.0):
         r = {"registry": registry}
@@ -48,13 +60,7 @@ class ServiceMetrics:
         self._in_flight: dict[str, tuple] = {}
         self._flush_lock = threading.Lock()
         self.flusher = Flusher(self.flush, flush_interval)
-        self.http_duration = Histogram(
-            "http_server_request_duration_seconds",
-            "Duration of HTTP server requests.",
-            ["http_route", "http_request_method", "http_response_status_code"],
-            buckets=HTTP_DURATION_BUCKETS,
-            **r,
-        )
+        self.http_duration = http_duration_histogram(registry)
         self.http_active = Gauge(
             "http_server_active_requests",
             "Number of HTTP server requests in flight.",
