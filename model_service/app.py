@@ -39,6 +39,22 @@ def _error(status: int, code: str, message: str) -> Response:
     return json_response({"error": {"status": status, "code": code, "message": message}}, status)
 
 
+PROBES = ("/healthz", "/readyz")
+
+
+def _listener_port(environ) -> str:
+    """The port the request arrived on: the accepted socket's own address under gunicorn
+    (never the client's Host header), else the server's."""
+    sock = environ.get("gunicorn.socket")
+    if sock is not None:
+        try:
+            address = sock.getsockname()
+        except OSError:
+            return ""
+        return str(address[1]) if isinstance(address, tuple) else ""  # a unix socket: the API's
+    return str(environ.get("SERVER_PORT", ""))
+
+
 def _model_servers(config: Config, metrics, watch: bool, rng) -> dict[str, ModelServer]:
     """A server for the default model (even before it has a version: /readyz says why) and for every
     other registered model, each loaded and watching the registry."""
@@ -91,6 +107,17 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
     app.register_blueprint(create_api(keystore, metrics, tabular, config.model.name))
     app.extensions["modelwatch"] = {"server": server, "keys": keystore, "metrics": metrics, "config": config,
                                     "servers": servers, "prediction_ids": ids}
+
+    if config.service.metrics_port:
+        metrics_port = str(config.service.metrics_port)
+
+        @app.before_request
+        def metrics_apart():
+            # /metrics only where Prometheus scrapes; the API not there. Probes answer on both.
+            on_metrics_port = _listener_port(request.environ) == metrics_port
+            if request.path in PROBES or (request.path == "/metrics") == on_metrics_port:
+                return None
+            return _error(404, "not_found", f"no such route: {request.path[:200]}")
 
     @app.get("/healthz")
     def healthz():

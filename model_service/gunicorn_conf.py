@@ -21,11 +21,19 @@ _config = load_config()
 _service = _config.service
 _metrics_dir = Path(os.environ.get(multiprocess.ENV_VAR, _config.paths.multiproc_dir))
 
+
+
+def _address(port: int) -> str:
+    return f"[{_service.host}]:{port}" if ":" in _service.host else f"{_service.host}:{port}"
+
+
 if _service.socket:  # behind the local edge proxy: only it (and this user) can connect
-    bind = f"unix:{_service.socket}"
+    bind = [f"unix:{_service.socket}"]
     umask = 0o077
 else:
-    bind = f"[{_service.host}]:{_service.port}" if ":" in _service.host else f"{_service.host}:{_service.port}"
+    bind = [_address(_service.port)]
+if _service.metrics_port:  # /metrics apart from the API (the app answers each on its own listener)
+    bind.append(_address(_service.metrics_port))
 workers = _service.workers
 threads = _service.threads
 worker_class = "modelwatch.model_service.gunicorn_worker.RecyclingThreadWorker"

@@ -95,6 +95,9 @@ class ServiceConfig:
     max_body_bytes: int = 1_048_576
     # Bearer token for /metrics; empty leaves /metrics open (loopback default).
     metrics_token: str = ""
+    # Serve /metrics on this port of service.host only (and the API not there), so it is
+    # reachable where Prometheus scrapes and not by every API client; 0: on the API port.
+    metrics_port: int = 0
     graceful_timeout_seconds: int = 30
     # Restart a worker after this many requests (0: never); bounded metric files
     # make this safe.
@@ -129,6 +132,9 @@ class EdgeConfig:
     max_connections: int = 4096
     # HAProxy's own Prometheus metrics (what clients saw, 5xx it made itself included).
     metrics_port: int = 9101
+    # Behind the edge the service serves its /metrics here (service.metrics_port), not
+    # through the API port: API clients cannot reach it or load it.
+    service_metrics_port: int = 9102
 
 
 @dataclass(frozen=True)
@@ -345,6 +351,11 @@ class Config:
                 problems.append(f"edge.{name}: must be above 0")
         if self.edge.max_connections < 1 or not 1 <= self.edge.metrics_port <= 65535:
             problems.append("edge.max_connections, edge.metrics_port: must be at least 1 (a port at most 65535)")
+        if not 1 <= self.edge.service_metrics_port <= 65535:
+            problems.append("edge.service_metrics_port: must be a port, 1 to 65535")
+        if self.service.metrics_port and (not 1 <= self.service.metrics_port <= 65535
+                                          or self.service.metrics_port == self.service.port):
+            problems.append("service.metrics_port: must be 0 (on the API port) or another port, 1 to 65535")
         if self.exporter.process_pattern:
             try:
                 re.compile(self.exporter.process_pattern)

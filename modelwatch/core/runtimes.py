@@ -50,13 +50,19 @@ class Runtime:
         return self.resource_selectors.get(resource, self.replica_selector)(config)
 
 
+COMPOSE_METRICS_PORT = 9102
+
+
 def _local_scrape(config: Config) -> dict:
-    return {"static_configs": [{"targets": [f"{config.service.host}:{config.service.port}"]}]}
+    port = config.service.metrics_port or config.service.port
+    return {"static_configs": [{"targets": [f"{config.service.host}:{port}"]}]}
 
 
 def _compose_scrape(config: Config) -> dict:
     # Every replica, each its own target: Docker's DNS answers with all their addresses.
-    return {"dns_sd_configs": [{"names": ["model-service"], "type": "A", "port": 8000, "refresh_interval": "10s"}]}
+    # The metrics port docker-compose.yml gives the service (its API port 8000 answers /metrics with 404).
+    return {"dns_sd_configs": [{"names": ["model-service"], "type": "A", "port": COMPOSE_METRICS_PORT,
+                                "refresh_interval": "10s"}]}
 
 
 RUNTIMES: dict[str, Runtime] = {

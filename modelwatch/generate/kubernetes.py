@@ -130,7 +130,7 @@ def service_monitors(config: Config) -> list[dict]:
          "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": name}},
                   "endpoints": [{"port": port, "path": "/metrics", "interval": interval,
                                  "metricRelabelings": relabelings}]}}
-        for name, port in (("model-service", "http"), ("modelwatch-exporter", "metrics"))
+        for name, port in (("model-service", "metrics"), ("modelwatch-exporter", "metrics"))
     ]
 
 

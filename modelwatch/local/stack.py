@@ -43,6 +43,7 @@ class Component:
     host: str
     port: int | None  # None: no port of its own (the supervisor); healthy while it runs
     health_path: str
+    other_ports: tuple[int, ...] = ()  # also bound, checked free before anything starts
 
     @property
     def url(self) -> str:
@@ -79,7 +80,8 @@ def components(config: Config, paths: Paths) -> list[Component]:
                       "/healthz")] if config.edge.enabled else []
     return [
         *edge,
-        Component("service", [*python, "serve"], svc.host, svc.port, "/readyz"),
+        Component("service", [*python, "serve"], svc.host, svc.port, "/readyz",
+                  (svc.metrics_port,) if svc.metrics_port else ()),
         Component("exporter", [*python, "exporter"], exp.host, exp.port, "/metrics"),
         Component("alertmanager", [
             "prometheus-alertmanager", f"--config.file={paths.prometheus_dir / 'alertmanager.yml'}",
@@ -134,7 +136,9 @@ class Stack:
     def __init__(self, config: Config):
         self.paths = Paths(config)
         if config.edge.enabled and not config.service.socket:  # the edge takes host:port
-            config = replace(config, service=replace(config.service, socket=str(self.paths.service_socket.resolve())))
+            config = replace(config, service=replace(
+                config.service, socket=str(self.paths.service_socket.resolve()),
+                metrics_port=config.service.metrics_port or config.edge.service_metrics_port))
         self.config = config
         self.components = components(config, self.paths)
 
@@ -168,12 +172,11 @@ class Stack:
             raise ModelwatchError(f"{' and '.join(missing)} {verb} not installed (apt-get install {' '.join(missing)}"
                                   f"{without_edge})")
         for component in self.components:
-            if component.port is None:
-                continue
-            try:
-                check_port_free(component.host, component.port)
-            except ModelwatchError as exc:
-                raise ModelwatchError(f"{component.name}: {exc}") from None
+            for port in ([component.port] if component.port is not None else []) + list(component.other_ports):
+                try:
+                    check_port_free(component.host, port)
+                except ModelwatchError as exc:
+                    raise ModelwatchError(f"{component.name}: {exc}") from None
 
     def write_configuration(self) -> None:
         from modelwatch.rules import write_rule_files

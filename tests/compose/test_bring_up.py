@@ -38,6 +38,7 @@ def project(modelwatch_images, tmp_path):
     name = f"mwtest{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, COMPOSE_PROJECT_NAME=name, MODELWATCH_IMAGE_TAG=IMAGE_TAG, MODELWATCH_KEYS_FILE=str(keys),
                MODELWATCH_SERVICE_PORT=str(free_port()), MODELWATCH_EXPORTER_PORT=str(free_port()),
+               MODELWATCH_SERVICE_METRICS_PORT=str(free_port()),
                DOCKER_GID=str(os.stat("/var/run/docker.sock").st_gid))
     compose = [require_binary("docker-compose"), *FILES]
 
@@ -74,6 +75,9 @@ def test_the_built_services_come_up_healthy_on_loopback(project):
     assert answer.status_code == 200 and answer.json()["species"] == "Iris virginica"
     refused = requests.get(f"{base}/api/v1/classify", params=inputs, headers={"X-API-Key": "mw_wrong"}, timeout=5)
     assert refused.status_code == 401
+    assert requests.get(f"{base}/metrics", timeout=5).status_code == 404  # only on the metrics port
+    scraped = requests.get(f"http://127.0.0.1:{env['MODELWATCH_SERVICE_METRICS_PORT']}/metrics", timeout=5)
+    assert scraped.status_code == 200 and "http_server_request_duration_seconds" in scraped.text
 
     exporter = f"http://127.0.0.1:{env['MODELWATCH_EXPORTER_PORT']}/metrics"
     service_container = running["model-service"].name

@@ -73,6 +73,11 @@ def test_prometheus_scrapes_every_replica_under_the_job_names_the_rules_use():
     assert config.alerts.exporter_job in jobs and "haproxy" in jobs
     for job in (config.alerts.service_job, config.alerts.exporter_job):  # both sides of drift in the same shards
         assert jobs[job]["metric_relabel_configs"][0]["modulus"] == config.prometheus.drift_shards
+    # The service's /metrics is scraped on the port compose gives it, which HAProxy does not forward.
+    service = yaml.safe_load((COMPOSE_DIR / "docker-compose.yml").read_text())["services"]["model-service"]
+    metrics_port = int(service["environment"]["MODELWATCH_SERVICE__METRICS_PORT"])
+    assert jobs[config.alerts.service_job]["dns_sd_configs"][0]["port"] == metrics_port
+    assert f"model-service:{metrics_port}" not in (COMPOSE_DIR / "haproxy.cfg").read_text()
 
 
 def test_mounts_point_at_the_generated_rules_and_dashboards():

@@ -231,3 +231,26 @@ def test_the_keys_secret_is_mounted_as_a_folder_the_kubelet_updates(overlay):
         env = {e["name"]: e.get("value") for e in container["env"]}
         keys_path = Path(env["MODELWATCH_PATHS__KEYS_PATH"])
         assert keys_path.parent == Path(keys_mount["mountPath"]) and keys_path.name == "keys.json"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_metrics_are_scraped_on_their_own_port_which_only_the_monitoring_namespace_reaches(overlay):
+    objects = build(overlay)
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    for monitor in (o for o in objects if o["kind"] == "ServiceMonitor"):
+        name = monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+        [endpoint] = monitor["spec"]["endpoints"]
+        service_port = next(p for p in services[name]["spec"]["ports"] if p["name"] == endpoint["port"])
+        for deployment in (o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].startswith(name)):
+            container = deployment["spec"]["template"]["spec"]["containers"][0]
+            container_port = next(p for p in container["ports"] if p["name"] == service_port["targetPort"])
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            if name == "model-service":  # the service answers /metrics only on this port
+                assert env["MODELWATCH_SERVICE__METRICS_PORT"] == str(container_port["containerPort"])
+            labels = deployment["spec"]["template"]["metadata"]["labels"]
+            covering = [p for p in policies if p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()]
+            assert covering, f"no NetworkPolicy selects {deployment['metadata']['name']}"
+            for rule in (r for p in covering for r in p["spec"]["ingress"]):
+                if any(port["port"] == container_port["name"] for port in rule["ports"]):
+                    assert rule.get("from"), f"{name}'s metrics port is open to every namespace"

@@ -21,9 +21,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(state_dir: Path, workers: int = 2, **settings):
-    """Yield (base_url, process) once /readyz answers; stop gracefully afterwards."""
-    port = free_port()
+def serve(state_dir: Path, workers: int = 2, port: int | None = None, **settings):
+    """Yield (base_url, process) once /readyz answers on ``port`` (a free one by default; with a
+    ``socket`` setting, where the edge in front listens); stop gracefully afterwards."""
+    port = port or free_port()
     env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(state_dir))
     env.update({f"MODELWATCH_SERVICE__{k.upper()}": str(v) for k, v in settings.items()})
     log = open(state_dir / "serve.log", "w")

@@ -156,6 +156,22 @@ def test_metrics_bearer_token(state_dir, keys):
     assert client.get("/metrics", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
+def test_with_a_metrics_port_metrics_and_the_api_answer_each_on_their_own(state_dir, keys):
+    from modelwatch.model_service.app import create_app
+    from tests.conftest import make_config
+
+    client = create_app(make_config(state_dir, service__metrics_port=9102), watch=False).test_client()
+    api, metrics = "http://127.0.0.1:8000", "http://127.0.0.1:9102"
+    user = {"X-API-Key": keys["user"]}
+    assert client.get("/metrics", base_url=metrics).status_code == 200
+    refused = client.get("/metrics", base_url=api)
+    assert refused.status_code == 404 and error_of(refused)["code"] == "not_found"
+    assert client.get("/api/v1/models", base_url=api, headers=user).status_code == 200
+    assert client.get("/api/v1/models", base_url=metrics, headers=user).status_code == 404
+    for probe in ("/healthz", "/readyz"):
+        assert client.get(probe, base_url=api).status_code == client.get(probe, base_url=metrics).status_code
+
+
 # -- bad input: always a 4xx JSON error naming the field --------------------------------------
 @pytest.mark.parametrize("query,field,fragment", [
     ("sl=5.1&sw=3.5&pl=1.4", "pw", "field 'pw' is required"),

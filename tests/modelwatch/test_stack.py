@@ -18,6 +18,7 @@ from modelwatch.core.errors import ModelwatchError
 from modelwatch.local.stack import Stack
 from tests.conftest import make_config, require_binary
 from tests.model_service.served import free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,7 @@ def stack_env(state_dir, **extra) -> dict[str, str]:
     env = {
         "PATHS__STATE_DIR": str(state_dir), "SERVICE__PORT": free_port(), "EXPORTER__PORT": free_port(),
         "PROMETHEUS__PORT": free_port(), "PROMETHEUS__ALERTMANAGER_PORT": free_port(), "AUTOSCALER__PORT": free_port(),
-        "EDGE__METRICS_PORT": free_port(),
+        "EDGE__METRICS_PORT": free_port(), "EDGE__SERVICE_METRICS_PORT": free_port(),
         **extra,
     }
     return {f"MODELWATCH_{k}": str(v) for k, v in env.items()}
@@ -64,6 +65,15 @@ def test_up_status_down(env, state_dir, capsys):
     assert any(g["name"] == "modelwatch-drift.rules" for g in groups)
     edge = requests.get(f"http://127.0.0.1:{env['MODELWATCH_EDGE__METRICS_PORT']}/metrics", timeout=5).text
     assert 'haproxy_backend_http_responses_total{proxy="service",code="2xx"}' in edge
+    # The service's /metrics is on its own port, where Prometheus scrapes it, and not through the API.
+    service_metrics = f"http://127.0.0.1:{env['MODELWATCH_EDGE__SERVICE_METRICS_PORT']}/metrics"
+    assert "http_server_request_duration_seconds" in requests.get(service_metrics, timeout=5).text
+    assert requests.get(f"http://127.0.0.1:{env['MODELWATCH_SERVICE__PORT']}/metrics", timeout=5).status_code == 404
+    def service_targets():  # Prometheus applies discovered targets a few seconds after it is ready
+        targets = requests.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        return [t["scrapeUrl"] for t in targets if t["labels"]["job"] == "model-service"]
+
+    assert wait_until(service_targets, 30, lambda: "no model-service target") == [service_metrics]
     assert main(["down"]) == 0
     assert "stopped supervisor, autoscaler, prometheus, alertmanager, exporter, service, edge" in capsys.readouterr().out
     assert _gone(pids)
