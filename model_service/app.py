@@ -91,7 +91,13 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
     if config.service.instrumentation:
         if not multiproc_dir:
             registry = registry if registry is not None else CollectorRegistry()
-        metrics = ServiceMetrics(None if multiproc_dir else registry, config.service.metrics_flush_seconds)
+        try:
+            metrics = ServiceMetrics(None if multiproc_dir else registry, config.service.metrics_flush_seconds)
+        except OSError as exc:  # the metrics filesystem is full: serve uninstrumented rather than not at all
+            if not multiproc_dir:
+                raise
+            log.error("this worker serves without metrics (%s); it restarts once %s has room", exc, multiproc_dir)
+            multiprocess.restart_when_writable(Path(multiproc_dir))
 
     if metrics is not None:
         metrics.flusher.start()
@@ -151,7 +157,10 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
         if token and not bearer_token_matches(token):
             return _error(401, "missing_token" if "Authorization" not in request.headers else "invalid_token",
                           "/metrics needs the configured bearer token")
-        metrics.flush()  # this worker's pending updates; the others flush on their own timer
+        try:
+            metrics.flush()  # this worker's pending updates; the others flush on their own timer
+        except OSError as exc:  # a full metrics filesystem: serve what the files hold
+            log.error("writing metrics before a scrape failed: %s", exc)
         source = multiprocess.multiprocess_registry(Path(multiproc_dir)) if multiproc_dir else registry
         return Response(generate_latest(source), mimetype=CONTENT_TYPE_LATEST)
 

@@ -74,8 +74,8 @@ def child_exit(server, worker):
     try:
         multiprocess.fold_dead_worker(_metrics_dir, worker.pid)
     except Exception:
-        server.log.exception("could not fold worker %s's metric files in %s; its counts are lost", worker.pid,
-                             _metrics_dir)
+        server.log.exception("could not fold worker %s's metric files in %s; they stay, and are still summed",
+                             worker.pid, _metrics_dir)
 
 
 def _count_lost_requests(server, pid: int) -> None:

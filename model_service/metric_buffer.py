@@ -20,6 +20,7 @@ tests/model_service/test_metric_buffer.py proves the exposition is identical.
 from __future__ import annotations
 
 import atexit
+import logging
 import itertools
 import os
 import threading
@@ -31,6 +32,7 @@ import numpy as np
 
 from modelwatch.model_service.prometheus_internals import add_observations, upper_bounds
 
+log = logging.getLogger(__name__)
 _flushables: "weakref.WeakSet" = weakref.WeakSet()
 
 
@@ -105,9 +107,18 @@ class Flusher:
             threading.Thread(target=self._loop, name="metric-flush", daemon=True).start()
 
     def _loop(self) -> None:
-        stop = threading.Event()
+        stop, failing = threading.Event(), None
         while not stop.wait(self._interval):
-            self.flush()
+            try:
+                self.flush()
+            except Exception as exc:  # e.g. a full metrics filesystem: keep flushing, it may come back
+                if repr(exc) != failing:
+                    log.error("writing metrics failed (%s); the counts of this interval are lost, retrying", exc)
+                failing = repr(exc)
+            else:
+                if failing is not None:
+                    log.info("writing metrics works again")
+                failing = None
 
 
 def flush_all() -> None:

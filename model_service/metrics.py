@@ -12,7 +12,9 @@ Labelled children are cached: a ``labels()`` lookup costs more than the update.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import logging
 import threading
 import time
 from typing import NamedTuple
@@ -32,6 +34,8 @@ from modelwatch.core.series import (BATCH_SIZE_BUCKETS, CONFIDENCE_BUCKETS, HTTP
                                      INFERENCE_BUCKETS)
 from modelwatch.models.registry import ModelLoadError
 
+log = logging.getLogger(__name__)
+
 KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE"))
 AUTH_FAILURE_REASONS = ("missing", "unknown", "forbidden")
 MODEL = ("model_name", "model_version")
@@ -47,6 +51,20 @@ def http_duration_histogram(registry: CollectorRegistry | None) -> Histogram:
         buckets=HTTP_DURATION_BUCKETS,
         registry=registry,
     )
+
+
+def _survives_a_full_disk(method):
+    """For the writes outside the flush: on a full metrics filesystem, log and go on (the
+    request, reload or boot that made the call must not fail for a metric)."""
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            log.error("metrics: %s failed (%s)", method.__name__, exc)
+
+    return guarded
 
 
 class ServiceMetrics:
@@ -178,7 +196,19 @@ class ServiceMetrics:
     # -- model ------------------------------------------------------------------------
     def model_loaded(self, model, role: str) -> None:
         """Start a loaded version's series at zero, so rates and drift work from the start: feature
-        buckets by its schema, missing counts, and classes or prediction buckets."""
+        buckets by its schema, missing counts, and classes or prediction buckets. On a full metrics
+        filesystem the version serves anyway: its events are taken, and each flush tries again."""
+        labels = (model.name, model.version)
+        known = self._model_children.get(labels)  # a reload keeps the events not yet flushed
+        requests = known.requests if known else EventColumns(2)  # per request: seconds, rows
+        rows = known.rows if known else EventColumns(2 + len(model.schema.features))  # output, confidence, buckets
+        try:
+            self._start_series(model, role, requests, rows)
+        except OSError as exc:
+            self._model_children[labels] = PendingSeries(requests, rows, model, role)
+            log.error("cannot start the series of %s %s (%s); retrying at each flush", model.name, model.version, exc)
+
+    def _start_series(self, model, role: str, requests: "EventColumns", rows: "EventColumns") -> None:
         labels = (model.name, model.version)
         self.info.labels(*_info_labels(model, role)).set(1)
         self.load_duration.labels(*labels).set(model.load_seconds)
@@ -192,15 +222,13 @@ class ServiceMetrics:
             outputs = [self.predicted_class.labels(*labels, c) for c in model.classes]
         else:
             outputs = [self.prediction_bucket.labels(*labels, bucket_label(i)) for i in range(len(model.output_edges) + 1)]
-        known = self._model_children.get(labels)  # a reload keeps the events not yet flushed
+        self.predictions.labels(*labels, "error")
         self._model_children[labels] = ModelSeries(
-            known.requests if known else EventColumns(2),  # per request: seconds, rows
-            known.rows if known else EventColumns(2 + len(features)),  # per row: output, confidence, feature buckets
-            self.predictions.labels(*labels, "success"), self.inference.labels(*labels),
+            requests, rows, self.predictions.labels(*labels, "success"), self.inference.labels(*labels),
             self.batch_size.labels(*labels), self.confidence.labels(*labels), outputs, features,
         )
-        self.predictions.labels(*labels, "error")
 
+    @_survives_a_full_disk
     def model_unloaded(self, model, role: str) -> None:
         self.info.labels(*_info_labels(model, role)).set(0)
         for found in model.library_mismatches:
@@ -217,28 +245,35 @@ class ServiceMetrics:
         else:
             series.rows.extend(events)
 
+    @_survives_a_full_disk
     def model_registered(self, model_name: str) -> None:
         """Start the reload-failure series at zero, so an alert sees the first increase."""
         for reason in ModelLoadError.REASONS:
             self.reload_failures.labels(model_name, reason)
 
+    @_survives_a_full_disk
     def reload_succeeded(self, model_name: str) -> None:
         self.last_reload.labels(model_name).set(time.time())
         self.deployment_current.labels(model_name).set(1)
 
+    @_survives_a_full_disk
     def deployment_current_is(self, model_name: str, current: bool) -> None:
         self.deployment_current.labels(model_name).set(1 if current else 0)
 
+    @_survives_a_full_disk
     def reload_failed(self, model_name: str, reason: str) -> None:
         self.reload_failures.labels(model_name, reason).inc()
 
+    @_survives_a_full_disk
     def prediction_failed(self, model, rows: int) -> None:
         self.predictions.labels(model.name, model.version, "error").inc(rows)
 
     # -- access -------------------------------------------------------------------------
+    @_survives_a_full_disk
     def keys_reload_failed(self) -> None:
         self.keys_reload_failures.inc()
 
+    @_survives_a_full_disk
     def auth_failed(self, reason: str) -> None:
         self.auth_failures.labels(reason).inc()
 
@@ -272,6 +307,13 @@ class ServiceMetrics:
 
     def _flush_predictions(self) -> None:
         for series in list(self._model_children.values()):
+            if isinstance(series, PendingSeries):
+                try:
+                    self._start_series(series.model, series.role, series.requests, series.rows)
+                except OSError:
+                    series.requests.drain(), series.rows.drain()  # still no room: memory must not grow
+                    raise
+                series = self._model_children[(series.model.name, series.model.version)]
             self._flush_model(series)
 
     @staticmethod
@@ -312,6 +354,15 @@ def _count(children: list, indexes: np.ndarray) -> None:
 def _info_labels(model, role: str) -> tuple:
     meta = model.metadata
     return (model.name, model.version, role, model.sha256, meta.get("algorithm", meta["format"]), meta["created"])
+
+
+class PendingSeries(NamedTuple):
+    """A loaded version whose series could not be started yet (a full metrics filesystem)."""
+
+    requests: EventColumns
+    rows: EventColumns
+    model: object
+    role: str
 
 
 class ModelSeries(NamedTuple):

@@ -18,6 +18,7 @@ writer (the main thread, or the slot's thread), so nothing needs a lock.
 from __future__ import annotations
 
 import itertools
+import logging
 import mmap
 import os
 import struct
@@ -26,6 +27,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+log = logging.getLogger(__name__)
 HEADER = struct.Struct("Q")  # connections queued for a thread (written by the worker's main thread)
 SLOT = struct.Struct("dQ8s120s")  # started (Unix time; 0: idle), connections picked up, method, route
 SLOTS = 256  # more threads than this go unrecorded (the default is 4 per worker)
@@ -62,6 +64,8 @@ class RequestLedger:
     def _slot_offset(self) -> int | None:
         if self._pid != os.getpid():
             self._open()
+        if self._map is None:
+            return None
         offset = getattr(self._local, "offset", False)
         if offset is False:
             index = next(self._slots)
@@ -74,10 +78,15 @@ class RequestLedger:
             if self._pid == os.getpid():
                 return
             path = ledger_file(self._directory, os.getpid())
-            self._directory.mkdir(parents=True, exist_ok=True)
-            with open(path, "wb+") as handle:
-                handle.truncate(SIZE)
-                self._map = mmap.mmap(handle.fileno(), SIZE)
+            self._map = None
+            try:
+                self._directory.mkdir(parents=True, exist_ok=True)
+                with open(path, "wb+") as handle:
+                    os.posix_fallocate(handle.fileno(), 0, SIZE)  # a full filesystem fails here, not as SIGBUS
+                    self._map = mmap.mmap(handle.fileno(), SIZE)
+            except OSError as exc:  # serve anyway: this worker's lost requests go uncounted
+                log.error("no request ledger in %s (%s): requests lost if this worker dies are not counted",
+                          self._directory, exc)
             self._slots = itertools.count()
             self._local = threading.local()
             self._queued = 0
@@ -87,8 +96,9 @@ class RequestLedger:
         """A connection with a request to read was queued for the threads (main thread only)."""
         if self._pid != os.getpid():
             self._open()
-        self._queued += 1
-        HEADER.pack_into(self._map, 0, self._queued)
+        if self._map is not None:
+            self._queued += 1
+            HEADER.pack_into(self._map, 0, self._queued)
 
     def started(self) -> None:
         """This thread picked a queued connection up."""
@@ -118,8 +128,8 @@ def take_lost_requests(directory: Path, pid: int) -> list[LostRequest]:
     path = ledger_file(directory, pid)
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        return []  # it never served a request
+    except OSError:
+        return []  # it never served a request, or could not make its ledger
     path.unlink(missing_ok=True)
     if len(data) != SIZE:
         return []  # not a ledger this version wrote

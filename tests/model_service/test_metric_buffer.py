@@ -79,3 +79,21 @@ def test_in_flight_gauge_counts_started_minus_finished():
     assert registry.get_sample_value(
         "http_server_request_duration_seconds_count",
         {"http_route": "/x", "http_request_method": "GET", "http_response_status_code": "200"}) == 3
+
+
+def test_the_flush_thread_survives_a_failing_flush_and_goes_on(caplog):
+    import threading as _threading
+
+    from modelwatch.model_service.metric_buffer import Flusher
+
+    calls, recovered = [], _threading.Event()
+
+    def flush():
+        calls.append(1)
+        if len(calls) <= 3:
+            raise OSError(28, "No space left on device")
+        recovered.set()
+
+    Flusher(flush, 0.01).start()
+    assert recovered.wait(10)
+    assert sum("writing metrics failed" in r.message for r in caplog.records) == 1  # said once, not per attempt

@@ -188,3 +188,25 @@ def test_catalogue_lists_exactly_the_series_served(config, keys, models):
     documented = catalogue()
     service_rows = {name: row for name, row in documented.items() if name.startswith(("model_", "http_server_"))}
     assert service_rows == served
+
+
+def test_a_version_whose_series_cannot_start_serves_and_is_counted_once_they_can(app, monkeypatch):
+    from prometheus_client import CollectorRegistry
+
+    from modelwatch.model_service.metrics import ServiceMetrics
+
+    registry = CollectorRegistry()
+    metrics = ServiceMetrics(registry)
+    model = next(iter(app.extensions["modelwatch"]["server"].state.models.values()))
+    start = metrics._start_series
+    monkeypatch.setattr(metrics, "_start_series", lambda *a: (_ for _ in ()).throw(OSError(28, "full")))
+    metrics.model_loaded(model, "stable")  # no exception: the version serves
+    events = np.zeros((1, 2 + len(model.schema.features)))
+    metrics.observe_prediction(model, 0.01, 1, events)  # taken, not a KeyError
+    with pytest.raises(OSError):
+        metrics.flush()  # still full: the flush thread logs it and tries again
+    monkeypatch.setattr(metrics, "_start_series", start)
+    metrics.observe_prediction(model, 0.01, 1, events)
+    metrics.flush()
+    labels = {"model_name": model.name, "model_version": model.version, "outcome": "success"}
+    assert registry.get_sample_value("model_predictions_total", labels) == 1  # the rows after the disk had room

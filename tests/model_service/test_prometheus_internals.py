@@ -50,3 +50,54 @@ def test_folding_a_dead_workers_file_keeps_its_counts(tmp_path, monkeypatch):
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(tmp_path))
     assert registry.get_sample_value("folded_total") == 14
+
+
+GROW_ON_A_FULL_FILESYSTEM = """
+import os, sys
+from prometheus_client.mmap_dict import MmapedDict
+from modelwatch.model_service.prometheus_internals import allocate_metric_files
+allocate_metric_files()
+folder = sys.argv[1]
+grown = MmapedDict(os.path.join(folder, "grown.db"))
+with open(os.path.join(folder, "filler"), "wb") as filler:  # fill the filesystem to the last byte
+    try:
+        while True:
+            filler.write(b"\\0" * 65536)
+            filler.flush()
+    except OSError:
+        pass
+failures = []
+for name in ("new.db", None):
+    try:
+        if name:
+            MmapedDict(os.path.join(folder, name))
+        else:
+            for i in range(5000):  # more keys than the first 64 KiB hold: the file must grow
+                grown.write_value(f"key-{i}", float(i), 0.0)
+    except OSError as exc:
+        failures.append(exc.errno)
+os.unlink(os.path.join(folder, "filler"))
+for i in range(5000):  # with room again, the same dict grows and keeps every value
+    grown.write_value(f"key-{i}", float(i), 0.0)
+assert grown.read_value("key-4999") == (4999.0, 0.0)
+print(failures)
+"""
+
+
+def test_on_a_full_filesystem_a_metric_file_fails_to_grow_with_enospc_not_sigbus_and_grows_later(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    folder = tmp_path / "small"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], check=True)
+    try:
+        result = subprocess.run([sys.executable, "-c", GROW_ON_A_FULL_FILESYSTEM, str(folder)], capture_output=True,
+                                text=True, timeout=120)
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+    assert result.returncode == 0, f"exit {result.returncode} (SIGBUS is -7): {result.stderr[-2000:]}"
+    assert result.stdout.strip() == "[28, 28]"  # ENOSPC for a new file and for growing one

@@ -90,3 +90,15 @@ def test_more_threads_than_slots_go_unrecorded_without_failing(tmp_path):
 def test_a_worker_without_a_ledger_lost_nothing(tmp_path):
     assert take_lost_requests(tmp_path, 999_999_999) == []
     assert take_lost_requests(tmp_path / "removed-folder", 1) == []
+
+
+def test_a_ledger_that_cannot_be_made_records_nothing_and_fails_nothing(tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    ledger = RequestLedger(blocked)
+    ledger.queued()
+    ledger.started()
+    ledger.request("GET")
+    ledger.routed("/x")
+    ledger.finished()
+    assert take_lost_requests(blocked, os.getpid()) == []
