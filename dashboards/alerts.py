@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from modelwatch.dashboards.panels import ORANGE, RED, Query, dashboard, rows, stat, state_timeline, steps, table, timeseries
 from modelwatch.core.config import Config
+from modelwatch.rules.platform import WATCHDOG
 
 UID = "modelwatch-alerts"
-OURS = 'alertname=~"Modelwatch.+"'
+# The watchdog always fires (its silence is the signal, at a dead-man's switch): not a problem to show.
+OURS = f'alertname=~"Modelwatch.+", alertname!="{WATCHDOG}"'
 
 
 def build(config: Config):

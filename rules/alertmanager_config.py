@@ -1,5 +1,6 @@
 """alertmanager.yml: route by severity (critical pages, warning files a
-ticket, info goes nowhere), and inhibit the alerts a bigger one explains."""
+ticket, info goes nowhere), the always-firing watchdog to a dead-man's switch
+every minute, and inhibit the alerts a bigger one explains."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from modelwatch.core.files import write_atomically
 from modelwatch.core.yaml_text import to_yaml
 from modelwatch.rules import alerts as rule_alerts
 from modelwatch.rules.builder import OUTAGES, Alert
+from modelwatch.rules.platform import WATCHDOG
 
 # The labels an outage and the alerts it explains must share: a service
 # outage explains only its own job's alerts; without the exporter no baseline is
@@ -58,6 +60,9 @@ def alertmanager_config(config: Config) -> dict:
             "group_interval": "5m",
             "repeat_interval": "4h",
             "routes": [
+                # First: its silence is the signal, so it is sent every minute whatever else fires.
+                {"matchers": [f'alertname="{WATCHDOG}"'], "receiver": "watchdog", "group_wait": "0s",
+                 "group_interval": "1m", "repeat_interval": "1m"},
                 {"matchers": ['severity="critical"'], "receiver": "page", "repeat_interval": "1h"},
                 {"matchers": ['severity="warning"'], "receiver": "ticket"},
                 {"matchers": ['severity="info"'], "receiver": "none"},
@@ -66,6 +71,7 @@ def alertmanager_config(config: Config) -> dict:
         "receivers": [
             _receiver("page", prom.page_webhook_url),
             _receiver("ticket", prom.ticket_webhook_url),
+            _receiver("watchdog", prom.watchdog_webhook_url),
             {"name": "none"},
         ],
         "inhibit_rules": [

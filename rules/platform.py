@@ -9,6 +9,7 @@ from modelwatch.rules.builder import Alert, Group, Record
 from modelwatch.rules.selectors import Selectors
 
 HPA = "namespace, horizontalpodautoscaler"
+WATCHDOG = "ModelwatchWatchdog"
 
 
 def groups(s: Selectors) -> list[Group]:
@@ -18,6 +19,14 @@ def groups(s: Selectors) -> list[Group]:
     exporter = s.config.exporter
     listing_seconds = exporter.kubernetes_refresh_seconds + exporter.kubernetes_request_timeout_seconds
     targets = [
+        Alert(
+            WATCHDOG,
+            "vector(1)",
+            "info",
+            "Always firing: the alerting pipeline works.",
+            "Prometheus evaluates rules and Alertmanager sends notifications. A dead-man's switch (see"
+            " prometheus.watchdog_webhook_url) raises the alarm when this stops arriving.",
+        ),
         Alert(
             "ModelwatchServiceDown",
             f"max by (job) (up{{{s.service}}}) == 0 or absent(up{{{s.service}}})",

@@ -280,6 +280,9 @@ class PrometheusConfig:
     # Webhooks for paging (critical) and ticket (warning) alerts; empty: not sent anywhere.
     page_webhook_url: str = ""
     ticket_webhook_url: str = ""
+    # A dead-man's switch (healthchecks.io and the like): ModelwatchWatchdog always fires and is
+    # posted here every minute; the service there alerts when the posts stop. Empty: nowhere.
+    watchdog_webhook_url: str = ""
 
 
 @dataclass(frozen=True)

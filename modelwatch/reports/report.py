@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # no display: PNGs only
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
+from modelwatch.rules.platform import WATCHDOG
 from modelwatch.core import queries  # noqa: E402
 from modelwatch.core.config import Config  # noqa: E402
 from modelwatch.core.prometheus_api import PrometheusApi, Series  # noqa: E402
@@ -119,7 +120,8 @@ def render_chart(chart: Chart, data: dict[str, list[Series]]) -> bytes:
 def fired_alerts(prometheus: PrometheusApi, start: float, end: float, step: float) -> list[dict]:
     """Each alert that fired in the range, with when it first and last fired."""
     rows = []
-    for series in prometheus.query_range('ALERTS{alertstate="firing"}', start, end, step):
+    # Not the watchdog: it always fires, so that its silence can be noticed elsewhere.
+    for series in prometheus.query_range(f'ALERTS{{alertstate="firing", alertname!="{WATCHDOG}"}}', start, end, step):
         labels = {k: v for k, v in series.labels.items() if k not in ("__name__", "alertstate")}
         times = [t for t, v in series.points if v == 1]
         if times:

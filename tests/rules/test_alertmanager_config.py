@@ -8,6 +8,7 @@ import time
 
 import pytest
 import requests
+import yaml
 
 from modelwatch.core.config import Config
 from modelwatch.rules.alertmanager_config import write_alertmanager_config
@@ -36,11 +37,24 @@ def test_routes_by_severity(config_file, severity, receiver):
     assert result.stdout.strip() == receiver
 
 
+@pytest.mark.parametrize("severity", ["critical", "warning", "info"])
+def test_the_watchdog_goes_to_the_dead_mans_switch_every_minute(config_file, severity):
+    result = subprocess.run(
+        [require_binary("amtool"), "config", "routes", "test", f"--config.file={config_file}", f"severity={severity}",
+         "alertname=ModelwatchWatchdog"],
+        capture_output=True, text=True,
+    )
+    assert result.stdout.strip() == "watchdog"
+    route = next(r for r in yaml.safe_load(config_file.read_text())["route"]["routes"] if r["receiver"] == "watchdog")
+    assert route["repeat_interval"] == "1m" and route["group_wait"] == "0s"
+
+
 def test_webhooks_come_from_the_configuration(tmp_path):
     from modelwatch.core.config import load_config
-    config = load_config(env={"MODELWATCH_PROMETHEUS__PAGE_WEBHOOK_URL": "http://127.0.0.1:9999/page"})
+    config = load_config(env={"MODELWATCH_PROMETHEUS__PAGE_WEBHOOK_URL": "http://127.0.0.1:9999/page",
+                              "MODELWATCH_PROMETHEUS__WATCHDOG_WEBHOOK_URL": "http://127.0.0.1:9999/ping"})
     path = write_alertmanager_config(config, tmp_path / "am.yml")
-    assert "http://127.0.0.1:9999/page" in path.read_text()
+    assert "http://127.0.0.1:9999/page" in path.read_text() and "http://127.0.0.1:9999/ping" in path.read_text()
     result = subprocess.run([require_binary("amtool"), "check-config", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
