@@ -90,3 +90,22 @@ def test_mounts_point_at_the_generated_rules_and_dashboards():
     haproxy = (COMPOSE_DIR / "haproxy.cfg").read_text()
     assert "balance leastconn" in haproxy and "option httpchk GET /readyz" in haproxy
     assert "prometheus-exporter" in haproxy
+
+
+def test_only_the_socket_proxy_mounts_the_engine_and_each_user_gets_its_own_socket():
+    services = yaml.safe_load((COMPOSE_DIR / "docker-compose.yml").read_text())["services"]
+    mounting = {name for name, service in services.items()
+                if any("docker.sock" in str(volume).split(":")[0] for volume in service.get("volumes", []))}
+    assert mounting == {"docker-socket-proxy"}
+    proxy_mounts = {str(volume).split(":")[1]: str(volume).split(":")[0] for volume in services["docker-socket-proxy"]["volumes"]}
+    for user in ("exporter", "autoscaler"):
+        volume = f"docker-proxy-{user}"
+        assert services[user]["environment"]["DOCKER_HOST"] == "unix:///run/docker-proxy/docker.sock"
+        assert f"{volume}:/run/docker-proxy" in services[user]["volumes"]
+        assert proxy_mounts[f"/run/docker-proxy/{user}"] == volume  # the proxy's socket for it lives there
+        others = [name for name, service in services.items() if name not in (user, "docker-socket-proxy")
+                  and any(str(v).startswith(volume) for v in service.get("volumes", []))]
+        assert others == [], f"{others} could reach the {user}'s socket"
+    check = subprocess.run([require_binary("haproxy"), "-c", "-f", str(COMPOSE_DIR / "docker-socket-proxy.cfg")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
