@@ -2,7 +2,7 @@
 VENV := .venv/bin
 PORT ?= 8000
 
-.PHONY: setup generate demo run test bench-service bench-own-model bench-exporter bench-rules bench-stack clean
+.PHONY: setup generate demo run test bench-service bench-own-model bench-exporter bench-rules bench-stack bench-soak clean
 
 setup:
 	@scripts/setup.sh
@@ -39,6 +39,10 @@ bench-stack: setup
 bench-rules: setup
 	$(VENV)/python -m bench.rules
 	$(VENV)/python -m bench.rules --registered-models 5 --features 30 --out bench/results/rules-own-models.json
+
+# 30 minutes of steady load through the local stack, a worker killed every 5 minutes, a canary switched in.
+bench-soak: setup
+	$(VENV)/python -m bench.soak
 
 clean:
 	rm -rf var .pytest_cache

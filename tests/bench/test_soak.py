@@ -1,0 +1,36 @@
+"""The soak benchmark's bookkeeping: capacity, growth and the killed workers' requests."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.soak import DEFAULT_RPS, _killed_in_flight, default_rps, growth
+
+
+def test_the_default_rate_is_70_percent_of_the_highest_rate_that_held(tmp_path):
+    results = tmp_path / "stack.json"
+    results.write_text(json.dumps({"capacity": [{"achieved_rps": 400, "slo_met": True},
+                                                {"achieved_rps": 800, "slo_met": True},
+                                                {"achieved_rps": 1100, "slo_met": False}]}))
+    assert default_rps(results) == 0.7 * 800
+    assert default_rps(tmp_path / "missing.json") == DEFAULT_RPS
+    results.write_text("not json")
+    assert default_rps(results) == DEFAULT_RPS
+
+
+def test_growth_is_from_the_end_of_the_warm_up(tmp_path):
+    result = {"before": {"rss_bytes": {"service": 50}},
+              "after_warm_up": {"rss_bytes": {"service": 100, "exporter": 200}},
+              "end": {"rss_bytes": {"service": 103, "exporter": 200, "new": 10}}}
+    assert growth(result) == {"service": pytest.approx(0.03), "exporter": 0.0}
+
+
+def test_the_requests_killed_workers_held_are_read_from_the_masters_log(tmp_path):
+    log = tmp_path / "service.log"
+    log.write_text("[INFO] Booting worker\n"
+                   "[WARNING] worker 12 died with 2 request(s) in flight; counted as 500s\n"
+                   "[WARNING] worker 19 died with 1 request(s) in flight; counted as 500s\n")
+    assert _killed_in_flight(log) == 3
+    assert _killed_in_flight(tmp_path / "none.log") == 0
