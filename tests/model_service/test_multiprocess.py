@@ -47,3 +47,18 @@ def test_an_empty_file_a_full_filesystem_left_is_skipped_by_scrapes_and_folds(wo
     assert total(worker_files) == 12
     multiprocess.fold_dead_worker(worker_files, 999)
     assert not (worker_files / "counter_999.db").exists()
+
+
+def test_a_worker_that_cannot_write_its_metric_files_boots_and_serves_without_them(tmp_path, monkeypatch, state_dir):
+    """A worker booting while the folder is gone or full must not fail to boot: gunicorn would end the master."""
+    from modelwatch.model_service.app import create_app
+    from tests.conftest import make_config
+
+    restarts = []
+    monkeypatch.setattr(multiprocess, "restart_when_writable", lambda path: restarts.append(path))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "removed"))
+    monkeypatch.setattr(values, "ValueClass", values.MultiProcessValue(lambda: 4343))
+    client = create_app(make_config(state_dir), watch=False).test_client()
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/metrics").status_code == 404  # this worker has none; it restarts once there is room
+    assert restarts == [tmp_path / "removed"]
