@@ -74,7 +74,8 @@ def stock(stack: Stack, prometheus: PrometheusApi, multiproc_dir: Path) -> dict:
             continue
     files = list(multiproc_dir.iterdir()) if multiproc_dir.exists() else []
     series = prometheus.query("prometheus_tsdb_head_series")
-    return {"rss_bytes": memory, "fds": descriptors, "metric_files": len(files),
+    return {"rss_bytes": memory, "fds": descriptors, "workers": len(processes.get("service workers", [])),
+            "metric_files": len(files),
             "metric_bytes": sum(f.stat().st_size for f in files if f.exists()),
             "prometheus_head_series": series[0].value if series else None}
 
@@ -159,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in sorted(result["end"]["rss_bytes"]):
         cells = [f"{s['rss_bytes'].get(name, 0) / 2**20:.1f} MiB" for s in stages]
         table.add_row(f"RSS {name}", *cells, f"{result['rss_growth_after_warm_up'].get(name, 0):+.1%} (< +5%)")
-    for key, label in (("metric_files", "metric files"), ("metric_bytes", "metric bytes"),
+    for key, label in (("workers", "service workers (autoscaled)"), ("metric_files", "metric files"),
+                       ("metric_bytes", "metric bytes"),
                        ("prometheus_head_series", "Prometheus head series")):
         table.add_row(label, *[str(s[key]) for s in stages], "bounded")
     for name in sorted(result["end"]["fds"]):
