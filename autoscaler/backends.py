@@ -97,6 +97,9 @@ class ComposeContainers:
             environment=config.get("Env"), labels=labels, name=f"{self.project}-{self.service}-{number}",
             volumes=host.get("Binds") or [], read_only=bool(host.get("ReadonlyRootfs")),
             tmpfs=host.get("Tmpfs") or {}, user=config.get("User") or None,
+            # The same confinement and limits as the service's own containers.
+            cap_drop=host.get("CapDrop") or None, security_opt=host.get("SecurityOpt") or None,
+            nano_cpus=host.get("NanoCpus") or None, mem_limit=host.get("Memory") or None,
             network_mode=mode if mode in ("host", "none") or not networks else networks[0],
             restart_policy=host.get("RestartPolicy") or None,
         )

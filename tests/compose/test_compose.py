@@ -109,3 +109,15 @@ def test_only_the_socket_proxy_mounts_the_engine_and_each_user_gets_its_own_sock
     check = subprocess.run([require_binary("haproxy"), "-c", "-f", str(COMPOSE_DIR / "docker-socket-proxy.cfg")],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_services_built_here_are_confined_and_the_tools_cannot_be_taken_over():
+    services = yaml.safe_load((COMPOSE_DIR / "docker-compose.yml").read_text())["services"]
+    for name in ("model-service", "exporter", "autoscaler"):
+        service = services[name]
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        assert service["cpus"] and service["mem_limit"], name
+    assert not any("--web.enable-lifecycle" in part for part in services["prometheus"]["command"])
+    grafana = services["grafana"]["environment"]
+    assert grafana["GF_AUTH_DISABLE_LOGIN_FORM"] == "true" and grafana["GF_AUTH_BASIC_ENABLED"] == "false"

@@ -61,7 +61,8 @@ def test_f19_each_gets_what_it_needs_through_its_socket_and_nothing_that_escalat
     labels = {"com.docker.compose.project": project, "com.docker.compose.service": "model-service",
               "com.docker.compose.container-number": "1"}
     first = engine.containers.run(SERVICE_IMAGE, ["sleep", "600"], detach=True, network_mode="none", labels=labels,
-                                  name=f"{project}-model-service-1")
+                                  name=f"{project}-model-service-1", cap_drop=["ALL"], mem_limit="64m",
+                                  security_opt=["no-new-privileges:true"], read_only=True)
     try:
         # What each needs works.
         collector = DockerCollector(f"com.docker.compose.project={project}", connect=lambda: exporter)
@@ -69,6 +70,8 @@ def test_f19_each_gets_what_it_needs_through_its_socket_and_nothing_that_escalat
         backend = ComposeContainers(autoscaler, project, "model-service", stop_timeout=1)
         backend.scale_to(2)
         scaled_up = len(backend.replicas())
+        copy = engine.containers.get(backend.replicas()[-1].name).attrs["HostConfig"]
+        confined = (copy["CapDrop"], copy["SecurityOpt"], copy["Memory"], copy["ReadonlyRootfs"])
         backend.scale_to(1)
         scaled_down = len(backend.replicas())
         # What would escalate is refused.
@@ -88,6 +91,8 @@ def test_f19_each_gets_what_it_needs_through_its_socket_and_nothing_that_escalat
             "autoscaler: engine socket": status_of(lambda: autoscaler.containers.create(
                 SERVICE_IMAGE, volumes=["/var/run/docker.sock:/s"], **run)),
             "autoscaler: host pid": status_of(lambda: autoscaler.containers.create(SERVICE_IMAGE, pid_mode="host", **run)),
+            "autoscaler: no seccomp": status_of(lambda: autoscaler.containers.create(
+                SERVICE_IMAGE, security_opt=["seccomp=unconfined"], **run)),
             "autoscaler: exec": status_of(lambda: autoscaler.api.exec_create(first.id, ["sh"])),
             "autoscaler: pull": status_of(lambda: autoscaler.api.pull("busybox", tag="latest")),
         }
@@ -99,5 +104,6 @@ def test_f19_each_gets_what_it_needs_through_its_socket_and_nothing_that_escalat
            autoscaler_scaled_to=[scaled_up, scaled_down],
            refused=sum(status == 403 for status in refused.values()), escalations_tried=len(refused))
     assert first.name in seen and (scaled_up, scaled_down) == (2, 1)
+    assert confined == (["ALL"], ["no-new-privileges:true"], 64 * 2**20, True)  # a copy is confined as the original
     assert refused == {call: 403 for call in refused}
     assert leftovers == []

@@ -254,3 +254,30 @@ def test_metrics_are_scraped_on_their_own_port_which_only_the_monitoring_namespa
             for rule in (r for p in covering for r in p["spec"]["ingress"]):
                 if any(port["port"] == container_port["name"] for port in rule["ports"]):
                     assert rule.get("from"), f"{name}'s metrics port is open to every namespace"
+
+
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected",
+                      "secret"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_meets_the_restricted_pod_security_standard_its_namespace_enforces(overlay):
+    objects = build(overlay)
+    namespace = next(o for o in objects if o["kind"] == "Namespace")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for obj in (o for o in objects if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")):
+        pod, name = obj["spec"]["template"]["spec"], obj["metadata"]["name"]
+        assert not any(pod.get(key) for key in ("hostNetwork", "hostPID", "hostIPC")), name
+        assert all(set(volume) - {"name"} <= RESTRICTED_VOLUMES for volume in pod.get("volumes", [])), name
+        pod_context = pod.get("securityContext", {})
+        for container in pod["containers"] + pod.get("initContainers", []):
+            context = container.get("securityContext", {})
+            assert context.get("runAsNonRoot", pod_context.get("runAsNonRoot")) is True, name
+            assert context.get("runAsUser", pod_context.get("runAsUser", 1)) != 0, name
+            seccomp = context.get("seccompProfile", pod_context.get("seccompProfile", {}))
+            assert seccomp.get("type") in ("RuntimeDefault", "Localhost"), name
+            assert context.get("allowPrivilegeEscalation") is False, name
+            assert "ALL" in context.get("capabilities", {}).get("drop", []), name
+            assert set(context.get("capabilities", {}).get("add", [])) <= {"NET_BIND_SERVICE"}, name
+        if "serviceAccountName" not in pod:  # no API calls: no token in the pod
+            assert pod.get("automountServiceAccountToken") is False, name
