@@ -42,6 +42,11 @@ def _error(status: int, code: str, message: str) -> Response:
 PROBES = ("/healthz", "/readyz")
 
 
+def _public(server: ModelServer) -> str | None:
+    """Why a model is not served, as /readyz (open to anyone) says it: the details are in the log."""
+    return f"{server.public_error}; details in the service log" if server.public_error else server.public_error
+
+
 def _listener_port(environ) -> str:
     """The port the request arrived on: the accepted socket's own address under gunicorn
     (never the client's Host header), else the server's."""
@@ -136,15 +141,15 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
         serving = {name: s for name, s in servers.items()
                    if name != config.model.name or s.state or s.registry.versions()}
         if not serving:
-            return json_response({"status": "not ready", "reason": server.last_error}, 503)
-        waiting = {name: s.last_error for name, s in serving.items() if s.state is None}
+            return json_response({"status": "not ready", "reason": _public(server)}, 503)
+        waiting = {name: _public(s) for name, s in serving.items() if s.state is None}
         if waiting:
             name, reason = next(iter(waiting.items()))
             return json_response({"status": "not ready", "reason": f"{name}: {reason}"}, 503)
         state = server.state
         document = {"status": "ready", "versions": list(state.models) if state else [],
                     "models": {name: list(s.state.models) for name, s in serving.items()}}
-        behind = {name: s.last_error for name, s in serving.items() if s.behind}
+        behind = {name: _public(s) for name, s in serving.items() if s.behind}
         if behind:  # still ready (the versions loaded before serve), but not what the registry says
             document["behind_deployment"] = behind
         return json_response(document)

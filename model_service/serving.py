@@ -71,7 +71,8 @@ class ModelServer:
         self.metrics = metrics
         self.rng = rng
         self.state: ServingState | None = None
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # the whole message (logs, the authenticated API)
+        self.public_error: str | None = None  # what /readyz may tell anyone: no paths, no exception text
         self.behind = False  # a changed deployment is not served yet: its reload failed and is retried
         self._lock = threading.Lock()  # one reload at a time
         self._stop = threading.Event()
@@ -102,7 +103,7 @@ class ModelServer:
         try:
             models = {v: load_version(self.registry, v, self.predictor_kind) for v in deployment.versions}
         except ModelLoadError as exc:
-            self._failed(exc.reason, str(exc), count_failure)
+            self._failed(exc.reason, str(exc), count_failure, exc.version)
             raise
         if persist:
             self.registry.set_deployment(deployment)
@@ -111,7 +112,7 @@ class ModelServer:
             for version, model in models.items():
                 self.metrics.model_loaded(model, new.role(version))
         old, self.state = self.state, new
-        self.last_error = None
+        self.last_error = self.public_error = None
         if self.metrics:
             serving = {(version, new.role(version)) for version in models}
             for version, model in (old.models.items() if old else ()):
@@ -121,8 +122,11 @@ class ModelServer:
         log.info("serving %s", ", ".join(f"{v} ({new.role(v)})" for v in deployment.versions))
         return new
 
-    def _failed(self, reason: str, message: str, count: bool = True) -> None:
+    def _failed(self, reason: str, message: str, count: bool = True, version: str | None = None) -> None:
         self.last_error = message
+        self.public_error = (f"model version {version!r} rejected ({reason})" if version
+                             else f"no deployment to serve ({reason}): register a version with modelwatch train"
+                                  " or modelwatch models add")
         if not count:  # a retry of a change already reported
             return
         log.error("reload rejected, current versions keep serving: %s", message)
@@ -158,6 +162,7 @@ class ModelServer:
                 except Exception as exc:  # the watcher must outlive anything one poll meets
                     log.exception("watching %s failed; trying again in %g s", self.registry.model_dir, poll_seconds)
                     self.last_error, self.behind = f"{type(exc).__name__}: {exc}", True
+                    self.public_error = f"reload failed ({type(exc).__name__})"
                 if self.metrics:
                     self.metrics.deployment_current_is(self.registry.model_name, not self.behind)
 

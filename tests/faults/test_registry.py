@@ -3,6 +3,7 @@ under real gunicorn (a read-only bind mount, as an image's baked-in registry; a 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -96,6 +97,7 @@ def test_f4_an_artifact_unreadable_for_a_moment_is_served_once_it_is_back(state_
     report("F4", seconds_until_every_worker_serves_it=round(seconds, 2), reload_failures_counted=failures,
            deployment_current_while_behind=sample_sum(metrics_behind, "model_deployment_current", model_name="iris"))
     assert "iris" in behind.get("behind_deployment", {})
+    assert str(state_dir) not in json.dumps(behind)  # /readyz is open to anyone: the reason, not the path
     assert sample_sum(metrics_behind, "model_deployment_current", model_name="iris") == 0
     assert sample_sum(metrics, "model_deployment_current", model_name="iris") == 1
     assert failures == len(workers)  # one per worker for the one change, not one per retry

@@ -150,6 +150,7 @@ def test_service_without_any_model_is_not_ready(tmp_path, keys):
     client = create_app(make_config(tmp_path / "empty"), watch=False).test_client()
     response = client.get("/readyz")
     assert response.status_code == 503 and "modelwatch train" in response.get_json()["reason"]
+    assert str(tmp_path) not in response.get_data(as_text=True)  # open to anyone: no paths
     assert client.get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": keys["user"]}).status_code in (401, 503)
 
 
