@@ -27,7 +27,14 @@ fi
 trap 'docker image prune --force --filter label=org.opencontainers.image.vendor=modelwatch >/dev/null' EXIT
 
 echo "build-images: wheelhouse"
-"$PYTHON" -m pip wheel --quiet --wheel-dir build/wheelhouse '.[serve,exporter]' 2>&1 | grep -v "^WARNING: Location" || true
+# Exactly the locked files, each checked against its sha256 (requirements/*.lock), and modelwatch itself.
+rm -rf build/wheelhouse
+for lock in requirements/service.lock requirements/exporter.lock; do
+  "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --require-hashes --no-deps \
+    -r "$lock" -d build/wheelhouse 2>&1 | grep -v "^WARNING: Location" || true
+done
+"$PYTHON" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir build/wheelhouse . 2>&1 \
+  | grep -v "^WARNING: Location" || true
 
 for target in service exporter; do
   name=$([ "$target" = service ] && echo modelwatch/model-service || echo modelwatch/exporter)

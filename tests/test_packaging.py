@@ -50,3 +50,26 @@ def test_a_fresh_editable_install_has_only_the_modelwatch_import_name(tmp_path):
     site = next((venv / "lib").glob("python3*/site-packages"))
     ours = {path.name for path in site.iterdir() if "modelwatch" in path.name.lower()}
     assert ours and all(name.startswith(("modelwatch", "__editable__")) for name in ours), ours
+
+
+@pytest.mark.parametrize("lock, extra", [("service.lock", "serve"), ("exporter.lock", "exporter")])
+def test_each_image_lock_pins_what_pyproject_asks_for_with_hashes(lock, extra):
+    """The images install from these with --require-hashes; a dependency added to pyproject.toml without
+    running scripts/lock-dependencies.sh fails here, not in an image build."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    text = (ROOT / "requirements" / lock).read_text()
+    entries = [entry.strip() for entry in text.replace("\\\n", " ").splitlines()
+               if entry.strip() and not entry.lstrip().startswith("#")]
+    pinned = {}
+    for entry in entries:
+        requirement, *hashes = entry.split(" --hash=")
+        name, _, version = requirement.strip().partition("==")
+        assert version and hashes and all(h.startswith("sha256:") for h in hashes), entry
+        pinned[name.lower().replace("_", "-")] = version
+    for text_requirement in project["dependencies"] + project["optional-dependencies"][extra]:
+        requirement = Requirement(text_requirement)
+        name = requirement.name.lower().replace("_", "-")
+        assert name in pinned, f"{name} is not in requirements/{lock}: run scripts/lock-dependencies.sh"
+        assert requirement.specifier.contains(pinned[name]), f"{name}=={pinned[name]} does not meet {requirement}"
