@@ -38,6 +38,7 @@ workers = _service.workers
 threads = _service.threads
 worker_class = "modelwatch.model_service.gunicorn_worker.RecyclingThreadWorker"
 RecyclingThreadWorker.requests_per_connection = _service.keepalive_max_requests
+RecyclingThreadWorker.freeze_heap = _service.freeze_heap
 graceful_timeout = _service.graceful_timeout_seconds
 max_requests = _service.max_requests
 max_requests_jitter = max(0, _service.max_requests // 10)

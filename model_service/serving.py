@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from modelwatch.model_service import heap
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.tabular import TabularModel, load_version
 from modelwatch.models.registry import Deployment, ModelLoadError, Registry, RegistryNotWritable
@@ -120,6 +121,7 @@ class ModelServer:
                     self.metrics.model_unloaded(model, old.role(version))
             self.metrics.reload_succeeded(self.registry.model_name)
         log.info("serving %s", ", ".join(f"{v} ({new.role(v)})" for v in deployment.versions))
+        heap.settle()
         return new
 
     def _failed(self, reason: str, message: str, count: bool = True, version: str | None = None) -> None:

@@ -105,6 +105,9 @@ class ServiceConfig:
     # Close a kept-alive connection after this many requests, so that clients
     # reconnect and workers added by the autoscaler get their share.
     keepalive_max_requests: int = 100
+    # After loading models, freeze the workers' long-lived objects out of the garbage
+    # collector's full passes (model_service/heap.py): they cost 100-400 ms pauses.
+    freeze_heap: bool = True
     reload_poll_seconds: float = 1.0
     # How often each worker writes its recorded metrics to the shared files. A
     # worker also writes its own before answering a scrape, so only the other
