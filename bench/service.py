@@ -1,6 +1,6 @@
 """Service benchmark: side by side, interleaved, on loopback.
 
-    python -m bench.service [--rounds 3] [--duration 10] [--only reference,instrumented]
+    python -m bench.service [--rounds 6] [--duration 8] [--only reference,instrumented] [--breakdown]
 
 Each round starts every variant in turn (the order rotates from round to
 round) on one pinned core (taskset -c 0),
@@ -13,6 +13,11 @@ Variants: (a) reference: bare Flask + scikit-learn, no metrics; (b) our
 service, instrumentation off; (c) our service, fully instrumented; (d) MLServer
 1.7.1 (parallel_workers 2 and 0); (e) BentoML 1.4. All serve the same fitted
 model with 2 workers (gunicorn gthread 2 x 4 for a-c).
+
+--breakdown adds (c) with one suspected source of tail latency changed each:
+the heap not frozen after loading, kept-alive connections never recycled, and
+behind the local edge (HAProxy). Each variant's p99 is compared with (a)'s of
+the same round.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import competitors
+from modelwatch.local.edge import haproxy_config
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.training import train
 from modelwatch.core.config import load_config
@@ -42,6 +48,7 @@ from modelwatch.core.config import load_config
 CONNECTIONS = 32
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
 SERVER_CORE, LOAD_CORE = "0", "1"
+BREAKDOWN = ("instrumented-nofreeze", "instrumented-norecycle", "instrumented-edge")
 console = Console()
 
 
@@ -181,7 +188,18 @@ def _joblib_copy(skops_file: Path, work: Path) -> Path:
     return joblib_file
 
 
-def build_variants(work: Path, only: set[str] | None) -> list[tuple[Variant, int]]:
+def _behind_edge(serve: Variant, port: int, work: Path) -> Variant:
+    """``serve`` on a unix socket, with the local stack's HAProxy in front on ``port``: one process tree."""
+    socket = work / "edge" / "service.sock"
+    socket.parent.mkdir(exist_ok=True)
+    env = {**serve.env, "MODELWATCH_SERVICE__SOCKET": str(socket), "MODELWATCH_EDGE__METRICS_PORT": str(free_port())}
+    edge_config = work / "edge" / "haproxy.cfg"
+    edge_config.write_text(haproxy_config(load_config(env={**env, "MODELWATCH_SERVICE__PORT": str(port)}), socket))
+    command = ["sh", "-c", f'haproxy -db -f {edge_config} & exec "$@"', "sh", *serve.command]
+    return Variant("instrumented-edge", "(c) behind the edge (HAProxy)", command, serve.path, env=env)
+
+
+def build_variants(work: Path, only: set[str] | None, breakdown: bool = False) -> list[tuple[Variant, int]]:
     state = work / "state"
     config_env = {"MODELWATCH_PATHS__STATE_DIR": str(state)}
     config = load_config(env=config_env)
@@ -210,6 +228,18 @@ def build_variants(work: Path, only: set[str] | None) -> list[tuple[Variant, int
             f"/api/v1/classify?{QUERY}&key={key}",
             env={**config_env, "MODELWATCH_SERVICE__INSTRUMENTATION": on,
                  "MODELWATCH_PATHS__STATE_DIR": str(work / name)}))
+    if breakdown:  # (c) with one suspected source of its tail changed each (they share (c)'s state folder)
+        serve = [sys.executable, "-m", "modelwatch", "serve"]
+        instrumented_env = {**config_env, "MODELWATCH_PATHS__STATE_DIR": str(work / "instrumented")}
+        for name, label, setting in (
+                ("instrumented-nofreeze", "(c) heap not frozen", {"MODELWATCH_SERVICE__FREEZE_HEAP": "false"}),
+                ("instrumented-norecycle", "(c) connections never recycled",
+                 {"MODELWATCH_SERVICE__KEEPALIVE_MAX_REQUESTS": str(10**9)})):
+            add(name, label, lambda port, name=name, label=label, setting=setting: Variant(
+                name, label, [*serve, "--port", str(port)], f"/api/v1/classify?{QUERY}&key={key}",
+                env={**instrumented_env, **setting}))
+        add("instrumented-edge", "(c) behind the edge", lambda port: _behind_edge(Variant(
+            "", "", serve, f"/api/v1/classify?{QUERY}&key={key}", env=instrumented_env), port, work))
     for workers, name in ((2, "mlserver"), (0, "mlserver-pw0")):
         def make(port, workers=workers, name=name):
             ports = (port, free_port(), free_port())  # HTTP, gRPC, metrics: each its own free port
@@ -305,16 +335,18 @@ def paired_ratio(results: dict[str, list[dict]], numerator: str, denominator: st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.service", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=10, help="seconds of load per variant and round")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--duration", type=float, default=8, help="seconds of load per variant and round")
     parser.add_argument("--only", help="comma-separated variant names")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="add (c) variants that each change one suspected source of tail latency")
     parser.add_argument("--out", type=Path, default=Path("bench/results/service.json"))
     args = parser.parse_args(argv)
-    only = set(args.only.split(",")) if args.only else None
+    only = set(args.only.split(",")) | ({"instrumented", *BREAKDOWN} if args.breakdown else set()) if args.only else None
 
     work = Path(tempfile.mkdtemp(prefix="modelwatch-bench-"))
     with console.status("building variants (first run creates MLServer and BentoML venvs)"):
-        variants = build_variants(work, only)
+        variants = build_variants(work, only, args.breakdown)
     results = run_rounds(variants, args.rounds, args.duration, work)
     summary = summarise(variants, results)
     scrape = None
@@ -330,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def target(text, value, goal, higher=True):
         if value is not None:
-            targets.append({"target": text, "value": round(value, 3), "goal": goal,
+            targets.append({"target": text, "value": round(value, 3), "goal": goal, "higher": higher,
                             "met": value >= goal if higher else value < goal})
 
     c = rps("instrumented")
@@ -343,24 +375,28 @@ def main(argv: list[str] | None = None) -> int:
         target("(c) / best MLServer", c / mlserver_best if mlserver_best else None, 1.4)
         target("(c) / BentoML", c / rps("bentoml") if rps("bentoml") else None, 3.0)
         target("(c) p99 ms at 32 connections", summary["instrumented"]["p99_ms_median"], 50, higher=False)
+        target("(c) p99 / (a) p99, median of per-round pairs",
+               paired_ratio(results, "instrumented", "reference", "p99_ms"), 1.0, higher=False)
     if scrape:
         target("/metrics scrape ms after 100k requests", scrape["median_ms"], 5, higher=False)
 
     table = Table(title=f"service benchmark: medians of {args.rounds} interleaved rounds, {args.duration:g} s each, "
                         f"{CONNECTIONS} connections, server on core {SERVER_CORE}")
-    for column in ("variant", "req/s", "vs (a)", "p50 ms", "p99 ms", "CPU µs/req", "non-2xx"):
+    for column in ("variant", "req/s", "vs (a)", "p50 ms", "p99 ms", "p99 / (a)'s, paired", "CPU µs/req", "non-2xx"):
         table.add_column(column, justify="right" if column != "variant" else "left")
     base = rps("reference")
-    for row in summary.values():
+    for name, row in summary.items():
+        row["p99_vs_reference_paired"] = paired_ratio(results, name, "reference", "p99_ms")
         table.add_row(row["label"], f"{row['rps_median']:.0f}", f"{row['rps_median'] / base:.2f}x" if base else "-",
                       f"{row['p50_ms_median']:.2f}", f"{row['p99_ms_median']:.2f}",
+                      f"{row['p99_vs_reference_paired']:.2f}" if row["p99_vs_reference_paired"] else "-",
                       f"{row['cpu_us_per_request_median']:.0f}", str(row["non_2xx"]))
     console.print(table)
     goals = Table(title="targets")
     for column in ("target", "value", "goal", "met"):
         goals.add_column(column)
     for t in targets:
-        goals.add_row(t["target"], str(t["value"]), ("≥ " if t["target"].startswith("(c) /") else "< ") + str(t["goal"]),
+        goals.add_row(t["target"], str(t["value"]), ("≥ " if t["higher"] else "< ") + str(t["goal"]),
                       "yes" if t["met"] else "NO")
     console.print(goals)
     if scrape:
