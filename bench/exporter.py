@@ -19,7 +19,6 @@ not counted: only the exporter's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -28,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from bench.output import write_results
 from pathlib import Path
 
 import requests
@@ -171,13 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     ratio = summary["modelwatch host"]["cpu_ms_per_scrape"] / summary["node_exporter"]["cpu_ms_per_scrape"]
     console.print(f"host collector CPU per scrape = {ratio:.2f}x node_exporter's (target: at most 3x)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     for name, row in summary.items():
         if name.startswith("modelwatch docker"):
             console.print(f"{name}: p99 {row['p99_ms']:.1f} ms (target < 100), CPU with 15 s scrapes "
                           f"{cpu_share(row):.3%} of a core (target < 2%), RSS {row['rss_mb']:.0f} MB (< 80)")
-    args.out.write_text(json.dumps({"summary": summary, "runs": runs, "cpu_ratio_vs_node_exporter": ratio}, indent=2))
-    console.print(f"written {args.out}")
+    write_results(args.out, {"summary": summary, "runs": runs, "cpu_ratio_vs_node_exporter": ratio}, console)
     return 0
 
 

@@ -21,7 +21,6 @@ writes bench/results/own-model.json. Target: (c) / (b) >= 0.95 for both loads.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from bench.output import write_results
 from bench import competitors
 from bench.service import Running, Variant, console, free_port, paired_ratio, run_rounds, summarise
 from modelwatch.core.config import load_config
@@ -173,11 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         goals.add_row(target["target"], str(target["value"]), f"≥ {target['goal']}", "yes" if target["met"] else "NO")
     console.print(goals)
     console.print(f"series of one model version (30 features) on one replica's /metrics: {series}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"loads": {str(k): v for k, v in loads.items()}, "targets": targets,
+    write_results(args.out, {"loads": {str(k): v for k, v in loads.items()}, "targets": targets,
                                     "series_per_version": series, "rounds": args.rounds,
-                                    "duration_seconds": args.duration}, indent=2))
-    console.print(f"written {args.out}")
+                                    "duration_seconds": args.duration}, console)
     return 0
 
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import math
 import re
 import shutil
@@ -48,6 +47,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
+from bench.output import write_results
 from modelwatch.core import queries
 from modelwatch.models.baselines import MISSING, OTHER, UNSEEN, bucket_label
 from modelwatch.core.series import HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS
@@ -442,13 +442,10 @@ def main(argv: list[str] | None = None) -> int:
         console.print(costly)
     console.print(f"sum of group medians {total:.1f} ms per evaluation round; rule evaluation failures: "
                   f"{next(iter(groups.values()))['rule_failures_total']:.0f}; backfill took {backfill_seconds:.0f} s")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"replicas": args.replicas, "registered_models": args.registered_models,
+    write_results(args.out, {"replicas": args.replicas, "registered_models": args.registered_models,
                                     "features": args.features, "raw_series": series, "samples": lines,
                                     "interval_seconds": args.interval, "seconds": args.seconds, "groups": groups,
-                                    "records": records},
-                                   indent=2))
-    console.print(f"written {args.out}")
+                                    "records": records}, console)
     if args.keep:
         console.print(f"kept {workdir}")
     else:

@@ -39,6 +39,7 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
+from bench.output import write_results
 from bench import competitors
 from modelwatch.local.edge import haproxy_config
 from modelwatch.model_service.keys import KeyStore
@@ -402,11 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     if scrape:
         console.print(f"/metrics after {scrape['requests_before']} requests: median {scrape['median_ms']:.2f} ms, "
                       f"{scrape['bytes']} bytes")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"variants": summary, "scrape": scrape, "targets": targets,
+    write_results(args.out, {"variants": summary, "scrape": scrape, "targets": targets,
                                     "rounds": args.rounds, "duration_seconds": args.duration,
-                                    "connections": CONNECTIONS}, indent=2))
-    console.print(f"written {args.out}")
+                                    "connections": CONNECTIONS}, console)
     return 0
 
 

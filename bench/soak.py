@@ -32,6 +32,7 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
+from bench.output import write_results
 from bench.stack import RATE_PER_USER, config_in
 from modelwatch.core.prometheus_api import PrometheusApi
 from modelwatch.local.stack import Stack, ensure_model
@@ -169,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     console.print(f"{result['requests']} requests, {result['achieved_rps']:.0f}/s achieved, "
                   f"p95 {result['p95_seconds'] * 1000:.0f} ms")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    console.print(f"written {args.out}")
+    write_results(args.out, result, console)
     return 0
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.output import write_results
 from bench.service import free_port
 from modelwatch.loadtests.runner import LoadRun, start, verdict
 from modelwatch.model_service.keys import KeyStore
@@ -114,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(table)
     held = [row["achieved_rps"] for row in rows if row["slo_met"]]
     console.print(f"highest rate within the SLO: {max(held):.0f} requests/s" if held else "no level met the SLO")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    console.print(f"written {args.out}")
+    write_results(args.out, results, console)
     return 0
 
 
