@@ -112,6 +112,15 @@ def create_api(keystore: KeyStore, metrics: ServiceMetrics | None, tabular: Tabu
     def predict_pinned(name: str, version: str):
         return model_predict(_registered(name), version)
 
+    @api.route("/models/<name>/feedback", methods=["POST"])
+    @user
+    def feedback(name: str):
+        _, body = _parse_body(request._get_current_object(), allow_form=False)
+        if body is None:
+            raise InputError('send a JSON body: {"feedback": [{"id": "<prediction id>", "label": "<class>"}]}',
+                             code="missing_body")
+        return json_response(tabular.feedback(_registered(name), body))
+
     def _registered(name: str) -> str:
         if name not in tabular.servers:
             raise InputError(f"unknown model {name!r}; registered: {', '.join(sorted(tabular.servers)) or 'none'}",

@@ -23,6 +23,7 @@ from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.models.registry import Registry
+from modelwatch.model_service.feedback import LabelledIds
 from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
 from modelwatch.model_service.serving import ModelServer
 from modelwatch.model_service.tabular_api import TabularApi
@@ -113,7 +114,8 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
     servers = _model_servers(config, metrics, watch, rng)
     server = servers[config.model.name]
     ids = PredictionIds(_prediction_id_key(config))
-    tabular = TabularApi(servers, metrics, ids, config.service.max_batch_size)
+    labelled = LabelledIds(config.paths.labelled_ids_file, config.feedback.horizon_days * 86400)
+    tabular = TabularApi(servers, metrics, ids, config.service.max_batch_size, labelled)
 
     app.register_blueprint(create_api(keystore, metrics, tabular, config.model.name))
     app.extensions["modelwatch"] = {"server": server, "keys": keystore, "metrics": metrics, "config": config,

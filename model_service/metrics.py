@@ -30,8 +30,9 @@ from modelwatch.model_service.metric_buffer import (
     apply_histogram,
     grouped,
 )
-from modelwatch.core.series import (BATCH_SIZE_BUCKETS, CONFIDENCE_BUCKETS, HTTP_DURATION_BUCKETS,
-                                     INFERENCE_BUCKETS)
+from modelwatch.core.series import (ABSOLUTE_ERROR_BUCKETS, BATCH_SIZE_BUCKETS, CONFIDENCE_BUCKETS,
+                                     HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS, LABEL_DELAY_BUCKETS,
+                                     SIGNED_ERROR_BUCKETS)
 from modelwatch.models.registry import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,35 @@ class ServiceMetrics:
         self.client_requests = Counter(
             "model_client_requests_total", "Authenticated API requests by client name and route.", ["client", "http_route"], **r
         )
+        # Labels sent later (model_service/feedback.py). Few next to predictions: updated directly.
+        self.feedback = Counter(
+            "model_feedback_total",
+            "Labels received, by outcome: accepted, duplicate (labelled before), unknown_id, expired, invalid "
+            "(model_version is empty where the id names none).",
+            [*MODEL, "outcome"], **r,
+        )
+        self.confusion = Counter(
+            "model_confusion_total",
+            "A classifier's labelled predictions by predicted and actual class.",
+            [*MODEL, "predicted", "actual"], **r,
+        )
+        self.label_delay = Histogram(
+            "model_label_delay_seconds", "Time from a prediction to its accepted label.", MODEL,
+            buckets=LABEL_DELAY_BUCKETS, **r,
+        )
+        self.absolute_error = Histogram(
+            "model_prediction_absolute_error", "A regressor's |predicted - actual| over its labelled predictions.",
+            MODEL, buckets=ABSOLUTE_ERROR_BUCKETS, **r,
+        )
+        self.signed_error = Histogram(
+            "model_prediction_signed_error", "A regressor's predicted - actual (positive: it predicted too high); no _sum, as it has negative buckets.",
+            MODEL, buckets=SIGNED_ERROR_BUCKETS, **r,
+        )
+        self.squared_error = Counter(
+            "model_prediction_squared_error_total",
+            "Sum of a regressor's squared errors over its labelled predictions (RMSE: with the count).",
+            MODEL, **r,
+        )
         self._http_children: dict = {}
         self._active_children: dict = {}
         self._model_children: dict = {}
@@ -218,6 +248,16 @@ class ServiceMetrics:
         for feature in model.schema.features:
             buckets = [self.feature_bucket.labels(*labels, feature.name, b) for b in model.buckets[feature.name].labels]
             features.append((buckets, self.feature_missing.labels(*labels, feature.name)))
+        # Quality series at zero too: accuracy and RMSE are ratios of increases, from the first label on.
+        for outcome in ("accepted", "duplicate", "expired"):
+            self.feedback.labels(*labels, outcome)
+        self.label_delay.labels(*labels)
+        if model.classes:
+            for predicted in model.classes:
+                for actual in model.classes:
+                    self.confusion.labels(*labels, predicted, actual)
+        else:
+            self.absolute_error.labels(*labels), self.signed_error.labels(*labels), self.squared_error.labels(*labels)
         if model.classes:
             outputs = [self.predicted_class.labels(*labels, c) for c in model.classes]
         else:
@@ -267,6 +307,29 @@ class ServiceMetrics:
     @_survives_a_full_disk
     def prediction_failed(self, model, rows: int) -> None:
         self.predictions.labels(model.name, model.version, "error").inc(rows)
+
+    # -- labels sent later ----------------------------------------------------------------
+    @_survives_a_full_disk
+    def feedback_received(self, model_name: str, judged: list, now: float) -> None:
+        """The outcome of each item of a feedback request, and what every accepted label says."""
+        for item in judged:
+            version = item.prediction.version if item.prediction else ""
+            self.feedback.labels(model_name, version, item.outcome).inc()
+            if item.outcome != "accepted":
+                continue
+            predicted = item.prediction.output
+            self.label_delay.labels(model_name, version).observe(max(0.0, now - item.prediction.issued))
+            if isinstance(item.actual, str):
+                self.confusion.labels(model_name, version, str(predicted), item.actual).inc()
+            else:
+                error = float(predicted) - item.actual
+                self.absolute_error.labels(model_name, version).observe(abs(error))
+                self.signed_error.labels(model_name, version).observe(error)
+                self.squared_error.labels(model_name, version).inc(error * error)
+
+    @_survives_a_full_disk
+    def feedback_refused(self, model_name: str, items: int) -> None:
+        self.feedback.labels(model_name, "", "invalid").inc(items)
 
     # -- access -------------------------------------------------------------------------
     @_survives_a_full_disk

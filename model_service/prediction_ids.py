@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import secrets
@@ -81,12 +82,21 @@ class PredictionIds:
         if len(key) < 16:
             raise ModelwatchError("the prediction-id key must be at least 16 bytes")
         self._key = key
+        self._serial = itertools.count()  # next() is atomic under the GIL
+        self._process = None  # (pid, random prefix): made again after a fork, so workers never share one
+
+    def _nonce(self) -> str:
+        """Unique per id: two rows predicted alike in the same millisecond are still two predictions,
+        each to be labelled once."""
+        if self._process is None or self._process[0] != os.getpid():
+            self._process = (os.getpid(), _b64(secrets.token_bytes(6)))
+        return f"{self._process[1]}{next(self._serial):x}"
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:SIGNATURE_BYTES])
 
     def issue(self, model: str, version: str, output: str | float, issued: float | None = None) -> str:
-        document = [model, version, output, round(issued if issued is not None else time.time(), 3)]
+        document = [model, version, output, round(issued if issued is not None else time.time(), 3), self._nonce()]
         payload = _b64(orjson.dumps(document))  # one per answered row: the fast encoder
         return f"{payload}.{self._sign(payload)}"
 
@@ -98,7 +108,7 @@ class PredictionIds:
         if not hmac.compare_digest(signature, self._sign(payload)):
             raise InvalidPredictionId("not a prediction id of this service (bad signature)")
         try:
-            model, version, output, issued = json.loads(_unb64(payload))
+            model, version, output, issued, *_nonce = json.loads(_unb64(payload))  # ids before 2026-12-01 had none
         except (ValueError, TypeError):
             raise InvalidPredictionId("not a prediction id") from None
         return Prediction(model, version, output, float(issued))

@@ -33,6 +33,7 @@ from modelwatch.model_service.reference import as_model_input, data_baseline, in
 from modelwatch.core.files import write_json_atomically
 from modelwatch.models.registry import (DATA_BASELINE_FILE, METADATA_FILE, ONNX_FILE, REFERENCE_SAMPLE_FILE, Deployment,
                                         Registry, sha256_of)
+from modelwatch.core.series import ABSOLUTE_ERROR_BUCKETS, LABEL_DELAY_BUCKETS, SIGNED_ERROR_BUCKETS
 from modelwatch.models.schema import SCHEMA_FILE, TASKS, ModelSchema, apply_overrides
 
 SAMPLE_ROWS = 200  # reference rows the model must answer before anything is written
@@ -72,12 +73,18 @@ class Registered:
 
 def series_per_version(schema: ModelSchema, baseline: dict) -> int:
     """The model series one replica exposes for one version: a counter per feature bucket,
-    a missing counter per feature, one per class (or prediction bucket), and the version's
-    fixed series (predictions, errors, inference time and confidence histograms, info)."""
+    a missing counter per feature, one per class (or prediction bucket), the version's
+    fixed series (predictions, errors, inference time and confidence histograms, info), and
+    its label series (a confusion matrix, or error histograms; feedback outcomes, label delay)."""
     buckets = sum(len(spec["buckets"]) for spec in baseline["features"].values())
     outputs = len(schema.classes) if schema.task == "classification" else len(baseline["prediction"]["buckets"])
     fixed = 40  # two histograms of about 15 series each, and a handful of counters and gauges
-    return buckets + len(schema.features) + outputs + fixed
+    if schema.task == "classification":
+        quality = len(schema.classes) ** 2
+    else:  # two error histograms (buckets, +Inf, count; the absolute one a sum) and the squared-error sum
+        quality = len(ABSOLUTE_ERROR_BUCKETS) + len(SIGNED_ERROR_BUCKETS) + 6
+    labels = 3 + len(LABEL_DELAY_BUCKETS) + 3  # feedback outcomes, the delay histogram
+    return buckets + len(schema.features) + outputs + fixed + quality + labels
 
 
 def _task(request: Request, artifact, frame) -> str:

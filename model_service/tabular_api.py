@@ -2,32 +2,38 @@
 its own ModelServer (deployment, canary, reload): predict a batch, classify
 one row, pinned to a version or not, and describe them with their schemas.
 Every answer carries a prediction id (body, and the X-Prediction-Id header for
-one row) that labels sent later are joined on."""
+one row) that labels sent later are joined on (``feedback``)."""
 
 from __future__ import annotations
 
+import json
+import time
 from time import perf_counter
 
 import numpy as np
 from flask import Request
 
+from modelwatch.model_service.feedback import ACCEPTED, InvalidFeedback, LabelledIds, LabelStoreUnavailable, judge
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.prediction_ids import PredictionIds
 from modelwatch.model_service.serving import ModelServer
 from modelwatch.model_service.tabular import TabularModel, answers_of, batch_values, classify_values, documents
 from modelwatch.models.baselines import bucket_indexes, bucket_matrix
+from modelwatch.models.schema import SCHEMA_FILE, ModelSchema, SchemaError
 
 FEW_ROWS = 16  # up to this many rows, numeric buckets are found in plain Python
 
 
 class TabularApi:
     def __init__(self, servers: dict[str, ModelServer], metrics: ServiceMetrics | None, ids: PredictionIds,
-                 max_batch: int):
+                 max_batch: int, labelled: LabelledIds | None = None):
         self.servers = servers
         self.metrics = metrics
         self.ids = ids
         self.max_batch = max_batch
+        self.labelled = labelled
+        self._schemas: dict[tuple[str, str], ModelSchema] = {}  # of versions no longer loaded
 
     def model(self, name: str, version: str | None) -> TabularModel:
         server = self.servers[name]
@@ -105,6 +111,67 @@ class TabularApi:
             raise InputError('send a JSON body: {"instances": [...]}', code="missing_body")
         rows = batch_values(body, model.schema, self.max_batch)
         return {"model": model.name, "model_version": model.version, "predictions": self._answer(model, rows)}
+
+    def feedback(self, name: str, body) -> dict:
+        """Join each label to the prediction its id names; answer each item's outcome."""
+        if isinstance(body, dict) and "feedback" in body:
+            items = body["feedback"]
+        else:
+            items = [body] if isinstance(body, dict) else body
+        if not isinstance(items, list) or not items:
+            raise InputError('send {"feedback": [{"id": "<prediction id>", "label": "<class>"}, ...]} '
+                             '(a regressor\'s items: "value" instead of "label")', "feedback", code="invalid_feedback")
+        if len(items) > self.max_batch:
+            raise InputError(f"{len(items)} feedback items: at most {self.max_batch} a request", "feedback",
+                             status=413, code="batch_too_large")
+        if self.labelled is None:
+            raise InputError("this service keeps no record of labelled predictions", status=503,
+                             code="feedback_unavailable")
+        try:
+            judged = judge(items, self.ids, name, self._label_kind(name), self.labelled.horizon_seconds)
+        except InvalidFeedback as exc:
+            if self.metrics:
+                self.metrics.feedback_refused(name, len(exc.problems))
+            raise InputError(str(exc), f"feedback[{exc.problems[0][0]}]", status=422, code="invalid_feedback") from None
+        try:
+            judged = self.labelled.claim(judged)
+        except LabelStoreUnavailable as exc:
+            raise InputError(f"{exc}; nothing was counted, send it again later", status=503,
+                             code="feedback_unavailable") from None
+        if self.metrics:
+            self.metrics.feedback_received(name, judged, time.time())
+        results = []
+        for item in judged:
+            result = {"index": item.index, "outcome": item.outcome}
+            if item.prediction is not None:
+                result["model_version"] = item.prediction.version
+            if item.reason:
+                result["reason"] = item.reason
+            results.append(result)
+        return {"model": name, "accepted": sum(item.outcome == ACCEPTED for item in judged), "results": results}
+
+    def _label_kind(self, name: str):
+        """What a version of ``name`` takes as a label: its classes, or None (a regressor's number)."""
+        server = self.servers[name]
+
+        def kind(version: str):
+            state = server.state
+            model = state.models.get(version) if state else None
+            schema = model.schema if model else self._registered_schema(server, version)
+            return list(schema.classes) if schema.task == "classification" else None
+
+        return kind
+
+    def _registered_schema(self, server: ModelServer, version: str) -> ModelSchema:
+        """A version's schema from the registry (labels arrive after later deploys); KeyError if it is gone."""
+        key = (server.registry.model_name, version)
+        if key not in self._schemas:
+            try:
+                document = json.loads((server.registry.version_dir(version) / SCHEMA_FILE).read_text())
+                self._schemas[key] = ModelSchema.from_dict(document)
+            except (OSError, ValueError, SchemaError):
+                raise KeyError(version) from None
+        return self._schemas[key]
 
     def loaded(self) -> list[tuple[TabularModel, bool]]:
         """Every loaded version, each with whether it stands for its model's unpinned routes (the stable one)."""

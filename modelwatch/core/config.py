@@ -63,6 +63,11 @@ class PathsConfig:
         return self.run_dir / "service.pid"
 
     @property
+    def labelled_ids_file(self) -> Path:
+        # Which predictions were labelled already (model_service/feedback.py), shared by the workers.
+        return self.state_dir / "feedback" / "labelled.sqlite"
+
+    @property
     def prediction_id_key_file(self) -> Path:
         # Signs prediction ids: every worker and replica must share it (mount it where replicas run).
         return self.state_dir / "secrets" / "prediction-id.key"
@@ -138,6 +143,15 @@ class EdgeConfig:
     # Behind the edge the service serves its /metrics here (service.metrics_port), not
     # through the API port: API clients cannot reach it or load it.
     service_metrics_port: int = 9102
+
+
+@dataclass(frozen=True)
+class FeedbackConfig:
+    """Labels sent after the fact to POST /api/v1/models/NAME/feedback, joined to their predictions."""
+
+    # A label for a prediction older than this is refused (counted as expired): the record of
+    # labelled ids, which keeps a label from counting twice, covers this long.
+    horizon_days: float = 14.0
 
 
 @dataclass(frozen=True)
@@ -336,6 +350,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     edge: EdgeConfig = field(default_factory=EdgeConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     exporter: ExporterConfig = field(default_factory=ExporterConfig)
     slo: SloConfig = field(default_factory=SloConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
@@ -352,6 +367,8 @@ class Config:
         for name in ("metrics_flush_seconds", "reload_poll_seconds"):
             if getattr(self.service, name) <= 0:
                 problems.append(f"service.{name}: must be above 0")
+        if not 0 < self.feedback.horizon_days <= 3650:
+            problems.append("feedback.horizon_days: must be above 0 and at most 3650")
         for name in ("request_timeout_seconds", "client_timeout_seconds", "server_timeout_seconds"):
             if getattr(self.edge, name) <= 0:
                 problems.append(f"edge.{name}: must be above 0")

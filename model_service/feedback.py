@@ -1,0 +1,194 @@
+"""Labels that arrive later, joined to their predictions by prediction id.
+
+A prediction id carries what was predicted, signed (``prediction_ids``), so
+any worker of any replica can join a label to it with no database of
+predictions. What does need remembering is which ids were labelled already,
+so that a label sent twice is counted once: ``LabelledIds`` keeps them in a
+SQLite file in the state folder, shared by the workers of a service and kept
+across restarts, for as long as a label is accepted at all (the horizon).
+
+    judged = judge(items, ids, "penguins", label_kind, horizon_seconds=14 * 86400)
+    accepted = LabelledIds(path, horizon).claim(judged)   # the duplicates turned into "duplicate"
+
+Items are judged in two steps. A malformed item (not an object, no id, a
+class the model does not know, a non-finite value) is the caller's mistake:
+the whole request is refused, naming the items, and nothing is recorded. An
+id that is unknown, expired or already labelled is a fact about that one
+item: it is answered and counted, and the others are accepted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from modelwatch.core.errors import ModelwatchError
+from modelwatch.model_service.prediction_ids import InvalidPredictionId, Prediction, PredictionIds
+
+ACCEPTED, DUPLICATE, UNKNOWN_ID, EXPIRED = "accepted", "duplicate", "unknown_id", "expired"
+OUTCOMES = (ACCEPTED, DUPLICATE, UNKNOWN_ID, EXPIRED, "invalid")  # the feedback counter's values
+CLOCK_SKEW_SECONDS = 300  # an id issued "in the future" by a replica whose clock runs ahead
+
+
+class InvalidFeedback(ModelwatchError):
+    """The request is refused: ``problems`` names each bad item (index and reason)."""
+
+    def __init__(self, problems: list[tuple[int, str]]):
+        self.problems = problems
+        shown = "; ".join(f"item {index}: {reason}" for index, reason in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"{len(problems)} invalid feedback item(s): {shown}{more}")
+
+
+class LabelStoreUnavailable(ModelwatchError):
+    """The record of labelled ids cannot be read or written: nothing was counted; send again later."""
+
+
+@dataclass(frozen=True)
+class Judged:
+    index: int
+    token: str
+    outcome: str  # ACCEPTED (until the store says DUPLICATE), UNKNOWN_ID or EXPIRED
+    prediction: Prediction | None = None
+    actual: str | float | None = None  # the class, or the true value of a regressor
+    reason: str = ""
+
+
+# What a model version expects as a label: its classes, or None for a regressor's number; raises
+# KeyError for a version the service cannot describe (never registered, or removed).
+LabelKind = Callable[[str], "Sequence[str] | None"]
+
+
+def _actual(item: dict, classes: Sequence[str] | None) -> str | float:
+    """The item's label, checked against what the version predicts; ValueError says why not."""
+    if classes is not None:
+        if "label" not in item:
+            raise ValueError('a classifier\'s feedback needs "label"')
+        label = item["label"]
+        if isinstance(label, bool) or not isinstance(label, (str, int)) or str(label) not in classes:
+            raise ValueError(f"label {str(label)[:50]!r} is not a class of this model ({', '.join(classes[:10])})")
+        return str(label)
+    if "value" not in item:
+        raise ValueError('a regressor\'s feedback needs "value"')
+    value = item["value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("value must be a number")
+    try:
+        value = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise ValueError("value is out of range") from None
+    if not math.isfinite(value):
+        raise ValueError("value must be finite")
+    return value
+
+
+def judge(items: list, ids: PredictionIds, model: str, label_kind: LabelKind, horizon_seconds: float,
+          now: float | None = None) -> list[Judged]:
+    """Each item's outcome before the duplicate check, or InvalidFeedback naming every malformed item."""
+    now = time.time() if now is None else now
+    judged, problems = [], []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            problems.append((index, 'expected an object with a string "id"'))
+            continue
+        token = item["id"]
+        try:
+            prediction = ids.read(token)
+        except InvalidPredictionId as exc:
+            judged.append(Judged(index, token, UNKNOWN_ID, reason=str(exc)))
+            continue
+        if prediction.model != model:
+            judged.append(Judged(index, token, UNKNOWN_ID, reason=f"an id of model {prediction.model}, not {model}"))
+            continue
+        try:
+            classes = label_kind(prediction.version)
+        except KeyError:
+            judged.append(Judged(index, token, UNKNOWN_ID, prediction,
+                                 reason=f"version {prediction.version} of {model} is no longer registered"))
+            continue
+        try:
+            actual = _actual(item, classes)
+            if classes is None and not math.isfinite((float(prediction.output) - actual) ** 2):
+                raise ValueError("value is too far from the prediction for its squared error to be counted")
+        except (ValueError, OverflowError) as exc:
+            problems.append((index, str(exc) if isinstance(exc, ValueError) else "value is out of range"))
+            continue
+        age = now - prediction.issued
+        if age > horizon_seconds or age < -CLOCK_SKEW_SECONDS:
+            judged.append(Judged(index, token, EXPIRED, prediction, actual,
+                                 reason=f"predicted {age / 86400:.1f} days ago; labels are taken for "
+                                        f"{horizon_seconds / 86400:g} days"))
+            continue
+        judged.append(Judged(index, token, ACCEPTED, prediction, actual))
+    if problems:
+        raise InvalidFeedback(problems)
+    return judged
+
+
+class LabelledIds:
+    """The ids labelled within the horizon, in one SQLite file shared by the service's workers.
+
+    Claiming an id is one ``INSERT OR IGNORE`` on its primary key, so of two workers claiming
+    the same id at once exactly one succeeds; SQLite's file locks make that hold across
+    processes. Each process opens its own connection per thread (connections do not survive
+    a fork)."""
+
+    PRUNE_EVERY_SECONDS = 3600.0
+
+    def __init__(self, path: Path, horizon_seconds: float, busy_timeout_seconds: float = 5.0):
+        self.path = Path(path)
+        self.horizon_seconds = horizon_seconds
+        self.busy_timeout_seconds = busy_timeout_seconds
+        self._local = threading.local()
+        self._pruned = 0.0
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None or self._local.pid != os.getpid():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=self.busy_timeout_seconds, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+            connection.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; a crash loses no file
+            connection.execute("CREATE TABLE IF NOT EXISTS labelled (id TEXT PRIMARY KEY, issued REAL NOT NULL)")
+            os.chmod(self.path, 0o600)
+            self._local.connection, self._local.pid = connection, os.getpid()
+        return connection
+
+    def claim(self, judged: list[Judged], now: float | None = None) -> list[Judged]:
+        """``judged`` with every accepted item already labelled before turned into DUPLICATE (a
+        repeat within the request included). Nothing is recorded when the store fails."""
+        now = time.time() if now is None else now
+        try:
+            connection = self._connection()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = []
+                for item in judged:
+                    if item.outcome == ACCEPTED:
+                        # The signature names the id (it is a MAC of the rest): short, and unique.
+                        key = item.token.rsplit(".", 1)[1]
+                        cursor = connection.execute("INSERT OR IGNORE INTO labelled VALUES (?, ?)",
+                                                    (key, item.prediction.issued))
+                        if cursor.rowcount == 0:
+                            item = Judged(item.index, item.token, DUPLICATE, item.prediction, item.actual,
+                                          reason="this prediction was labelled already")
+                    result.append(item)
+                if now - self._pruned > self.PRUNE_EVERY_SECONDS:
+                    # Older ids are refused as expired before they get here: they need not be remembered.
+                    connection.execute("DELETE FROM labelled WHERE issued < ?",
+                                       (now - self.horizon_seconds - CLOCK_SKEW_SECONDS,))
+                    self._pruned = now
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            raise LabelStoreUnavailable(f"the record of labelled predictions ({self.path}) cannot be used: {exc}") \
+                from None
+        return result
