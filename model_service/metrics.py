@@ -188,6 +188,12 @@ class ServiceMetrics:
             "A classifier's labelled predictions by predicted and actual class.",
             [*MODEL, "predicted", "actual"], **r,
         )
+        self.correct = Counter(
+            "model_correct_predictions_total",
+            "A classifier's labelled predictions that were right, by class (the confusion matrix's diagonal, "
+            "which PromQL cannot pick out by itself).",
+            [*MODEL, "class"], **r,
+        )
         self.label_delay = Histogram(
             "model_label_delay_seconds", "Time from a prediction to its accepted label.", MODEL,
             buckets=LABEL_DELAY_BUCKETS, **r,
@@ -254,6 +260,7 @@ class ServiceMetrics:
         self.label_delay.labels(*labels)
         if model.classes:
             for predicted in model.classes:
+                self.correct.labels(*labels, predicted)
                 for actual in model.classes:
                     self.confusion.labels(*labels, predicted, actual)
         else:
@@ -321,6 +328,8 @@ class ServiceMetrics:
             self.label_delay.labels(model_name, version).observe(max(0.0, now - item.prediction.issued))
             if isinstance(item.actual, str):
                 self.confusion.labels(model_name, version, str(predicted), item.actual).inc()
+                if str(predicted) == item.actual:
+                    self.correct.labels(model_name, version, item.actual).inc()
             else:
                 error = float(predicted) - item.actual
                 self.absolute_error.labels(model_name, version).observe(abs(error))

@@ -80,7 +80,7 @@ def series_per_version(schema: ModelSchema, baseline: dict) -> int:
     outputs = len(schema.classes) if schema.task == "classification" else len(baseline["prediction"]["buckets"])
     fixed = 40  # two histograms of about 15 series each, and a handful of counters and gauges
     if schema.task == "classification":
-        quality = len(schema.classes) ** 2
+        quality = len(schema.classes) ** 2 + len(schema.classes)  # the matrix and its diagonal
     else:  # two error histograms (buckets, +Inf, count; the absolute one a sum) and the squared-error sum
         quality = len(ABSOLUTE_ERROR_BUCKETS) + len(SIGNED_ERROR_BUCKETS) + 6
     labels = 3 + len(LABEL_DELAY_BUCKETS) + 3  # feedback outcomes, the delay histogram

@@ -2,7 +2,9 @@
 data baseline written when a version is registered (``modelwatch models add``,
 ``modelwatch train``) and, once recorded, the performance baseline
 (``performance-baseline.json`` beside it: latency quantiles, throughput per
-replica, CPU per request, memory per replica, error ratio).
+replica, CPU per request, memory per replica, error ratio) and the quality the
+version showed on its held-out reference rows (metadata.json: accuracy and F1,
+or MAE and RMSE), which live quality from labels is compared with.
 
 Labels match the service's ``model_input_feature_bucket_total`` and
 ``model_predicted_class_total`` exactly, so drift is one PromQL join away::
@@ -28,9 +30,9 @@ from typing import Iterable
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from modelwatch.models.baselines import (PERFORMANCE_BASELINE_FILE, BaselineError, parse_data_baseline,
-                                         parse_performance_baseline)
+                                         parse_performance_baseline, parse_reference_quality)
 from modelwatch.core.errors import ModelwatchError
-from modelwatch.models.registry import DATA_BASELINE_FILE, Registry
+from modelwatch.models.registry import DATA_BASELINE_FILE, METADATA_FILE, Registry
 
 log = logging.getLogger(__name__)
 MODEL = ["model_name", "model_version"]
@@ -58,9 +60,10 @@ class BaselineCollector:
         return self._registries[model]
 
     def _baseline(self, model: str, version: str, kind: str) -> dict | None:
-        """The last good baseline of a kind ("data" or "performance"), re-read when its file changes."""
+        """The last good baseline of a kind ("data", "performance" or "quality"), re-read when its file changes."""
         filename, parse = {"data": (DATA_BASELINE_FILE, parse_data_baseline),
-                           "performance": (PERFORMANCE_BASELINE_FILE, parse_performance_baseline)}[kind]
+                           "performance": (PERFORMANCE_BASELINE_FILE, parse_performance_baseline),
+                           "quality": (METADATA_FILE, parse_reference_quality)}[kind]
         path = self._registry(model).version_dir(version) / filename
         try:
             stat = path.stat()
@@ -71,8 +74,8 @@ class BaselineCollector:
         known = self._loaded.get(key)
         if known is not None and known[0] == stamp:
             return known[1]
-        if stamp is None and kind == "performance" and known is None:
-            return None  # not recorded yet: normal
+        if stamp is None and kind != "data" and known is None:
+            return None  # not recorded yet (performance), or no version folder at all (quality): the data says so
         try:
             if stamp is None:
                 raise BaselineError("missing", f"{path} does not exist")
@@ -112,6 +115,9 @@ class BaselineCollector:
             baseline = self._baseline(model, version, "data")
             if baseline is not None:
                 families.add_data(model, version, baseline)
+            quality = self._baseline(model, version, "quality")
+            if quality:
+                families.add_quality(model, version, quality)
         failures = CounterMetricFamily(
             "modelwatch_baseline_load_failures",
             "Rejected baseline files (file: data or performance) by reason (missing, unreadable, invalid); "
@@ -153,6 +159,12 @@ class _Families:
         self.latency = gauge("modelwatch_baseline_latency_seconds", "Request latency quantiles in the known-good run.",
                              "latency_quantile")  # not "quantile": that label is a summary's own
         self.performance = {field: gauge(f"modelwatch_baseline_{field}", text) for field, text in PERFORMANCE_SERIES}
+        self.quality = gauge("modelwatch_baseline_quality", "Quality on the held-out reference rows at registration "
+                             "(metric: accuracy, f1_macro, mae or rmse).", "metric")
+        self.class_f1 = gauge("modelwatch_baseline_class_f1", "A classifier's F1 per class on the held-out reference "
+                              "rows at registration.", "class")
+        self.quality_rows = gauge("modelwatch_baseline_quality_rows", "Reference rows with a target the quality was "
+                                  "measured on.")
 
     def add_performance(self, model: str, version: str, recorded: dict) -> None:
         for quantile, seconds in sorted(recorded["latency_seconds"].items()):
@@ -175,9 +187,19 @@ class _Families:
                      self.prediction_upper)
         self.rows.add_metric([model, version], baseline["rows"])
 
+    def add_quality(self, model: str, version: str, quality: dict) -> None:
+        for metric in ("accuracy", "f1_macro", "mae", "rmse"):
+            if metric in quality:
+                self.quality.add_metric([model, version, metric], quality[metric])
+        for label, score in sorted(quality.get("f1", {}).items()):
+            self.class_f1.add_metric([model, version, label], score)
+        if "rows" in quality:
+            self.quality_rows.add_metric([model, version], quality["rows"])
+
     def all(self) -> list:
         return [self.fraction, self.cumulative, self.upper, self.missing, self.classes, self.prediction,
-                self.prediction_cumulative, self.prediction_upper, self.rows, self.latency, *self.performance.values()]
+                self.prediction_cumulative, self.prediction_upper, self.rows, self.latency, *self.performance.values(),
+                self.quality, self.class_f1, self.quality_rows]
 
 
 def _numeric(spec: dict, labels: list[str], fraction, cumulative, upper) -> None:

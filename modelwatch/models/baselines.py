@@ -190,6 +190,27 @@ PERFORMANCE_BASELINE_SCHEMA = {
 }
 
 
+# The quality a version showed on its held-out reference rows at registration (metadata.json's "quality").
+RATIO = {"type": "number", "minimum": 0, "maximum": 1}
+QUALITY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "quality": {
+            "type": "object",
+            "properties": {
+                "reference": {
+                    "type": "object",
+                    "properties": {
+                        "accuracy": RATIO, "f1_macro": RATIO, "f1": {"type": "object", "additionalProperties": RATIO},
+                        "mae": NON_NEGATIVE, "rmse": NON_NEGATIVE, "rows": {"type": "integer", "minimum": 0},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
 class BaselineError(Exception):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
@@ -206,6 +227,11 @@ def _validated(text: str, schema: dict) -> dict:
     except jsonschema.ValidationError as exc:
         raise BaselineError("invalid", f"{'/'.join(map(str, exc.absolute_path)) or 'document'}: {exc.message}") from None
     return document
+
+
+def parse_reference_quality(text: str) -> dict:
+    """A version's reference quality from its metadata ({} when registered without a target)."""
+    return (_validated(text, QUALITY_SCHEMA).get("quality") or {}).get("reference") or {}
 
 
 def parse_performance_baseline(text: str) -> dict:

@@ -152,3 +152,50 @@ def test_the_reference_range_holds_the_references_own_extremes():
     spec = numeric_baseline(values, 10)
     indexes = bucket_indexes(spec["edges"], values)
     assert indexes.min() > 0 and indexes.max() < len(spec["buckets"]) - 1  # none below or above the range
+
+
+def test_publishes_the_reference_quality_live_quality_is_compared_with(models, tmp_path):
+    from modelwatch.model_service.registration import Request, register
+    from tests.conftest import make_config
+    from tests.own_models import trusted_types
+
+    config = make_config(tmp_path)
+    for name in ("penguins", "diabetes"):
+        item = models[name]
+        register(config, Request(name, item["artifact"], item["reference"], item["target"],
+                                 trusted_types=trusted_types(item)))
+    collector_registry = CollectorRegistry()
+    collector_registry.register(BaselineCollector(config.paths.registry_dir))
+    penguins = {"model_name": "penguins", "model_version": "v1"}
+    quality = json.loads((config.paths.registry_dir / "penguins" / "v1" / "metadata.json").read_text())["quality"][
+        "reference"]
+    assert collector_registry.get_sample_value("modelwatch_baseline_quality",
+                                               {**penguins, "metric": "accuracy"}) == quality["accuracy"]
+    for label, score in quality["f1"].items():
+        assert collector_registry.get_sample_value("modelwatch_baseline_class_f1", {**penguins, "class": label}) == score
+    assert collector_registry.get_sample_value("modelwatch_baseline_quality_rows", penguins) == quality["rows"]
+    diabetes = {"model_name": "diabetes", "model_version": "v1"}
+    assert collector_registry.get_sample_value("modelwatch_baseline_quality", {**diabetes, "metric": "rmse"}) > 0
+    assert collector_registry.get_sample_value("modelwatch_baseline_quality", {**diabetes, "metric": "accuracy"}) is None
+
+
+def test_a_version_registered_without_a_target_has_no_reference_quality(config, registry):
+    metadata = config.paths.registry_dir / "iris" / "v1" / "metadata.json"
+    document = json.loads(metadata.read_text())
+    document.pop("quality", None)
+    metadata.write_text(json.dumps(document))
+    assert registry.get_sample_value("modelwatch_baseline_quality",
+                                     {"model_name": "iris", "model_version": "v1", "metric": "accuracy"}) is None
+    assert registry.get_sample_value("modelwatch_baseline_rows", {"model_name": "iris", "model_version": "v1"}) == 75
+
+
+def test_an_invalid_reference_quality_is_rejected_and_counted(config, registry):
+    metadata = config.paths.registry_dir / "iris" / "v1" / "metadata.json"
+    document = json.loads(metadata.read_text())
+    document["quality"] = {"reference": {"accuracy": 7}}
+    metadata.write_text(json.dumps(document))
+    model = {"model_name": "iris", "model_version": "v1"}
+    assert registry.get_sample_value("modelwatch_baseline_quality", {**model, "metric": "accuracy"}) is None
+    assert registry.get_sample_value("modelwatch_baseline_load_failures_total",
+                                     {**model, "file": "quality", "reason": "invalid"}) >= 1
+    assert registry.get_sample_value("modelwatch_baseline_rows", model) == 75  # the data baseline is unaffected

@@ -68,6 +68,8 @@ def test_a_classifiers_labels_become_the_confusion_matrix_scikit_learn_computes(
                 "model_name": "penguins", "model_version": "v1", "predicted": predicted, "actual": truth})
             assert counted == expected[i, j], (truth, predicted)
     labels = {"model_name": "penguins", "model_version": "v1"}
+    for i, truth in enumerate(classes):
+        assert sample(app, metrics, "model_correct_predictions_total", {**labels, "class": truth}) == expected[i, i]
     assert sample(app, metrics, "model_feedback_total", {**labels, "outcome": "accepted"}) == len(actual)
     assert sample(app, metrics, "model_label_delay_seconds_count", labels) == len(actual)
     assert sample(app, metrics, "model_label_delay_seconds_bucket", {**labels, "le": "60.0"}) == len(actual)
