@@ -17,7 +17,7 @@ from types import ModuleType
 
 from modelwatch.core.config import Config
 from modelwatch.core.yaml_text import generated_header
-from modelwatch.rules import anomaly, baseline, canary, drift, platform, resources, service, slo
+from modelwatch.rules import anomaly, baseline, canary, drift, platform, quality, resources, service, slo
 from modelwatch.rules.builder import Alert, Group, rule_file_yaml
 from modelwatch.rules.selectors import Selectors
 
@@ -32,6 +32,7 @@ MODULES: dict[str, ModuleType] = {
     "baseline.rules.yml": baseline,
     "canary.rules.yml": canary,
     "drift.rules.yml": drift,
+    "quality.rules.yml": quality,
     "platform.rules.yml": platform,
 }
 

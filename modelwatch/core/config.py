@@ -251,6 +251,14 @@ class AlertsConfig:
     baseline_error_ratio_margin: float = 0.01
     # Canary worse than stable by this factor (p95 inference time, error ratio).
     canary_factor: float = 1.5
+    # Live quality from labels (POST .../feedback) against the reference quality of the version:
+    # accuracy or macro-F1 this many points below it, or RMSE this factor above it, over the
+    # last 10 minutes, once at least quality_min_labels labels arrived in them.
+    quality_margin: float = 0.05
+    quality_error_factor: float = 1.25
+    quality_min_labels: int = 100
+    # Labels arrived in the last day but none for this long while predictions go on.
+    feedback_silence: str = "6h"
     # Canary and baseline comparisons need at least this much traffic to mean anything.
     min_requests_per_second: float = 0.1
     # Request rate this many standard deviations from its expected level.
@@ -412,6 +420,12 @@ class Config:
             re.compile(self.slo.route_regex)
         except re.error as exc:
             problems.append(f"slo.route_regex: not a regular expression ({exc})")
+        if not 0 < self.alerts.quality_margin < 1 or self.alerts.quality_error_factor <= 1:
+            problems.append("alerts.quality_margin: must be between 0 and 1, alerts.quality_error_factor above 1")
+        if self.alerts.quality_min_labels < 1:
+            problems.append("alerts.quality_min_labels: must be at least 1")
+        if not re.fullmatch(r"[1-9][0-9]*[mh]", self.alerts.feedback_silence):
+            problems.append(f"alerts.feedback_silence: a duration in minutes or hours (6h), not {self.alerts.feedback_silence!r}")
         for name in ("baseline_factor", "canary_factor", "request_rate_zscore"):
             if getattr(self.alerts, name) <= 0:
                 problems.append(f"alerts.{name}: must be above 0")

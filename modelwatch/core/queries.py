@@ -173,6 +173,30 @@ MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CATEGORICAL_FRACTION1H = (
 MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CATEGORICAL_REFERENCE_FRACTION = (
     "model_version_feature_bucket:model_input_feature_categorical:reference_fraction")
 
+# live quality from labels sent later (rules/quality.py), over QUALITY_WINDOWS
+QUALITY_WINDOWS = ("10m", "1h", "1d")
+MODEL_VERSION_MODEL_LABELS_INCREASE10M = "model_version:model_labels:increase10m"
+MODEL_VERSION_MODEL_LABELS_INCREASE1H = "model_version:model_labels:increase1h"
+MODEL_VERSION_MODEL_LABELS_INCREASE1D = "model_version:model_labels:increase1d"
+MODEL_VERSION_MODEL_ACCURACY_RATIO10M = "model_version:model_accuracy:ratio10m"
+MODEL_VERSION_MODEL_ACCURACY_RATIO1H = "model_version:model_accuracy:ratio1h"
+MODEL_VERSION_MODEL_ACCURACY_RATIO1D = "model_version:model_accuracy:ratio1d"
+MODEL_VERSION_MODEL_F1_MACRO_RATIO10M = "model_version:model_f1_macro:ratio10m"
+MODEL_VERSION_MODEL_F1_MACRO_RATIO1H = "model_version:model_f1_macro:ratio1h"
+MODEL_VERSION_MODEL_F1_MACRO_RATIO1D = "model_version:model_f1_macro:ratio1d"
+MODEL_VERSION_MODEL_PREDICTION_ERROR_RMSE10M = "model_version:model_prediction_error:rmse10m"
+MODEL_VERSION_MODEL_PREDICTION_ERROR_RMSE1H = "model_version:model_prediction_error:rmse1h"
+MODEL_VERSION_MODEL_PREDICTION_ERROR_RMSE1D = "model_version:model_prediction_error:rmse1d"
+MODEL_VERSION_MODEL_PREDICTION_ERROR_MAE1H = "model_version:model_prediction_error:mae1h"
+MODEL_VERSION_MODEL_PREDICTION_ERROR_MAE1D = "model_version:model_prediction_error:mae1d"
+MODEL_VERSION_MODEL_FEEDBACK_COVERAGE1D = "model_version:model_feedback:coverage1d"
+
+
+def quality_record(level: str, metric: str, operation: str, window: str) -> str:
+    """A recorded live-quality series, e.g. ("model_version_class", "model_f1", "ratio", "1h")."""
+    return f"{level}:{metric}:{operation}{window}"
+
+
 # namespace_horizontalpodautoscaler
 HPA_DESIRED_REPLICAS_DIRECTION = "namespace_horizontalpodautoscaler:kube_horizontalpodautoscaler_status_desired_replicas:direction"
 
