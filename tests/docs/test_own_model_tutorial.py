@@ -46,5 +46,7 @@ def test_the_tutorial_runs_as_written(tmp_path):
     answers = json.loads((tmp_path / "answer.json").read_text())["predictions"]
     assert [a["class"] for a in answers][0] == "Adelie" and all("prediction_id" in a for a in answers)
     assert json.loads((tmp_path / "refused.json").read_text())["error"]["field"] == "instances[0].body_mass_g"
+    feedback = json.loads((tmp_path / "feedback.json").read_text())
+    assert feedback["accepted"] == 1 and feedback["results"][0]["outcome"] == "accepted"
     assert re.search(r"(^|\D)400\n", result.stdout)  # curl's status line for the refused row
     assert 'bucket="(unseen)",feature="island"' in result.stdout  # the metrics block's output
