@@ -217,8 +217,16 @@ def baseline_stable(metric: str) -> str:
     return f"model_version:modelwatch_baseline_{metric}:stable"
 
 
+# Per class, for every quality window: counted labels, precision, recall and F1 (rules/quality.py).
+QUALITY_CLASS_RECORDED = tuple(
+    quality_record("model_version_class", metric, operation, window)
+    for window in QUALITY_WINDOWS
+    for metric, operation in (("model_labelled_predicted", "increase"), ("model_labelled_actual", "increase"),
+                              ("model_labelled_correct", "increase"), ("model_precision", "ratio"),
+                              ("model_recall", "ratio"), ("model_f1", "ratio")))
+
 RECORDED = tuple(value for name, value in dict(globals()).items()
-                 if name.isupper() and isinstance(value, str) and value.count(":") == 2)
+                 if name.isupper() and isinstance(value, str) and value.count(":") == 2) + QUALITY_CLASS_RECORDED
 
 
 # -- expressions other parts evaluate ---------------------------------------------
