@@ -155,15 +155,11 @@ def test_the_reference_range_holds_the_references_own_extremes():
 
 
 def test_publishes_the_reference_quality_live_quality_is_compared_with(models, tmp_path):
-    from modelwatch.model_service.registration import Request, register
     from tests.conftest import make_config
-    from tests.own_models import trusted_types
+    from tests.own_models import register_all
 
     config = make_config(tmp_path)
-    for name in ("penguins", "diabetes"):
-        item = models[name]
-        register(config, Request(name, item["artifact"], item["reference"], item["target"],
-                                 trusted_types=trusted_types(item)))
+    register_all(config, models, ("penguins", "diabetes"))
     collector_registry = CollectorRegistry()
     collector_registry.register(BaselineCollector(config.paths.registry_dir))
     penguins = {"model_name": "penguins", "model_version": "v1"}

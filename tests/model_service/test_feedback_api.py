@@ -15,15 +15,12 @@ from sklearn.metrics import confusion_matrix, mean_squared_error
 from modelwatch.model_service.app import create_app
 from modelwatch.model_service.registration import Request, register
 from tests.model_service.openapi_check import check_response
-from tests.own_models import trusted_types
+from tests.own_models import register_all, trusted_types
 
 
 @pytest.fixture
 def served(config, keys, models):
-    for name in ("penguins", "diabetes"):
-        item = models[name]
-        register(config, Request(name, item["artifact"], item["reference"], item["target"],
-                                 trusted_types=trusted_types(item)))
+    register_all(config, models, ("penguins", "diabetes"))
     metrics = CollectorRegistry()
     app = create_app(config, registry=metrics, watch=False)
     app.testing = True
