@@ -158,14 +158,17 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
 
     @app.get("/metrics")
     def metrics_endpoint():
-        if metrics is None:
+        if not config.service.instrumentation:
             return _error(404, "not_found", "instrumentation is switched off")
         token = config.service.metrics_token
         if token and not bearer_token_matches(token):
             return _error(401, "missing_token" if "Authorization" not in request.headers else "invalid_token",
                           "/metrics needs the configured bearer token")
+        if metrics is None and not Path(multiproc_dir).is_dir():
+            return _error(503, "metrics_unavailable", "this worker's metrics folder is missing")
         try:
-            metrics.flush()  # this worker's pending updates; the others flush on their own timer
+            if metrics is not None:  # None: a worker booted on a full disk still serves the others' files
+                metrics.flush()  # this worker's pending updates; the others flush on their own timer
         except OSError as exc:  # a full metrics filesystem: serve what the files hold
             log.error("writing metrics before a scrape failed: %s", exc)
         source = multiprocess.multiprocess_registry(Path(multiproc_dir)) if multiproc_dir else registry

@@ -60,5 +60,23 @@ def test_a_worker_that_cannot_write_its_metric_files_boots_and_serves_without_th
     monkeypatch.setattr(values, "ValueClass", values.MultiProcessValue(lambda: 4343))
     client = create_app(make_config(state_dir), watch=False).test_client()
     assert client.get("/readyz").status_code == 200
-    assert client.get("/metrics").status_code == 404  # this worker has none; it restarts once there is room
+    assert client.get("/metrics").status_code == 503  # no folder to read; it restarts once there is room
     assert restarts == [tmp_path / "removed"]
+
+
+def test_a_worker_booted_on_a_full_disk_still_serves_the_other_workers_metrics(worker_files, monkeypatch, state_dir):
+    """The replacement of a killed worker boots uninstrumented on a full disk; a scrape it answers
+    must still show what the other workers counted (the files are only read)."""
+    from modelwatch.model_service.app import create_app
+    from tests.conftest import make_config
+
+    monkeypatch.setattr(multiprocess, "restart_when_writable", lambda path: None)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("modelwatch.model_service.app.ServiceMetrics", full)
+    client = create_app(make_config(state_dir), watch=False).test_client()
+    answer = client.get("/metrics")
+    assert answer.status_code == 200
+    assert "folded_total 12.0" in answer.text
