@@ -1,14 +1,16 @@
 """Model behaviour: what each registered model is asked and answers, against
 its reference data — class mix or predicted values, confidence, per-feature
 drift with its thresholds, categories (live shares, unseen, Jensen-Shannon),
-missing values — and inference time, batch sizes, versions and reloads.
+missing values — its live quality from labels sent later (accuracy and F1 or
+MAE and RMSE against the reference, confusion matrix, coverage, label delay),
+and inference time, batch sizes, versions and reloads.
 The model, version and feature variables choose what is shown."""
 
 from __future__ import annotations
 
 from modelwatch.core import queries
-from modelwatch.dashboards.panels import ORANGE, RED, Query, bargauge, dashboard, heatmap, rows, state_timeline, stat, steps, \
-    table, timeseries
+from modelwatch.dashboards.panels import ORANGE, RED, Query, bargauge, dashboard, heatmap, matrix, rows, state_timeline, \
+    stat, steps, table, timeseries
 from modelwatch.dashboards.variables import FEATURE, JOB, VERSION, model_variables
 from modelwatch.core.config import Config
 
@@ -109,6 +111,49 @@ def build(config: Config):
                    description=f"Share of rows missing the feature; alerted {alerts.missing_share_increase:.0%} "
                                "over the reference's share."),
     ]
+
+    def reference_quality(metrics: str) -> str:
+        return f'modelwatch_baseline_quality{{{VERSION}, metric=~"{metrics}"}}'
+
+    labels_needed = (f"The alerts read the last 10 minutes once {alerts.quality_min_labels} labels arrived in them; "
+                     f"they fire {alerts.quality_margin:g} below the reference.")
+    quality = [
+        timeseries("Live accuracy and macro-F1, last hour, against the reference", [
+            Query(f"{queries.MODEL_VERSION_MODEL_ACCURACY_RATIO1H}{{{model}}}", f"accuracy {WHICH}"),
+            Query(f"{queries.MODEL_VERSION_MODEL_F1_MACRO_RATIO1H}{{{model}}}", f"macro-F1 {WHICH}"),
+            Query(reference_quality("accuracy|f1_macro"), f"reference {{{{metric}}}} {WHICH}"),
+        ], "percentunit", width=8, description=f"Classifiers, on the labels sent for their predictions. {labels_needed}"),
+        timeseries("Live error, last hour, against the reference", [
+            Query(f"{queries.MODEL_VERSION_MODEL_PREDICTION_ERROR_RMSE1H}{{{model}}}", f"RMSE {WHICH}"),
+            Query(f"{queries.MODEL_VERSION_MODEL_PREDICTION_ERROR_MAE1H}{{{model}}}", f"MAE {WHICH}"),
+            Query(reference_quality("rmse|mae"), f"reference {{{{metric}}}} {WHICH}"),
+        ], "none", width=8, description=f"Regressors. The alert fires at {alerts.quality_error_factor:g}x the "
+                                        "reference RMSE."),
+        bargauge("F1 per class, last hour, against the reference", [
+            Query(f'{queries.quality_record("model_version_class", "model_f1", "ratio", "1h")}{{{model}}}',
+                  f"{WHICH} {{{{class}}}}"),
+            Query(f"modelwatch_baseline_class_f1{{{VERSION}}}", f"reference {WHICH} {{{{class}}}}"),
+        ], "percentunit", maximum=1, width=8),
+        matrix("Confusion matrix, last day (rows: predicted, columns: actual)",
+               f'label_join(round(sum by (model_name, model_version, predicted, actual) '
+               f'(increase(model_confusion_total{{{model}}}[1d]))), "predicted_as", " ", '
+               f'"model_name", "model_version", "predicted")',
+               "predicted_as", "actual", width=8,
+               description="Labelled predictions of each class (rows) by the class the label says (columns)."),
+        timeseries("Labelled share of predictions, last day",
+                   Query(f"{queries.MODEL_VERSION_MODEL_FEEDBACK_COVERAGE1D}{{{model}}}", WHICH), "percentunit",
+                   width=8, description="Coverage: accepted labels per successful prediction. Live quality speaks "
+                                        "for the predictions that get labels."),
+        timeseries("Label delay", [
+            Query(f"histogram_quantile({q}, sum by (model_name, le) "
+                  f"(rate(model_label_delay_seconds_bucket{{{model}}}[$__rate_interval])))", f"{{{{model_name}}}} p{q}")
+            for q in (0.5, 0.9)], "s", width=8, description="Time from a prediction to its accepted label."),
+        timeseries("Labels received, by outcome", Query(
+            f"sum by (model_name, outcome) (rate(model_feedback_total{{{model}}}[$__rate_interval]))",
+            "{{model_name}} {{outcome}}"), "suffix: labels/s", stack=True, width=24,
+            description=f"accepted; duplicate (already labelled); unknown_id; expired (a prediction older than "
+                        f"{config.feedback.horizon_days} days); invalid (refused with a 4xx)."),
+    ]
     runtime = [
         timeseries("Inference time",
                    Query(f"{queries.JOB_MODEL_VERSION_MODEL_INFERENCE_DURATION_SECONDS_HISTOGRAM_QUANTILE}{{{model}}}",
@@ -129,7 +174,8 @@ def build(config: Config):
         ], "short", width=12, description="Deployments loaded by the replicas, and versions they rejected (by reason)."),
     ]
     panels = rows(("Answers", answers), ("Drift against the reference data", drift),
-                  ("Categorical inputs and missing values", categorical), ("Inference and versions", runtime))
+                  ("Categorical inputs and missing values", categorical),
+                  ("Quality from labels sent later", quality), ("Inference and versions", runtime))
     return dashboard("modelwatch / Model behaviour", UID,
                      "What each model is asked and what it answers, against its reference data.",
                      panels, model_variables())

@@ -129,6 +129,19 @@ def table(title: str, queries, unit: str, *, description: str = "", width: int =
     return PanelSpec(panel, width)
 
 
+def matrix(title: str, query: str, rows_from: str, columns_from: str, *, description: str = "",
+           width: int = 12) -> PanelSpec:
+    """A table of one instant value per (``rows_from``, ``columns_from``) label pair, e.g. a confusion matrix."""
+    panel = g.Table(
+        title=title, description=description, dataSource=DATASOURCE,
+        targets=_targets([Query(query, instant=True)], fmt="table"), unit="short",
+        transformations=[{"id": "groupingToMatrix",
+                          "options": {"rowField": rows_from, "columnField": columns_from, "valueField": "Value"}}],
+        extraJson=_field_config("short", steps(), None, None),
+    )
+    return PanelSpec(panel, width)
+
+
 def heatmap(title: str, query: str, unit: str, *, description: str = "", width: int = 12) -> PanelSpec:
     """Buckets over time; ``query`` returns one series per ``le``."""
     panel = g.Heatmap(

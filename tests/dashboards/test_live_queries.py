@@ -65,6 +65,7 @@ def _send_traffic(service: str, key: str, models: dict) -> None:
             answer = requests.post(f"{service}/api/v1/models/{name}/predict", headers=headers,
                                    json={"instances": rows}, timeout=30)
             assert answer.status_code == 200, answer.text
+        _send_labels(service, headers, name, models[name], answer.json()["predictions"])
     rows = load_iris().data[np.random.default_rng(5).choice(150, 300)].round(2).tolist()
     for version in ("v1", "v2"):
         answer = requests.post(f"{service}/api/v1/models/{version}/predict", headers=headers,
@@ -74,6 +75,17 @@ def _send_traffic(service: str, key: str, models: dict) -> None:
         params = dict(zip(("sl", "sw", "pl", "pw"), row))
         assert requests.get(f"{service}/api/v1/classify", params=params, headers=headers, timeout=5).status_code == 200
     assert requests.get(f"{service}/api/v1/classify", params={"sl": "x"}, headers=headers, timeout=5).status_code == 400
+
+
+def _send_labels(service: str, headers: dict, name: str, item: dict, predictions: list[dict]) -> None:
+    """The true targets of the held-out rows, for the quality row."""
+    field = "value" if "value" in predictions[0] else "label"
+    truth = item["test"][item["target"]].tolist()
+    feedback = [{"id": p["prediction_id"], field: float(t) if field == "value" else str(t)}
+                for p, t in zip(predictions, truth)]
+    answer = requests.post(f"{service}/api/v1/models/{name}/feedback", headers=headers,
+                           json={"feedback": feedback}, timeout=30)
+    assert answer.status_code == 200 and {r["outcome"] for r in answer.json()["results"]} == {"accepted"}, answer.text
 
 
 def _resolve_variables(prometheus: str, board: dict) -> dict[str, str]:
