@@ -232,6 +232,11 @@ RECORDED = tuple(value for name, value in dict(globals()).items()
 # -- expressions other parts evaluate ---------------------------------------------
 
 
+def quoted(value: str) -> str:
+    """``value`` as a PromQL string literal (a label value in a matcher)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def api_latency_quantile(quantile: str, selectors: Selectors) -> str:
     """The API's latency quantile as the dashboards and alerts see it (the recorded 5m figure)."""
     return f'{JOB_HTTP_SERVER_REQUEST_DURATION_SECONDS_HISTOGRAM_QUANTILE}{{{selectors.service}, quantile="{quantile}"}}'

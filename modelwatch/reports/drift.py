@@ -115,8 +115,5 @@ def model_drift(config: Config, prometheus: PrometheusApi, start: float, end: fl
 def psi_chart_expr(model: str) -> str:
     """The features of one model with the largest PSI at each moment (every version)."""
     return (f"topk({WORST_FEATURES_CHARTED}, "
-            f'{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H}{{model_name="{_escaped(model)}"}})')
+            f'{queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_PSI1H}{{model_name={queries.quoted(model)}}})')
 
-
-def _escaped(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')

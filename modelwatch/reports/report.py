@@ -1,8 +1,9 @@
 """``modelwatch report``: a self-contained HTML page with PNG charts from
 Prometheus for a time range — request rate, latency against the baseline,
 replicas against load, CPU and memory per replica, drift per model (table and
-chart, ``reports/drift.py``) and the alerts that fired — for a person to look
-at without Grafana."""
+chart, ``reports/drift.py``), live quality from labels against the reference
+(``reports/quality.py``) and the alerts that fired — for a person to look at
+without Grafana."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from modelwatch.rules.platform import WATCHDOG
 from modelwatch.core import queries  # noqa: E402
 from modelwatch.core.config import Config  # noqa: E402
 from modelwatch.core.prometheus_api import PrometheusApi, Series  # noqa: E402
-from modelwatch.reports import drift  # noqa: E402
+from modelwatch.reports import drift, quality  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,8 @@ class Report:
     alerts: list[dict]
     drift: list[drift.ModelDrift]
     drift_images: list[tuple[str, bytes]]
+    quality: list[quality.ModelQuality]
+    quality_images: list[tuple[str, bytes]]
 
 
 def drift_charts(config: Config, models: list[str]) -> list[Chart]:
@@ -149,6 +152,15 @@ def drift_charts(config: Config, models: list[str]) -> list[Chart]:
     return [Chart(f"Drift of {model}: PSI of the {drift.WORST_FEATURES_CHARTED} most drifted features", "PSI",
                   (Line("{feature} {model_version}", drift.psi_chart_expr(model)), *thresholds))
             for model in models]
+
+
+def quality_charts(models: list[quality.ModelQuality]) -> list[Chart]:
+    """Per model with labels: the 10-minute quality the alerts read, against the reference."""
+    tasks = {m.model: m.task for m in models}
+    return [Chart(f"Live {'RMSE' if task == 'regression' else 'accuracy'} of {model} against the reference",
+                  "RMSE" if task == "regression" else "accuracy",
+                  tuple(Line(label, expr, style=style) for label, expr, style in quality.chart_lines(model, task)))
+            for model, task in sorted(tasks.items())]
 
 
 def _fetch(prometheus: PrometheusApi, chart_list: list[Chart], start: float, end: float,
@@ -180,8 +192,15 @@ def build(config: Config, prometheus: PrometheusApi, start: float, end: float) -
     summary["drifting model versions"] = ", ".join(over) or "none"
     drifting = drift_charts(config, sorted({m.model for m in models}))
     drift_data = _fetch(prometheus, drifting, start, end, step)
+    labelled = quality.model_quality(config, prometheus, start, end)
+    worse = [f"{m.model} {m.version} ({', '.join(m.worse(config.alerts.for_model(m.model)))})"
+             for m in labelled if m.worse(config.alerts.for_model(m.model))]
+    summary["quality below the reference"] = ", ".join(worse) or ("none" if labelled else "no labels in this range")
+    scored = quality_charts(labelled)
+    quality_data = _fetch(prometheus, scored, start, end, step)
     return Report(start, end, summary, [(c.title, render_chart(c, data)) for c in chart_list], alerts,
-                  models, [(c.title, render_chart(c, drift_data)) for c in drifting])
+                  models, [(c.title, render_chart(c, drift_data)) for c in drifting],
+                  labelled, [(c.title, render_chart(c, quality_data)) for c in scored])
 
 
 def _extreme(series_list: list[Series], pick, fmt: str, scale: float = 1.0) -> str:
@@ -218,6 +237,36 @@ def drift_html(models: list[drift.ModelDrift], config: Config) -> str:
             "of model).</small></p>")
 
 
+def _shown(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1%}" if metric in ("accuracy", "f1_macro") else f"{value:.4g}"
+
+
+def quality_html(models: list[quality.ModelQuality], config: Config) -> str:
+    """One row per model version that got labels in the range: live against reference, marked where worse."""
+    if not models:
+        return "<p>No labels arrived in this range (POST /api/v1/models/&lt;name&gt;/feedback).</p>"
+    names = {"accuracy": "accuracy", "f1_macro": "macro-F1", "mae": "MAE", "rmse": "RMSE"}
+    head = "".join(f"<th>{t}</th>" for t in ("model", "version", "labels", "refused", "labelled share",
+                                              "median label delay", *(f"{n} live / reference" for n in names.values())))
+    rows = []
+    for m in models:
+        worse = m.worse(config.alerts.for_model(m.model))
+        cells = [html.escape(m.model), html.escape(m.version), f"{m.labels:.0f}", f"{m.refused:.0f}",
+                 _shown("accuracy", m.coverage), "-" if m.delay_seconds is None else f"{m.delay_seconds:.3g} s"]
+        row = "".join(f"<td>{c}</td>" for c in cells) + "".join(
+            f"<td class='{'warning' if metric in worse else ''}'>{_shown(metric, m.live.get(metric))} / "
+            f"{_shown(metric, m.reference.get(metric))}</td>" if metric in m.live else "<td>-</td>"
+            for metric in names)
+        rows.append(f"<tr>{row}</tr>")
+    alerts = config.alerts
+    return (f"<table class='drift'><tr>{head}</tr>{''.join(rows)}</table>"
+            "<p><small>Over the whole range, from the labels accepted in it. <span class='warning'>Worse than the "
+            f"reference</span> as the alerts judge it: {alerts.quality_margin:g} below for accuracy and macro-F1, "
+            f"{alerts.quality_error_factor:g}x for RMSE, once {alerts.quality_min_labels} labels arrived.</small></p>")
+
+
 def to_html(report: Report, config: Config, title: str = "modelwatch report") -> str:
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in report.summary.items())
     images = _figures_html(report.images)
@@ -249,6 +298,9 @@ figure {{ margin: 1em 0; }} img {{ max-width: 100%; }} .critical {{ color: #b00;
 <h2>Drift per model</h2>
 {drift_html(report.drift, config)}
 {_figures_html(report.drift_images)}
+<h2>Quality from labels</h2>
+{quality_html(report.quality, config)}
+{_figures_html(report.quality_images)}
 <h2>Alerts that fired</h2>
 {alerts}
 <p><small>Generated by modelwatch report from Prometheus.</small></p>

@@ -1,15 +1,20 @@
 """Labels joined for real: predictions made by one gunicorn service, labels sent
 after it was restarted (so to other workers of another process), and the live
 quality a real Prometheus records from them equal to scikit-learn's on the same
-rows: accuracy and macro-F1 for a classifier, RMSE for a regressor."""
+rows: accuracy and macro-F1 for a classifier, RMSE for a regressor; the
+report's quality section (computed from the counters over its range) too."""
 
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 import requests
-from sklearn.metrics import accuracy_score, f1_score, mean_squared_error
+from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_squared_error
+
+from modelwatch.core.prometheus_api import PrometheusApi
+from modelwatch.reports.report import build as build_report, to_html
 
 from tests.conftest import make_config
 from tests.exporter.served import run_exporter
@@ -65,6 +70,7 @@ def test_labels_sent_after_a_restart_give_the_quality_scikit_learn_computes(stat
             wait_for(prometheus, 'model_confusion_total{model_name="penguins"}', lambda r: len(r) > 0, timeout=PATIENCE)
             wait_for(prometheus, 'model_prediction_squared_error_total{model_name="diabetes"}', lambda r: len(r) > 0,
                      timeout=PATIENCE)
+            started = time.time()
             items = {"penguins": [{"id": p["prediction_id"], "label": a}
                                   for p, a in zip(predictions["penguins"], actual["penguins"])],
                      "diabetes": [{"id": p["prediction_id"], "value": a}
@@ -90,3 +96,20 @@ def test_labels_sent_after_a_restart_give_the_quality_scikit_learn_computes(stat
             duplicates = wait_for(prometheus, 'sum by (model_name) (model_feedback_total{outcome="duplicate"})',
                                   lambda r: _value(r, "diabetes") == 5, timeout=PATIENCE)
             assert _value(duplicates, "penguins") == 5
+            report = build_report(config, PrometheusApi(prometheus), started, time.time())
+
+    scored = {m.model: m for m in report.quality}
+    assert set(scored) == {"penguins", "diabetes"}
+    penguins, diabetes = scored["penguins"], scored["diabetes"]
+    # increase() extrapolates a little at the range's edges: the ratios hold, the counts nearly.
+    assert penguins.live["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert penguins.live["f1_macro"] == pytest.approx(macro_f1, abs=1e-6)
+    assert diabetes.live["rmse"] == pytest.approx(rmse, rel=1e-6)
+    assert diabetes.live["mae"] == pytest.approx(
+        mean_absolute_error(actual["diabetes"], [p["value"] for p in predictions["diabetes"]]), rel=1e-6)
+    assert penguins.labels == pytest.approx(len(actual["penguins"]), rel=0.1)
+    assert penguins.refused == pytest.approx(5, rel=0.1)
+    assert set(penguins.reference) == {"accuracy", "f1_macro"} and set(diabetes.reference) == {"mae", "rmse"}
+    assert report.summary["quality below the reference"] == "none"
+    assert len(report.quality_images) == 2
+    assert f"{accuracy:.1%} / {penguins.reference['accuracy']:.1%}" in to_html(report, config)
