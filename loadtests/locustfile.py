@@ -15,14 +15,16 @@ from locust import events
 
 from modelwatch.loadtests import gate, inputs, shapes
 from modelwatch.loadtests.scenarios import SCENARIOS
-from modelwatch.loadtests.users import ModelApiUser, RegisteredModelUser, configure
+from modelwatch.loadtests.users import LabellingUser, ModelApiUser, RegisteredModelUser, configure
 
 _scenario = SCENARIOS[os.environ.get("MODELWATCH_LOAD_SCENARIO", "steady")]
 _model = os.environ.get("MODELWATCH_LOAD_MODEL", "")
 _sample = json.loads(Path(os.environ["MODELWATCH_LOAD_SAMPLE"]).read_text())  # the model's reference rows
+# By name, or the default model's own routes; labels go to a model by name.
+_user = LabellingUser if _scenario.labels else RegisteredModelUser if _model else ModelApiUser
 
 
-class ApiUser(RegisteredModelUser if _model else ModelApiUser):  # by name, or the default model's own routes
+class ApiUser(_user):
     transform = staticmethod(getattr(inputs, _scenario.inputs))
 
 
@@ -43,7 +45,7 @@ _started = time.time()
 @events.test_start.add_listener
 def _mark_start(**_):
     global _started
-    _started = time.time()
+    _started = ApiUser.started = time.time()
 
 
 @events.quitting.add_listener

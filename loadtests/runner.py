@@ -17,6 +17,7 @@ from modelwatch.core.config import Config
 from modelwatch.core.errors import ModelwatchError
 from modelwatch.core.prometheus_api import PrometheusApi, PrometheusUnavailable
 from modelwatch.loadtests import gate
+from modelwatch.loadtests.labels import LabelPlan
 from modelwatch.models.registry import REFERENCE_SAMPLE_FILE, Registry
 from modelwatch.loadtests.scenarios import SCENARIOS
 
@@ -33,6 +34,7 @@ class LoadRun:
     out_dir: Path
     rate_per_user: float = 2.0
     model: str | None = None  # a registered model (modelwatch models add); None: the default model's routes
+    labels: LabelPlan = LabelPlan()  # the labels scenario's
 
 
 def default_out_dir(config: Config, scenario: str) -> Path:
@@ -43,14 +45,19 @@ def start(run: LoadRun, config: Config) -> subprocess.Popen:
     if run.scenario not in SCENARIOS:
         raise ModelwatchError(f"unknown scenario {run.scenario!r}; one of {', '.join(SCENARIOS)}")
     extras.require("load")  # before the Locust subprocess would fail with a traceback
-    sample = _reference_sample(config, run.model or config.model.name)
+    labelled = SCENARIOS[run.scenario].labels
+    model = run.model or (config.model.name if labelled else None)  # labels go to a model by name
+    sample = _reference_sample(config, model or config.model.name)
+    if labelled:
+        _check_labels(run.labels, sample, model)
     run.out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(
         os.environ,
         MODELWATCH_LOAD_SCENARIO=run.scenario, MODELWATCH_LOAD_USERS=str(run.users),
         MODELWATCH_LOAD_DURATION=str(run.duration), MODELWATCH_LOAD_API_KEY=run.api_key,
         MODELWATCH_LOAD_RATE_PER_USER=str(run.rate_per_user), MODELWATCH_LOAD_OUT=str(run.out_dir),
-        MODELWATCH_LOAD_SAMPLE=str(sample), **({"MODELWATCH_LOAD_MODEL": run.model} if run.model else {}),
+        MODELWATCH_LOAD_SAMPLE=str(sample), **({"MODELWATCH_LOAD_MODEL": model} if model else {}),
+        **run.labels.to_env(),
     )
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", run.url,
             "--csv", str(run.out_dir / "locust"), "--csv-full-history", "--html", str(run.out_dir / "report.html"),
@@ -69,6 +76,15 @@ def _reference_sample(config: Config, model: str) -> Path:
         raise ModelwatchError(f"{model} has no reference sample ({path}): register it again with modelwatch models "
                               "add (modelwatch train, for the Iris example)")
     return path
+
+
+def _check_labels(plan: LabelPlan, sample: Path, model: str) -> None:
+    problems = plan.problems()
+    if problems:
+        raise ModelwatchError(problems[0])
+    if not any(t is not None for t in json.loads(sample.read_text()).get("targets") or []):
+        raise ModelwatchError(f"{model}'s reference sample has no targets to send as labels: register it with "
+                              "modelwatch models add --target COLUMN (modelwatch train, for the Iris example)")
 
 
 def client_figures(run: LoadRun) -> dict:

@@ -10,6 +10,7 @@ class Scenario(NamedTuple):
     shape: str  # a class of loadtests.shapes
     inputs: str  # a function of loadtests.inputs, applied to each row of the model's reference sample
     help: str
+    labels: bool = False  # the users send the true labels of their predictions later (users.LabellingUser)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -19,4 +20,7 @@ SCENARIOS: dict[str, Scenario] = {
     "diurnal": Scenario("Diurnal", "unchanged", "a sine from a fifth of the users up to all and back"),
     "drift": Scenario("Steady", "drifted", "steady load with every number shifted outside the reference data "
                       "and every category swapped"),
+    "labels": Scenario("Steady", "unchanged", "steady predictions by model name; the true labels of a share of them "
+                       "sent after a delay (--label-share, --label-delay), a share flipped with --concept-drift",
+                       labels=True),
 }

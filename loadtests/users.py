@@ -2,15 +2,20 @@
 string, POST JSON), batches, and a small share of invalid requests that must
 be answered with a 4xx (counted as expected, not as failures). Inputs are
 rows of the model's reference sample (or shifted well outside it, for drift):
-the default model's users on the talk's routes, a named model's on its own."""
+the default model's users on the talk's routes, a named model's on its own;
+the labels scenario's users send the true labels of their predictions later."""
 
 from __future__ import annotations
 
+import heapq
 import os
 import random
+import time
 from urllib.parse import quote
 
 from locust import FastHttpUser, constant_throughput, task
+
+from modelwatch.loadtests.labels import LabelPlan
 
 
 class SampleUser(FastHttpUser):
@@ -103,6 +108,52 @@ class RegisteredModelUser(SampleUser):
                 response.failure(f"expected 400, got {response.status_code}")
 
 
+class LabellingUser(SampleUser):
+    """Predicts batches of reference rows by model name and sends the true label (the reference's target)
+    of a share of the predictions after a delay, batched: the way a labelling job would."""
+
+    abstract = True
+    targets: list = []
+    plan = LabelPlan()
+    started = 0.0  # when the run began (the concept-drift switch counts from it)
+
+    def on_start(self):
+        super().on_start()
+        self.rng = random.Random()
+        self.due: list[tuple[float, str, object]] = []  # (when, prediction id, label), soonest first
+
+    @task
+    def predict_then_label(self):
+        picked = [random.randrange(len(self.rows)) for _ in range(random.randint(1, 9))]
+        with self.client.post(f"/api/v1/models/{self.model}/predict", headers=self.headers, catch_response=True,
+                              json={"instances": [self.transform(self.rows[i], self.categories) for i in picked]},
+                              name=f"/api/v1/models/{self.model}/predict") as response:
+            if response.status_code != 200:
+                return response.failure(f"status {response.status_code}")
+            predictions = response.json()["predictions"]
+        now = time.time()
+        for row, prediction in zip(picked, predictions):
+            target = self.targets[row]
+            if target is not None and self.rng.random() < self.plan.share:
+                label = self.plan.label(target, self.targets, self.task_kind, now - self.started, self.rng)
+                heapq.heappush(self.due, (now + self.plan.delay_seconds, prediction["prediction_id"], label))
+        self.send_due(now)
+
+    def send_due(self, now: float) -> None:
+        items = []
+        while self.due and self.due[0][0] <= now:
+            _, prediction_id, label = heapq.heappop(self.due)
+            items.append({"id": prediction_id, ("label" if self.task_kind == "classification" else "value"): label})
+        if not items:
+            return
+        with self.client.post(f"/api/v1/models/{self.model}/feedback", json={"feedback": items}, headers=self.headers,
+                              name=f"/api/v1/models/{self.model}/feedback", catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"status {response.status_code}")
+            elif response.json()["accepted"] != len(items):
+                response.failure(f"{len(items) - response.json()['accepted']} of {len(items)} labels not accepted")
+
+
 def configure(user_class: type[SampleUser], sample: dict, model: str = "") -> None:
     """Apply the run's settings (from the environment ``modelwatch load`` sets) and the model's reference
     sample (its rows, task and categories) to a user class."""
@@ -112,3 +163,6 @@ def configure(user_class: type[SampleUser], sample: dict, model: str = "") -> No
     user_class.task_kind = sample["task"]
     user_class.rows = sample["rows"]
     user_class.categories = sample["categories"]
+    if issubclass(user_class, LabellingUser):
+        user_class.targets = sample.get("targets") or [None] * len(sample["rows"])
+        user_class.plan = LabelPlan.from_env(os.environ)

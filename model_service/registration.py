@@ -196,10 +196,16 @@ def _probe(model_input, answers: Answers, rows: int) -> dict:
     return {"rows": records, "values": [round(float(v), 9) for v in answers.values[:rows]]}
 
 
-def _load_sample(model_input, schema: ModelSchema) -> dict:
-    rows = _records(model_input.sample(min(LOAD_SAMPLE_ROWS, len(model_input)), random_state=0))
-    return {"task": schema.task, "rows": rows,
-            "categories": {f.name: list(f.categories) for f in schema.features if f.kind == "categorical"}}
+def _load_sample(model_input, schema: ModelSchema, truth=None) -> dict:
+    """Rows for the load tests; with a target, each row's true answer too (the labels scenario sends them)."""
+    sampled = model_input.sample(min(LOAD_SAMPLE_ROWS, len(model_input)), random_state=0)
+    sample = {"task": schema.task, "rows": _records(sampled),
+              "categories": {f.name: list(f.categories) for f in schema.features if f.kind == "categorical"}}
+    if truth is not None:
+        kept = truth.loc[sampled.index]
+        sample["targets"] = [None if pd.isna(v) else (str(v) if schema.task == "classification" else float(v))
+                             for v in kept]
+    return sample
 
 
 def register(config: Config, request: Request) -> Registered:
@@ -270,7 +276,8 @@ def register(config: Config, request: Request) -> Registered:
             files.append(ONNX_FILE)
         write_json_atomically(staging / SCHEMA_FILE, schema.to_dict())
         write_json_atomically(staging / DATA_BASELINE_FILE, baseline)
-        write_json_atomically(staging / REFERENCE_SAMPLE_FILE, _load_sample(model_input, schema))
+        write_json_atomically(staging / REFERENCE_SAMPLE_FILE, _load_sample(
+            model_input, schema, frame[request.target] if request.target is not None else None))
         files += [SCHEMA_FILE, DATA_BASELINE_FILE, REFERENCE_SAMPLE_FILE]
         metadata = {
             "name": request.name,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from modelwatch.loadtests.labels import LabelPlan
 from modelwatch.loadtests.runner import LoadRun, default_out_dir, start, verdict
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.loadtests.scenarios import SCENARIOS
@@ -25,6 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
     parser.add_argument("--rate-per-user", type=float, default=2.0, help="requests per second each user sends (default 2)")
     parser.add_argument("--model", metavar="NAME", help="a registered model: rows of its reference sample "
                                                          "(default: the default model's routes)")
+    labels = parser.add_argument_group("the labels scenario")
+    labels.add_argument("--label-share", type=float, default=LabelPlan.share,
+                        help=f"share of predictions whose true label is sent (default {LabelPlan.share:g})")
+    labels.add_argument("--label-delay", type=duration, default=LabelPlan.delay_seconds,
+                        help=f"from a prediction to its label, e.g. 10s, 2m (default {LabelPlan.delay_seconds:g} s)")
+    labels.add_argument("--concept-drift", type=float, default=0.0, metavar="SHARE",
+                        help="flip this share of the labels (another class, or another row's value): the quality "
+                             "alerts must fire (default 0: none)")
+    labels.add_argument("--concept-drift-after", type=duration, default=0.0, metavar="DURATION",
+                        help="flip only the labels of predictions made this far into the run (default 0)")
     parser.add_argument("--url", help="the API to load (default: the local service)")
     parser.add_argument("--key", help="API key (default: a fresh key for the client 'loadtest')")
     prometheus_url(parser, config, "the Prometheus that scrapes the service and judges the SLO")
@@ -34,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
 def run(args: argparse.Namespace, config: Config) -> int:
     url = args.url or f"http://{config.service.host}:{config.service.port}"
     run = LoadRun(args.scenario, args.users, args.duration, url, args.key or KeyStore(config.paths.keys_file).renew("loadtest"),
-                  args.out or default_out_dir(config, args.scenario), args.rate_per_user, args.model)
+                  args.out or default_out_dir(config, args.scenario), args.rate_per_user, args.model,
+                  LabelPlan(args.label_share, args.label_delay, args.concept_drift, args.concept_drift_after))
     console = Console(soft_wrap=True)
     with console.status(f"{args.scenario}: up to {args.users} users for {args.duration:g} s against {url}"):
         start(run, config).wait()

@@ -1,5 +1,6 @@
-"""docs/own-model.md, run as written: its Python file and its shell commands,
-in order, in one shell, with modelwatch from this checkout on the PATH."""
+"""docs/own-model.md, run as written: its Python file and its shell commands
+(``sh`` blocks; a ``shell`` block needs the whole stack for minutes and is
+shown only), in order, in one shell, with modelwatch from this checkout on the PATH."""
 
 from __future__ import annotations
 

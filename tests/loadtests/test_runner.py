@@ -100,3 +100,49 @@ def test_an_unknown_model_is_a_one_line_error(state_dir, tmp_path, capsys, monke
     monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
     assert main(["load", "steady", "--model", "nope", "--key", "x", "--out", str(tmp_path)]) == 1
     assert "no registered model 'nope'" in capsys.readouterr().err
+
+
+def _live_accuracy(prometheus: str) -> float:
+    counted = wait_for(prometheus, 'sum(model_correct_predictions_total{model_name="iris"}) / '
+                                   'sum(model_confusion_total{model_name="iris"}) and '
+                                   'sum(model_confusion_total{model_name="iris"}) > 20', lambda r: len(r) == 1)
+    return float(counted[0]["value"][1])
+
+
+@pytest.mark.parametrize("concept_drift", [0.0, 1.0])
+def test_the_labels_scenario_sends_true_labels_later_and_its_switch_flips_them(state_dir, keys, tmp_path, capsys,
+                                                                               monkeypatch, concept_drift):
+    from modelwatch.models.baselines import parse_reference_quality
+    from modelwatch.models.registry import Registry
+
+    monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
+    out = tmp_path / "run"
+    with served_and_scraped(state_dir, tmp_path) as (base, prometheus):
+        code = main(["load", "labels", "--users", "3", "--duration", "8", "--url", base, "--out", str(out),
+                     "--label-delay", "1s", "--label-share", "0.8", "--concept-drift", str(concept_drift),
+                     "--prometheus-url", prometheus])
+        accuracy = _live_accuracy(prometheus)
+    printed = capsys.readouterr().out
+    failures = (out / "locust_failures.csv").read_text() if (out / "locust_failures.csv").exists() else ""
+    assert code == 0, printed + failures  # every label sent was accepted
+    assert "/api/v1/models/iris/feedback" in (out / "locust_stats.csv").read_text()
+    registry = Registry(make_config(state_dir).paths.registry_dir, "iris")
+    reference = parse_reference_quality((registry.version_dir("v1") / "metadata.json").read_text())["accuracy"]
+    if concept_drift:  # every label another class: right only where the model was wrong
+        assert accuracy <= 1 - reference + 0.1
+    else:  # the reference rows with their own targets: the reference accuracy, within sampling
+        assert accuracy == pytest.approx(reference, abs=0.1)
+
+
+def test_the_labels_scenario_needs_targets_in_the_reference_sample(state_dir, keys, tmp_path, capsys, monkeypatch):
+    from modelwatch.models.registry import REFERENCE_SAMPLE_FILE, Registry
+
+    monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
+    sample = Registry(make_config(state_dir).paths.registry_dir, "iris").version_dir("v1") / REFERENCE_SAMPLE_FILE
+    document = json.loads(sample.read_text())
+    del document["targets"]  # as registered before samples kept them, or without --target
+    sample.write_text(json.dumps(document))
+    assert main(["load", "labels", "--key", "x", "--out", str(tmp_path)]) == 1
+    assert "iris's reference sample has no targets to send as labels" in capsys.readouterr().err
+    assert main(["load", "labels", "--key", "x", "--out", str(tmp_path), "--label-share", "2"]) == 1
+    assert "--label-share must be over 0 and at most 1, not 2" in capsys.readouterr().err
