@@ -41,6 +41,9 @@ class PathsConfig:
     # The API keys file when it is not state_dir/keys.json: on Kubernetes, inside the
     # keys Secret's mounted folder, so the kubelet's updates reach the service.
     keys_path: str = ""
+    # The prediction-id key when it is not state_dir/secrets/prediction-id.key: on
+    # Kubernetes, inside its Secret's mounted folder (every replica must share it).
+    prediction_id_key_path: str = ""
 
     @property
     def registry_dir(self) -> Path:
@@ -70,6 +73,8 @@ class PathsConfig:
     @property
     def prediction_id_key_file(self) -> Path:
         # Signs prediction ids: every worker and replica must share it (mount it where replicas run).
+        if self.prediction_id_key_path:
+            return Path(self.prediction_id_key_path)
         return self.state_dir / "secrets" / "prediction-id.key"
 
 

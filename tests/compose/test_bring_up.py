@@ -2,7 +2,9 @@
 override (compose/docker-compose.host.yml): the services built from this
 repository on the host network, loopback only. The service answers through its
 API key and turns a bad key away; Docker's HEALTHCHECK calls both containers
-healthy; the exporter reports the service container under compose's labels; no
+healthy; a label sent for a prediction is joined with the mounted prediction-id
+key and recorded in the shared volume under the read-only root, once; the
+exporter reports the service container under compose's labels; no
 bridge network is created; `down` leaves nothing behind. HAProxy's image cannot
 be pulled here, so Debian's HAProxy runs compose/haproxy.cfg on the host with
 only the replica address and the binds rewritten: it balances onto the
@@ -21,6 +23,7 @@ import pytest
 import requests
 
 from modelwatch.model_service.keys import KeyStore
+from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
 from tests.conftest import IMAGE_TAG, ROOT, require_binary
 from tests.model_service.served import free_port
 from tests.waiting import wait_until, wait_until_ok
@@ -35,8 +38,12 @@ def project(modelwatch_images, tmp_path):
     keys = tmp_path / "keys.json"
     key = KeyStore(keys).add("alice")
     keys.chmod(0o644)  # the service runs as uid 10001
+    id_key = tmp_path / "prediction-id.key"
+    load_or_create_key(id_key)
+    os.chown(id_key, 10001, 10001)
     name = f"mwtest{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, COMPOSE_PROJECT_NAME=name, MODELWATCH_IMAGE_TAG=IMAGE_TAG, MODELWATCH_KEYS_FILE=str(keys),
+               MODELWATCH_PREDICTION_ID_KEY_FILE=str(id_key),
                MODELWATCH_SERVICE_PORT=str(free_port()), MODELWATCH_EXPORTER_PORT=str(free_port()),
                MODELWATCH_SERVICE_METRICS_PORT=str(free_port()),
                DOCKER_GID=str(os.stat("/var/run/docker.sock").st_gid))
@@ -75,6 +82,13 @@ def test_the_built_services_come_up_healthy_on_loopback(project):
     assert answer.status_code == 200 and answer.json()["species"] == "Iris virginica"
     refused = requests.get(f"{base}/api/v1/classify", params=inputs, headers={"X-API-Key": "mw_wrong"}, timeout=5)
     assert refused.status_code == 401
+    predicted = requests.post(f"{base}/api/v1/models/iris/predict", json={"instances": [inputs]},
+                              headers={"X-API-Key": key}, timeout=5).json()["predictions"][0]
+    assert PredictionIds(load_or_create_key(env["MODELWATCH_PREDICTION_ID_KEY_FILE"])).read(predicted["prediction_id"])
+    label = {"feedback": [{"id": predicted["prediction_id"], "label": predicted["class"]}]}
+    outcomes = [requests.post(f"{base}/api/v1/models/iris/feedback", json=label, headers={"X-API-Key": key},
+                              timeout=5).json()["results"][0]["outcome"] for _ in range(2)]
+    assert outcomes == ["accepted", "duplicate"]
     assert requests.get(f"{base}/metrics", timeout=5).status_code == 404  # only on the metrics port
     scraped = requests.get(f"http://127.0.0.1:{env['MODELWATCH_SERVICE_METRICS_PORT']}/metrics", timeout=5)
     assert scraped.status_code == 200 and "http_server_request_duration_seconds" in scraped.text

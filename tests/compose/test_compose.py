@@ -43,6 +43,21 @@ def test_the_models_override_mounts_the_host_registry_into_the_service_and_the_e
         assert _read_only(mounts["/var/lib/modelwatch/models"])
 
 
+def test_the_replicas_share_the_prediction_id_key_and_a_writable_label_record(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "MODELWATCH_PREDICTION_ID_KEY_FILE": str(tmp_path / "prediction-id.key")}
+    result = subprocess.run([require_binary("docker-compose"), "-f", str(COMPOSE_DIR / "docker-compose.yml"), "config"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    service = resolved["services"]["model-service"]
+    mounts = {_target(volume): volume for volume in service["volumes"]}
+    assert _read_only(mounts["/var/lib/modelwatch/secrets/prediction-id.key"])
+    assert str(tmp_path / "prediction-id.key") in str(mounts["/var/lib/modelwatch/secrets/prediction-id.key"])
+    record = mounts["/var/lib/modelwatch/feedback"]  # a named volume: every replica mounts the same one
+    assert service["read_only"] and not _read_only(record)
+    assert (record["source"] if isinstance(record, dict) else record.split(":")[0]) in resolved["volumes"]
+
+
 def _target(volume) -> str:  # docker-compose 1.x prints "source:target:mode", 2.x a mapping
     return volume["target"] if isinstance(volume, dict) else volume.split(":")[1]
 

@@ -155,6 +155,10 @@ def test_a_model_registered_on_the_host_is_served_from_the_mounted_registry(mode
         assert {p["class"] for p in answer.json()["predictions"]} <= {"Adelie", "Chinstrap", "Gentoo"}
         issued = answer.json()["predictions"][0]["prediction_id"]
         assert PredictionIds(load_or_create_key(id_key)).read(issued).model == "penguins"  # signed with the mounted key
+        label = {"feedback": [{"id": issued, "label": "Adelie"}]}  # recorded in the image's writable feedback folder
+        labelled = requests.post(f"{base}/api/v1/models/penguins/feedback", headers={"X-API-Key": key}, json=label,
+                                 timeout=10)
+        assert labelled.status_code == 200 and labelled.json()["accepted"] == 1, labelled.text
         assert re.search(r'^model_input_feature_bucket_total{[^}]*feature="island"[^}]*model_name="penguins"',
                          requests.get(f"{base}/metrics", timeout=5).text, re.M)
         assert "cannot keep the prediction-id key" not in service.logs().decode()

@@ -19,7 +19,7 @@ import yaml
 from modelwatch.core.queries import scaling_metric
 from modelwatch.dashboards import GENERATED_DIR as DASHBOARDS_DIR
 from modelwatch.models.registry import Deployment
-from modelwatch.core.config import Config
+from modelwatch.core.config import Config, PathsConfig
 from modelwatch.rules import MODULES, rule_files
 from tests.conftest import ROOT, require_binary
 
@@ -231,6 +231,22 @@ def test_the_keys_secret_is_mounted_as_a_folder_the_kubelet_updates(overlay):
         env = {e["name"]: e.get("value") for e in container["env"]}
         keys_path = Path(env["MODELWATCH_PATHS__KEYS_PATH"])
         assert keys_path.parent == Path(keys_mount["mountPath"]) and keys_path.name == "keys.json"
+        id_mount = next(m for m in mounts if m["name"] == "prediction-id")
+        assert Path(env["MODELWATCH_PATHS__PREDICTION_ID_KEY_PATH"]).parent == Path(id_mount["mountPath"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_label_record_is_writable_under_a_read_only_root(overlay):
+    for obj in build(overlay):
+        if obj["kind"] != "Deployment" or not obj["metadata"]["name"].startswith("model-service"):
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        writable = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        container = pod["containers"][0]
+        assert container["securityContext"]["readOnlyRootFilesystem"]
+        labelled = Config(paths=PathsConfig(state_dir=Path({e["name"]: e.get("value") for e in container["env"]}[
+            "MODELWATCH_PATHS__STATE_DIR"]))).paths.labelled_ids_file
+        assert any(m["name"] in writable and labelled.parent == Path(m["mountPath"]) for m in container["volumeMounts"])
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
