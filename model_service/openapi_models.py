@@ -142,7 +142,32 @@ def _operations(model: TabularModel, version: str | None, max_batch: int, compon
                          "application/json": {"schema": _ref("schemas", f"{name}.Row")}}},
                      "responses": answer},
         }
+    if version is None:  # labels join the prediction they name, whichever version made it
+        paths[f"{base}/feedback"] = {"post": _feedback_operation(model, name, max_batch, schemas)}
     return paths
+
+
+def _feedback_operation(model: TabularModel, name: str, max_batch: int, schemas: dict) -> dict:
+    """Labels for this model's predictions: a class it knows, or a finite value."""
+    truth = ({"label": {"enum": list(model.classes), "description": "The actual class"}} if model.classes
+             else {"value": dict(FINITE, description="The actual value")})
+    schemas[f"{name}.FeedbackItem"] = {
+        "type": "object", "additionalProperties": False, "required": ["id", *truth],
+        "properties": {"id": {"type": "string", "description": "The prediction_id of the answer being labelled"},
+                       **truth}}
+    item = _ref("schemas", f"{name}.FeedbackItem")
+    body = {"type": "object", "additionalProperties": False, "required": ["feedback"], "properties": {
+        "feedback": {"type": "array", "minItems": 1, "maxItems": max_batch, "items": item}}}
+    errors = {**ERRORS, "422": "InvalidFeedback", "503": "FeedbackUnavailable"}
+    return {
+        "tags": ["predictions"], "summary": f"Send the true {'class' if model.classes else 'value'} of {model.name}'s "
+                                         "predictions, once known",
+        "operationId": f"sendFeedback.{name}",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {"200": {"description": "Each item's outcome, in order", "content": {
+            "application/json": {"schema": _ref("schemas", "FeedbackAnswer")}}},
+            **{status: _ref("responses", response) for status, response in errors.items()}},
+    }
 
 
 def document(base: dict, models: Iterable[tuple[TabularModel, bool]], max_batch: int) -> dict:

@@ -102,8 +102,8 @@ class PredictionIds:
 
     def read(self, token: str) -> Prediction:
         """The prediction a token names, or InvalidPredictionId."""
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
-            raise InvalidPredictionId("not a prediction id")
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1 or not token.isascii():
+            raise InvalidPredictionId("not a prediction id")  # ids are base64url: non-ASCII cannot be one
         payload, signature = token.split(".")
         if not hmac.compare_digest(signature, self._sign(payload)):
             raise InvalidPredictionId("not a prediction id of this service (bad signature)")

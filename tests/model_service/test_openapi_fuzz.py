@@ -3,7 +3,8 @@ document calls valid, for the default (Iris) model and for registered models of
 every kind (binary, multiclass, regression, categorical with missing values),
 must be answered with a 2xx whose body fits the document — or a documented 422
 when the model gives no finite answer for extreme inputs — never a 5xx and
-never another 4xx."""
+never another 4xx. Each model's feedback operation names its classes (or a
+value, for a regressor)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,8 @@ def test_each_registered_model_has_its_own_operations(served):
         assert f"/api/v1/models/{name}/predict" in paths
         assert f"/api/v1/models/{name}/versions/v1/predict" in paths
         assert (f"/api/v1/models/{name}/classify" in paths) == (name != "diabetes")  # the regressor has no classify
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    items = {name: document["components"]["schemas"][f"{name}.FeedbackItem"] for name in REGISTERED}
+    assert all(f"/api/v1/models/{name}/feedback" in paths for name in REGISTERED)
+    assert set(items["penguins"]["properties"]["label"]["enum"]) == {"Adelie", "Chinstrap", "Gentoo"}
+    assert items["diabetes"]["required"] == ["id", "value"] and "label" not in items["diabetes"]["properties"]
