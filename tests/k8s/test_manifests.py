@@ -6,12 +6,10 @@ Kubernetes API server on these machines: this is the stand-in."""
 
 from __future__ import annotations
 
-import functools
 import json
 import subprocess
 from pathlib import Path
 
-import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -22,6 +20,7 @@ from modelwatch.models.registry import Deployment
 from modelwatch.core.config import Config, PathsConfig
 from modelwatch.rules import MODULES, rule_files
 from tests.conftest import ROOT, require_binary
+from tests.k8s.official_crds import official_errors
 
 K8S_DIR = ROOT / "k8s"
 
@@ -29,11 +28,7 @@ OVERLAYS = ["base", "overlays/keda", "overlays/prometheus-adapter", "overlays/ca
 KUBERNETES_VERSION = "1.30"
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 ELSEWHERE = {("ConfigMap", "modelwatch-adapter-rules"): "monitoring"}  # read by prometheus-adapter, in its namespace
-CRD_SCHEMAS = {
-    "ServiceMonitor": "monitoring.coreos.com_v1_servicemonitor.json",
-    "PrometheusRule": "monitoring.coreos.com_v1_prometheusrule.json",
-    "ScaledObject": "keda.sh_v1alpha1_scaledobject.json",
-}
+CUSTOM_KINDS = ("ServiceMonitor", "PrometheusRule", "ScaledObject")  # validated against their published CRDs
 
 
 def load(relative: str) -> dict:
@@ -47,36 +42,9 @@ def build(overlay: str) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
-def forbid_unknown_fields(schema):
-    """Reject fields a schema does not name, as kubectl's strict field validation
-    (the default since 1.27) does for custom resources."""
-    if isinstance(schema, dict):
-        if "properties" in schema and "additionalProperties" not in schema:
-            schema["additionalProperties"] = False
-        for value in schema.values():
-            forbid_unknown_fields(value)
-    elif isinstance(schema, list):
-        for item in schema:
-            forbid_unknown_fields(item)
-    return schema
-
-
-@functools.cache  # one schema file read per kind, not per object
-def crd_validator(kind: str) -> jsonschema.Draft202012Validator:
-    schema = json.loads((K8S_DIR / "schemas" / CRD_SCHEMAS[kind]).read_text())
-    return jsonschema.Draft202012Validator(forbid_unknown_fields(schema))
-
-
-def deepest(error: jsonschema.ValidationError) -> str:
-    """The innermost failure of an anyOf, not the whole object it failed on."""
-    while error.context:
-        error = max(error.context, key=lambda e: len(e.absolute_path))
-    return f"{'/'.join(map(str, error.absolute_path))}: {error.message[:200]}"
-
-
 def validate(obj: dict) -> None:
-    if obj["kind"] in CRD_SCHEMAS:
-        errors = [deepest(e) for e in crd_validator(obj["kind"]).iter_errors(obj)]
+    if obj["kind"] in CUSTOM_KINDS:
+        errors = official_errors(obj)
         assert not errors, f"{obj['kind']} {obj['metadata']['name']}: {errors[:3]}"
     else:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
@@ -297,3 +265,51 @@ def test_every_pod_meets_the_restricted_pod_security_standard_its_namespace_enfo
             assert set(context.get("capabilities", {}).get("add", [])) <= {"NET_BIND_SERVICE"}, name
         if "serviceAccountName" not in pod:  # no API calls: no token in the pod
             assert pod.get("automountServiceAccountToken") is False, name
+
+
+def _custom_resources() -> dict[str, dict]:
+    objects = build("base") + build("overlays/keda")
+    return {kind: next(o for o in objects if o["kind"] == kind) for kind in CUSTOM_KINDS}
+
+
+def _planted(obj: dict, change) -> dict:
+    planted = json.loads(json.dumps(obj))
+    change(planted)
+    return planted
+
+
+PLANTED = {  # kind -> mistake -> how to make it
+    "PrometheusRule": {
+        "two groups with one name": lambda o: o["spec"]["groups"][1].update(name=o["spec"]["groups"][0]["name"]),
+        "an unknown rule field": lambda o: o["spec"]["groups"][0]["rules"][0].update(for_="5m"),
+        "a duration Prometheus cannot read": lambda o: o["spec"]["groups"][0].update(interval="5 minutes"),
+        "an invalid object name": lambda o: o["metadata"].update(name="Modelwatch_Rules"),
+    },
+    "ServiceMonitor": {
+        "a protocol listed twice": lambda o: o["spec"].update(scrapeProtocols=["PrometheusText0.0.4"] * 2),
+        "an unknown endpoint field": lambda o: o["spec"]["endpoints"][0].update(scrape_interval="15s"),
+        "a port number where a name belongs": lambda o: o["spec"]["endpoints"][0].update(port=9102),
+    },
+    "ScaledObject": {
+        "a misspelt field": lambda o: o["spec"].update(maxReplicas=5),
+        "a trigger without its type": lambda o: o["spec"]["triggers"][0].pop("type"),
+        "a wrong apiVersion": lambda o: o.update(apiVersion="keda.sh/v1"),
+    },
+}
+
+
+def test_the_published_crds_catch_every_planted_mistake():
+    resources = _custom_resources()
+    for kind, mistakes in PLANTED.items():
+        assert not official_errors(resources[kind]), official_errors(resources[kind])
+        for mistake, plant in mistakes.items():
+            assert official_errors(_planted(resources[kind], plant)), f"{kind}: {mistake} passed the published CRD"
+
+
+def test_the_vendored_crds_are_the_published_files_with_their_provenance():
+    readme = (K8S_DIR / "schemas" / "README.md").read_text()
+    for name in ("monitoring.coreos.com_servicemonitors.yaml", "monitoring.coreos.com_prometheusrules.yaml",
+                 "keda.sh_scaledobjects.yaml"):
+        crd = yaml.safe_load((K8S_DIR / "schemas" / name).read_text())
+        assert crd["kind"] == "CustomResourceDefinition" and name in readme
+    assert "v0.80.1" in readme and "v2.16.1" in readme and "Apache-2.0" in readme
