@@ -21,8 +21,14 @@ run: setup
 	@$(VENV)/modelwatch keys ensure demo
 	$(VENV)/modelwatch serve --port $(PORT)
 
+# The whole suite against Debian bookworm's Prometheus 2.42 and Alertmanager 0.25, then every test
+# that runs Prometheus, promtool or Alertmanager again against the current line (3.5 and 0.33).
+PROMETHEUS_TESTS := tests/test_prometheus_line.py tests/rules tests/dashboards/test_live_queries.py tests/modelwatch/test_stack.py
 test: setup
 	$(VENV)/pytest -q -rs
+	scripts/current-prometheus.sh
+	PATH=$(CURDIR)/tools/prometheus-current/bin:$$PATH MODELWATCH_TEST_PROMETHEUS_LINE=3.5/0.33 \
+	  $(VENV)/pytest -q -rs -p no:cacheprovider $(PROMETHEUS_TESTS)
 
 bench-service: setup
 	$(VENV)/python -m bench.service
