@@ -13,6 +13,8 @@ from typing import NamedTuple, Sequence
 
 from grafanalib import core as g
 
+from modelwatch.dashboards.current import current_dashboard
+
 # The datasource the provisioning file creates; every panel and variable points at it.
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 # Grafana's v1 dashboard schema this JSON is written for (Grafana 10.4/11); set
@@ -203,8 +205,8 @@ def dashboard(title: str, uid: str, description: str, panels: list[g.Panel], var
 
 
 def to_json(board: g.Dashboard) -> dict:
-    """Plain JSON data (grafanalib objects resolved)."""
-    return json.loads(json.dumps(board.to_json_data(), default=_json_data))
+    """Plain JSON data (grafanalib objects resolved), as Grafana 11 writes it (dashboards/current.py)."""
+    return current_dashboard(json.loads(json.dumps(board.to_json_data(), default=_json_data)))
 
 
 def _json_data(value):
