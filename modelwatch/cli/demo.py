@@ -1,6 +1,7 @@
 """modelwatch demo: up, a baseline from a steady load, a step load that makes
-the autoscaler scale up and back down, a report, a summary; then down
-(unless --keep). About five minutes on a 2-core machine."""
+the autoscaler scale up and back down (with labels sent for some predictions),
+a report, a summary with the live accuracy; then down (unless --keep). About
+five minutes on a 2-core machine."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
                   f"after the load fell: back to the minimum {_seconds(t['load_fall_to_scale_down'])}")
     served = ", ".join(f"{pid}: {cpu:.2f} s" for pid, cpu in result.new_workers_cpu.items()) or "none"
     console.print(f"CPU the new workers spent serving: {served}")
+    for scored in result.quality:
+        live, reference = scored.live.get("accuracy"), scored.reference.get("accuracy")
+        console.print(f"live quality of {scored.model} {scored.version}: accuracy {live:.1%} on {scored.labels:.0f} "
+                      f"labels sent later" + (f", against {reference:.1%} on its reference data" if reference else ""))
+    if not result.quality:
+        console.print("live quality: no label arrived")
     fired = ", ".join(f"{a['alertname']} ({a['severity']})" for a in result.alerts_fired) or "none"
     console.print(f"alerts fired: {fired}")
     console.print(f"report: {result.report}  (at {time.strftime('%H:%M:%S')})")

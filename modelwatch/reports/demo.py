@@ -3,9 +3,11 @@
 The local stack comes up (with faster scrapes and autoscaler settings than the
 defaults, so that minutes are enough: see ``demo_config``), a steady load gives
 the performance baseline, then a step load — a fifth of the peak, the peak,
-back — makes the autoscaler add replicas and remove them again. Meanwhile the
-replicas and the new workers' CPU are sampled; afterwards Prometheus gives the
-latency, errors and alerts, a report is written, and a summary printed.
+back — makes the autoscaler add replicas and remove them again, while a small
+labels load sends the true labels of some of its own predictions later, as a
+labelling job would. Meanwhile the replicas and the new workers' CPU are
+sampled; afterwards Prometheus gives the latency, errors, live accuracy and
+alerts, a report is written, and a summary printed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from modelwatch.autoscaler.backends import GunicornWorkers
-from modelwatch.loadtests.runner import LoadRun, start, verdict
+from modelwatch.loadtests.labels import LabelPlan
+from modelwatch.loadtests.runner import LoadRun, client_figures, start, verdict
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.core import queries
 from modelwatch.core.config import Config
@@ -36,6 +39,8 @@ class DemoPlan:
     settle_seconds: float = 60  # after the load: time for the scale-down
     peak_users: int = 60
     rate_per_user: float = 2.0
+    labelling_users: int = 2  # during the step: predictions by name, half of them labelled 5 s later
+    labels: LabelPlan = LabelPlan(share=0.5, delay_seconds=5.0)
 
 
 def demo_config(config: Config) -> Config:
@@ -77,6 +82,8 @@ class DemoResult:
     server_errors: float
     alerts_fired: list[dict]
     new_workers_cpu: dict[str, float]
+    labelling: dict  # the labels load's client figures
+    quality: list  # reports.quality.ModelQuality of each version labelled
 
 
 def _desired(autoscaler_url: str) -> float | None:
@@ -151,8 +158,13 @@ def run_demo(config: Config, plan: DemoPlan = DemoPlan(), keep: bool = False,
         _, _, baseline = record(config, int(plan.steady_seconds - 10))
         progress(f"step load: {low} -> {plan.peak_users} -> {low} users")
         load_started = time.time()
+        labelling = LoadRun("labels", plan.labelling_users, plan.step_seconds, url, key, out_dir / "labels",
+                            plan.rate_per_user, config.model.name, plan.labels)
+        labeller = start(labelling, config)
         load = _run_load(LoadRun("step", plan.peak_users, plan.step_seconds, url, key, out_dir / "step",
                                  plan.rate_per_user), config, backend, timeline)
+        labeller.wait()
+        labelled = client_figures(labelling)
         step_start, step_end = load_started + 0.3 * plan.step_seconds, load_started + 0.7 * plan.step_seconds
         progress("load over: waiting for the scale-down")
         settle_until = time.time() + plan.settle_seconds
@@ -164,13 +176,15 @@ def run_demo(config: Config, plan: DemoPlan = DemoPlan(), keep: bool = False,
         end = time.time() + config.prometheus.scrape_interval_seconds
         time.sleep(config.prometheus.scrape_interval_seconds)  # the last samples are scraped
         progress("reading the results and writing the report")
-        return _results(config, prometheus, out_dir, baseline, load, began, end, step_start, step_end, timeline)
+        return _results(config, prometheus, out_dir, baseline, load, began, end, step_start, step_end, timeline,
+                        labelled)
     finally:
         if not keep:
             stack.down()
 
 
-def _results(config, prometheus, out_dir, baseline, load, began, end, step_start, step_end, timeline) -> DemoResult:
+def _results(config, prometheus, out_dir, baseline, load, began, end, step_start, step_end, timeline,
+             labelled) -> DemoResult:
     from modelwatch.reports.report import write
 
     selectors = queries.Selectors(config)
@@ -199,4 +213,4 @@ def _results(config, prometheus, out_dir, baseline, load, began, end, step_start
     report = write(config, report_path, began, end, title="modelwatch demo")
     return DemoResult(out_dir, report_path, baseline, load, step_start, step_end, timeline, timings,
                       max(rps, default=0.0), max((v for _, v in p95), default=0.0),
-                      errors[0].value if errors else 0.0, report.alerts, new_workers)
+                      errors[0].value if errors else 0.0, report.alerts, new_workers, labelled, report.quality)

@@ -1,8 +1,9 @@
 """The shortened demo, end to end, as CI runs it: a step load against the real
 local stack (gunicorn, exporter, Prometheus, Alertmanager, autoscaler, Locust).
 The autoscaler must scale up soon after the step, the new workers must serve,
-it must scale back down after the load falls, no request may fail, the alerts
-must stay silent, and the report must render in headless Chromium."""
+it must scale back down after the load falls, no request may fail, the labels
+sent meanwhile must all be joined to their predictions, the alerts must stay
+silent, and the report must render in headless Chromium."""
 
 from __future__ import annotations
 
@@ -56,6 +57,14 @@ def test_no_request_failed_across_the_scale_events(demo):
     assert demo.load["passed"], demo.load["breaches"]
 
 
+def test_labels_sent_during_the_step_were_joined_and_score_like_the_reference(demo):
+    assert demo.labelling["failures"] == 0 and demo.labelling["requests"] > 100, demo.labelling
+    iris = [q for q in demo.quality if q.model == "iris"]
+    assert len(iris) == 1 and iris[0].labels > 100 and iris[0].refused == 0
+    # the reference rows with their own targets: the reference accuracy, within sampling
+    assert iris[0].live["accuracy"] == pytest.approx(iris[0].reference["accuracy"], abs=0.1)
+
+
 def test_the_expected_alerts_stayed_silent(demo):
     loud = [a for a in demo.alerts_fired if a["severity"] in ("critical", "warning")]
     assert not loud, loud
@@ -71,7 +80,8 @@ def test_the_report_renders_in_headless_chromium(demo, tmp_path):
     url = demo.report.resolve().as_uri()
     dom = dump_dom(url, tmp_path / "profile", budget_ms=5000)
     assert 'data-images="loaded"' in dom  # every chart decoded with a real size
-    assert dom.count("<img") == 6 and "modelwatch demo" in dom  # five charts and the Iris model's drift
+    # five charts, the Iris model's drift and its live quality
+    assert dom.count("<img") == 7 and "modelwatch demo" in dom
     assert re.search(r"<td>iris</td><td>v1</td><td>\d+</td>", dom), "no drift row for the demo's model"
     shot = screenshot(url, tmp_path / "profile", tmp_path / "report.png")
     pixels = matplotlib.image.imread(shot)[..., :3]
