@@ -2,7 +2,7 @@
 VENV := .venv/bin
 PORT ?= 8000
 
-.PHONY: setup generate demo run test bench-service bench-own-model bench-exporter bench-rules bench-stack bench-soak clean
+.PHONY: setup generate demo run test bench-service bench-own-model bench-exporter bench-rules bench-stack bench-soak bench-quality-alerts bench-feedback-flood clean
 
 setup:
 	@scripts/setup.sh
@@ -49,6 +49,14 @@ bench-rules: setup
 # 30 minutes of steady load through the local stack, a worker killed every 5 minutes, a canary switched in.
 bench-soak: setup
 	$(VENV)/python -m bench.soak
+
+# 30 minutes of labels for two models, one of them drifting: does the quality alert fire in time, and only there?
+bench-quality-alerts: setup
+	$(VENV)/python -m bench.quality_alerts
+
+# Prediction p99 alone and under a flood of 10,000 labels a second; memory after half a million labels.
+bench-feedback-flood: setup
+	$(VENV)/python -m bench.feedback_flood
 
 clean:
 	rm -rf var .pytest_cache
