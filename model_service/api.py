@@ -42,7 +42,7 @@ def _body_within_limit(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
+def parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
     """(form pairs, JSON document) of the request body; (None, None) when empty."""
     environ = request.environ
     if environ.get("CONTENT_LENGTH", "") in ("", "0") and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", ""):
@@ -115,7 +115,7 @@ def create_api(keystore: KeyStore, metrics: ServiceMetrics | None, tabular: Tabu
     @api.route("/models/<name>/feedback", methods=["POST"])
     @user
     def feedback(name: str):
-        _, body = _parse_body(request._get_current_object(), allow_form=False)
+        _, body = parse_body(request._get_current_object(), allow_form=False)
         if body is None:
             raise InputError('send a JSON body: {"feedback": [{"id": "<prediction id>", "label": "<class>"}]}',
                              code="missing_body")
@@ -129,7 +129,7 @@ def create_api(keystore: KeyStore, metrics: ServiceMetrics | None, tabular: Tabu
 
     def model_classify(name: str, version: str | None, talk: bool = False) -> Response:
         req = request._get_current_object()
-        form, body = _parse_body(req, allow_form=True)
+        form, body = parse_body(req, allow_form=True)
         document, headers = tabular.classify(name, version, req, form, body)
         if talk:
             document[TALK_CLASS_FIELD] = document["class"]
@@ -142,7 +142,7 @@ def create_api(keystore: KeyStore, metrics: ServiceMetrics | None, tabular: Tabu
         extra = [name for name in req.args if name != "key"]
         if extra:
             raise InputError(f"unknown query parameter '{extra[0]}'", extra[0])
-        _, body = _parse_body(req, allow_form=False)
+        _, body = parse_body(req, allow_form=False)
         document = tabular.predict(name, version, body)
         if talk:
             for prediction in document["predictions"]:
@@ -190,7 +190,7 @@ def create_api(keystore: KeyStore, metrics: ServiceMetrics | None, tabular: Tabu
     @api.route("/admin/deployment", methods=["PUT"])
     @admin
     def put_deployment():
-        _, body = _parse_body(request._get_current_object(), allow_form=False)
+        _, body = parse_body(request._get_current_object(), allow_form=False)
         if not isinstance(body, dict):
             raise InputError('send a JSON object: {"stable": "v1", "canary": "v2", "canary_weight": 0.1}')
         unknown = [k for k in body if k not in ("stable", "canary", "canary_weight")]

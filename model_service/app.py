@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from modelwatch.model_service import multiprocess, openapi_models
 from modelwatch.model_service.api import create_api, json_response
 from modelwatch.model_service.auth import bearer_token_matches
+from modelwatch.model_service.oip import create_oip
 from modelwatch.model_service.http_metrics import HttpMetricsMiddleware, RouteRecordingFlask
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
@@ -118,6 +119,7 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
     tabular = TabularApi(servers, metrics, ids, config.service.max_batch_size, labelled)
 
     app.register_blueprint(create_api(keystore, metrics, tabular, config.model.name))
+    app.register_blueprint(create_oip(keystore, metrics, tabular))
     app.extensions["modelwatch"] = {"server": server, "keys": keystore, "metrics": metrics, "config": config,
                                     "servers": servers, "prediction_ids": ids}
 

@@ -48,7 +48,8 @@ class TabularApi:
                              status=404, code="unknown_version")
         return model
 
-    def _answer(self, model: TabularModel, rows: list[dict]) -> list[dict]:
+    def answer(self, model: TabularModel, rows: list[dict]) -> list[dict]:
+        """Each row's answer document, with its prediction id; the prediction counted in the metrics."""
         started = perf_counter()
         try:
             answers, frame = answers_of(model, rows)
@@ -102,7 +103,7 @@ class TabularApi:
             raise InputError(f"{name} is a regressor: use /api/v1/models/{name}/predict", status=404,
                              code="not_a_classifier")
         row = classify_values(request.args.items(multi=True), form, body, model.schema)
-        answer = self._answer(model, [row])[0]
+        answer = self.answer(model, [row])[0]
         return {**answer, "model": model.name, "model_version": model.version}, {"X-Prediction-Id": answer["prediction_id"]}
 
     def predict(self, name: str, version: str | None, body) -> dict:
@@ -110,7 +111,7 @@ class TabularApi:
         if body is None:
             raise InputError('send a JSON body: {"instances": [...]}', code="missing_body")
         rows = batch_values(body, model.schema, self.max_batch)
-        return {"model": model.name, "model_version": model.version, "predictions": self._answer(model, rows)}
+        return {"model": model.name, "model_version": model.version, "predictions": self.answer(model, rows)}
 
     def feedback(self, name: str, body) -> dict:
         """Join each label to the prediction its id names; answer each item's outcome."""
