@@ -27,7 +27,7 @@ def json_response(document: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(document), status=status, mimetype="application/json")
 
 
-def _body_within_limit(request: Request) -> bytes:
+def body_within_limit(request: Request) -> bytes:
     """The body, or a 413 once it passes the limit. Werkzeug checks a declared Content-Length itself, but
     hands a chunked body (no length; gunicorn sets wsgi.input_terminated) over unlimited."""
     limit = request.max_content_length
@@ -49,7 +49,7 @@ def parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
         return None, None
     mimetype = request.mimetype
     if mimetype in JSON_TYPES or mimetype.endswith("+json"):
-        data = _body_within_limit(request)
+        data = body_within_limit(request)
         try:
             return None, json.loads(data)
         except ValueError as exc:
@@ -58,7 +58,7 @@ def parse_body(request: Request, allow_form: bool) -> tuple[list | None, Any]:
             raise InputError("body is not valid JSON: nested too deeply", code="invalid_json") from None
     if allow_form and mimetype == FORM_TYPE:
         if request.content_length is None:  # chunked: werkzeug's form parser would read it unlimited
-            return parse_qsl(_body_within_limit(request).decode("utf-8", "replace"), keep_blank_values=True), None
+            return parse_qsl(body_within_limit(request).decode("utf-8", "replace"), keep_blank_values=True), None
         return list(request.form.items(multi=True)), None
     accepted = "application/json or application/x-www-form-urlencoded" if allow_form else "application/json"
     raise InputError(

@@ -22,9 +22,10 @@ from __future__ import annotations
 import math
 from importlib import metadata
 
+import orjson
 from flask import Blueprint, request
 
-from modelwatch.model_service.api import parse_body, json_response
+from modelwatch.model_service.api import body_within_limit, json_response
 from modelwatch.model_service.auth import AuthError, require_key
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
@@ -60,6 +61,22 @@ def _flattened(data: list):
             yield from _flattened(value)
         else:
             yield value
+
+
+def json_body(req) -> object:
+    """The request's JSON, whatever its content type says (clients of the protocol differ: Triton's
+    sends none). Triton's binary-tensor extension is refused with a way out."""
+    data = body_within_limit(req)
+    declared = req.headers.get("Inference-Header-Content-Length")
+    if declared is not None and declared.strip() != str(len(data)):
+        raise InputError("binary tensor data (Triton's extension) is not served: send the tensors as JSON "
+                         "(binary_data=False)")
+    if not data:
+        return None
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"body is not valid JSON: {exc}") from None
 
 
 def instances(body, model: TabularModel) -> list[dict]:
@@ -191,7 +208,7 @@ def create_oip(keystore: KeyStore, metrics: ServiceMetrics | None, tabular: Tabu
     @user
     def infer(name: str, version: str | None = None):
         model = model_of(name, version)
-        _, body = parse_body(request._get_current_object(), allow_form=False)
+        body = json_body(request._get_current_object())
         rows = batch_values({"instances": instances(body, model)}, model.schema, tabular.max_batch)
         document = {"model_name": model.name, "model_version": model.version,
                     "outputs": outputs(model, tabular.answer(model, rows))}

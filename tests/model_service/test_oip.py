@@ -137,3 +137,13 @@ def test_keys_size_limits_and_unknown_models_behave_as_on_the_native_api(served,
     too_many = config.service.max_batch_size + 1
     big = [{"name": "bill_length_mm", "shape": [too_many], "datatype": "FP64", "data": [40.0] * too_many}]
     assert client.post("/v2/models/penguins/infer", headers=headers, json={"inputs": big}).status_code == 413
+
+
+def test_a_body_in_tritons_binary_extension_or_not_json_is_refused(served):
+    _, client, headers, _ = served
+    body = b'{"inputs": []}' + b"\x00" * 8
+    binary = client.post("/v2/models/penguins/infer", data=body,
+                         headers={**headers, "Inference-Header-Content-Length": "14"})
+    assert binary.status_code == 400 and "binary_data=False" in binary.json["error"]
+    garbled = client.post("/v2/models/penguins/infer", data=b"{nope", headers=headers)
+    assert garbled.status_code == 400 and "not valid JSON" in garbled.json["error"]
