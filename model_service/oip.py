@@ -56,11 +56,16 @@ def _tensor_rows(tensor: dict, where: str) -> tuple[list, list[int]]:
 
 
 def _flattened(data: list):
-    for value in data:
-        if isinstance(value, list):
-            yield from _flattened(value)
-        else:
+    """Row-major values of nested lists, without recursion (a body may nest a thousand deep)."""
+    stack = [iter(data)]
+    while stack:
+        for value in stack[-1]:
+            if isinstance(value, list):
+                stack.append(iter(value))
+                break
             yield value
+        else:
+            stack.pop()
 
 
 def json_body(req) -> object:
