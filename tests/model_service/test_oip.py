@@ -151,9 +151,8 @@ def test_a_body_in_tritons_binary_extension_or_not_json_is_refused(served):
 
 def test_nested_data_is_read_row_major_however_deep(served):
     _, client, headers, _ = served
-    deep: list = [0.05]
-    for _ in range(1000):  # orjson parses up to 1024 levels; reading them recursively failed at 1000
-        deep = [deep]
-    column = {"name": "age", "shape": [1], "datatype": "FP64", "data": deep}
-    answer = client.post("/v2/models/diabetes/infer", headers=headers, json={"inputs": [column]})
+    depth = 1000  # orjson parses up to 1,024 levels; reading them recursively failed at 1,000
+    deep = "[" * depth + "0.05" + "]" * depth  # written by hand: Python's json cannot write it
+    body = '{"inputs": [{"name": "age", "shape": [1], "datatype": "FP64", "data": ' + deep + "}]}"
+    answer = client.post("/v2/models/diabetes/infer", headers=headers, data=body)
     assert answer.status_code == 400 and "is required" in answer.json["error"]  # read: only the other columns miss
