@@ -136,9 +136,15 @@ def built_images(client, tag: str, model_versions: str = "v1"):
     try:
         yield client
     finally:
-        for name in IMAGE_NAMES:
-            client.images.remove(f"{name}:{tag}", force=True)
-        client.images.prune(filters={"dangling": True, "label": VENDOR_LABEL})
+        # Deleting a 1 GB image on a busy shared disk took longer than the client's 10 s read timeout
+        # once (a CI run failed in teardown): cleanup waits as long as it takes, then restores it.
+        usual, client.api.timeout = client.api.timeout, 600
+        try:
+            for name in IMAGE_NAMES:
+                client.images.remove(f"{name}:{tag}", force=True)
+            client.images.prune(filters={"dangling": True, "label": VENDOR_LABEL})
+        finally:
+            client.api.timeout = usual
 
 
 @pytest.fixture(scope="session")
