@@ -185,12 +185,15 @@ def test_blue_green_sends_the_service_to_one_colour():
     assert green["template"]["metadata"]["labels"]["color"] == green["selector"]["matchLabels"]["color"] == "green"
 
 
+def model_service_pods(overlay: str) -> list[dict]:
+    """The pod spec of every model-service Deployment of an overlay (stable, canary, green)."""
+    return [obj["spec"]["template"]["spec"] for obj in build(overlay)
+            if obj["kind"] == "Deployment" and obj["metadata"]["name"].startswith("model-service")]
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_keys_secret_is_mounted_as_a_folder_the_kubelet_updates(overlay):
-    for obj in build(overlay):
-        if obj["kind"] != "Deployment" or not obj["metadata"]["name"].startswith("model-service"):
-            continue
-        pod = obj["spec"]["template"]["spec"]
+    for pod in model_service_pods(overlay):
         secrets = {v["name"] for v in pod["volumes"] if "secret" in v}
         container = pod["containers"][0]
         mounts = [m for m in container["volumeMounts"] if m["name"] in secrets]
@@ -205,10 +208,7 @@ def test_the_keys_secret_is_mounted_as_a_folder_the_kubelet_updates(overlay):
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_label_record_is_writable_under_a_read_only_root(overlay):
-    for obj in build(overlay):
-        if obj["kind"] != "Deployment" or not obj["metadata"]["name"].startswith("model-service"):
-            continue
-        pod = obj["spec"]["template"]["spec"]
+    for pod in model_service_pods(overlay):
         writable = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
         container = pod["containers"][0]
         assert container["securityContext"]["readOnlyRootFilesystem"]
