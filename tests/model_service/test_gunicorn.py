@@ -14,7 +14,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import require_binary
-from tests.model_service.served import serve, worker_pids
+from tests.model_service.served import eventually, serve, worker_pids
 from tests.model_service.test_metrics import catalogue
 
 pytestmark = pytest.mark.integration
@@ -37,14 +37,6 @@ def classify_count(samples, status="200") -> float:
         and dict(labels).get("http_route") == "/api/v1/classify"
         and dict(labels).get("http_response_status_code") == status
     )
-
-
-def eventually(read, expected, timeout: float = 5.0):
-    """Poll ``read()`` until it returns ``expected``: workers flush metrics every second."""
-    deadline = time.monotonic() + timeout
-    while (value := read()) != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return value
 
 
 def send(base: str, key: str, n: int, threads: int = 4) -> list[int]:
