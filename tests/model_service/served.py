@@ -72,11 +72,3 @@ def every_worker_loaded(state_dir: Path, master_pid: int, workers: int, settings
 def worker_pids(master_pid: int) -> set[int]:
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
     return {int(pid) for pid in children}
-
-
-def eventually(read, expected, timeout: float = 10.0):
-    """Poll ``read()`` until it returns ``expected``: workers flush metrics every second."""
-    deadline = time.monotonic() + timeout
-    while (value := read()) != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return value

@@ -14,7 +14,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import require_binary
-from tests.model_service.served import eventually, serve, worker_pids
+from tests.model_service.served import serve, worker_pids
+from tests.waiting import wait_until
 from tests.model_service.test_metrics import catalogue
 
 pytestmark = pytest.mark.integration
@@ -60,7 +61,8 @@ def test_multiprocess_metrics_sum_over_workers(state_dir, keys):
     promtool = require_binary("promtool")
     with serve(state_dir, workers=2) as (base, process):
         assert send(base, keys["user"], 200) == [200] * 200
-        assert eventually(lambda: classify_count(scrape(base)), 200) == 200
+        wait_until(lambda: classify_count(scrape(base)) == 200, 10,
+                   lambda: f"{classify_count(scrape(base))} of 200 counted")  # workers flush every second
         text = requests.get(f"{base}/metrics", timeout=5).text
         # Both workers wrote their own files, and both served requests.
         files = list((state_dir / "run" / "prometheus-multiproc").glob("histogram_*.db"))
@@ -94,7 +96,8 @@ def test_worker_restarts_keep_files_bounded_and_counters_monotonic(state_dir, ke
             sent += 60
             counts.append(classify_count(scrape(base)))
         assert counts == sorted(counts), f"a counter went backwards: {counts}"
-        assert eventually(lambda: classify_count(scrape(base)), sent) == sent  # nothing lost when workers died
+        wait_until(lambda: classify_count(scrape(base)) == sent, 10,  # nothing lost when workers died
+                   lambda: f"{classify_count(scrape(base))} of {sent} counted")
         assert worker_pids(process.pid).isdisjoint(first_workers)  # workers really were replaced
         files = sorted(p.name for p in (state_dir / "run" / "prometheus-multiproc").glob("*.db"))
         # Per live worker: counter, histogram and three gauge files; plus the archives.

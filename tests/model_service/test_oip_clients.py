@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import requests
 
-from tests.model_service.served import eventually, serve
+from tests.model_service.served import serve
 from tests.own_models import register_all, request_rows
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 http = pytest.importorskip("tritonclient.http")
@@ -70,7 +71,8 @@ def test_tritons_http_client_gets_the_native_answers(state_dir, keys, models):
                                headers=headers, timeout=10).json()["predictions"]
         assert regressed.as_numpy("predict").ravel() == pytest.approx([v["value"] for v in values])
         # OIP and native alike, same model and version (the other worker's counts arrive at its next flush)
-        assert eventually(lambda: _count(base, "diabetes") - before, 14) == 14
+        wait_until(lambda: _count(base, "diabetes") - before == 14, 10,
+                   lambda: f"{_count(base, 'diabetes') - before} of 14 counted")
 
         with pytest.raises(Exception, match="API key"):
             client.infer("diabetes", [_column(names[0], [0.1], False)])  # no key: refused as on /api/v1
