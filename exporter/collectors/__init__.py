@@ -6,6 +6,7 @@ Adding a collector is one module with a class whose ``collect()`` yields
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Iterable, NamedTuple, Protocol
 
 from prometheus_client.metrics_core import Metric
@@ -70,7 +71,9 @@ def _probe(config: Config) -> Collector:
 def _docker(config: Config) -> Collector:
     from modelwatch.exporter.collectors.docker import DockerCollector
 
-    return DockerCollector(config.exporter.docker_label_filter)
+    settings = config.exporter
+    return DockerCollector(settings.docker_label_filter, cgroup_root=Path(settings.cgroup_root),
+                           proc=Path(settings.proc_root), refresh_seconds=settings.docker_refresh_seconds)
 
 
 def _kubernetes(config: Config) -> Collector:

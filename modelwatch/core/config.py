@@ -175,6 +175,11 @@ class ExporterConfig:
     process_groupname: str = "model-service"
     # The docker collector reports only containers with this label (key or key=value); empty: all.
     docker_label_filter: str = ""
+    # It follows the engine's events and lists containers this often as well, in case an event was missed.
+    docker_refresh_seconds: float = 60.0
+    # Where it reads container counters from (the host's, mounted read-only when the exporter runs in a container).
+    cgroup_root: str = "/sys/fs/cgroup"
+    proc_root: str = "/proc"
     # The kubernetes collector: comma-separated namespaces, listed in the background this often.
     kubernetes_namespaces: str = "default"
     kubernetes_refresh_seconds: float = 30.0
@@ -400,7 +405,8 @@ class Config:
         label = self.exporter.docker_label_filter
         if label and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*(=[^\s]*)?", label):
             problems.append(f"exporter.docker_label_filter: expected key or key=value, not {label!r}")
-        for name in ("collector_deadline_seconds", "kubernetes_refresh_seconds", "kubernetes_request_timeout_seconds"):
+        for name in ("collector_deadline_seconds", "docker_refresh_seconds", "kubernetes_refresh_seconds",
+                     "kubernetes_request_timeout_seconds"):
             if getattr(self.exporter, name) <= 0:
                 problems.append(f"exporter.{name}: must be above 0")
         if self.model.feature_buckets < 2:

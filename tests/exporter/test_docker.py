@@ -1,5 +1,7 @@
 """The docker collector against the real Docker engine: CPU, memory limit,
-writes, labels, a container that stops, and a daemon that goes away."""
+writes, labels, values equal to the stats API's, containers that start and
+stop (seen from the engine's events), cgroups it cannot read, and a daemon
+that goes away."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from modelwatch.exporter.collectors.docker import DockerCollector
 from modelwatch.exporter.scrape import ScrapeCollector
 from tests.exporter.docker_engine import IMAGE
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +51,8 @@ def test_cpu_memory_writes_and_labels(containers):
     time.sleep(6)
     second, t1 = samples(collector, "container_cpu_usage_seconds_total"), time.monotonic()
     assert set(first) == set(second) == set(names.values())  # the label filter: only this test's containers
-    # Samples are up to 1 s old (Docker's tick), hence the wide band around one core.
     rate = (second[names["burner"]] - first[names["burner"]]) / (t1 - t0)
-    assert 0.4 < rate < 1.4, f"a busy loop should use about one core, used {rate:.2f}"
+    assert 0.4 < rate < 1.2, f"a busy loop should use about one core (less on a busy machine), used {rate:.2f}"
     assert second[names["limited"]] - first[names["limited"]] < 0.1  # sleeping
     limits = samples(collector, "container_spec_memory_limit_bytes")
     assert limits[names["limited"]] == 64 * 2**20 and limits[names["burner"]] == 0
@@ -85,3 +87,59 @@ def test_daemon_going_away_fails_the_collector_not_the_scrape_and_it_recovers(do
     assert registry.get_sample_value("modelwatch_scrape_collector_success", {"collector": "docker"}) == 0
     docker_engine.start()
     assert registry.get_sample_value("modelwatch_scrape_collector_success", {"collector": "docker"}) == 1
+
+
+def test_values_equal_the_stats_api_s(containers):
+    """CPU and memory as the engine's stats API reports them, within 5 %: the API's
+    sample falls between two of ours taken around it."""
+    label, names, started = containers
+    collector = DockerCollector(label)
+    burner, limited = started["burner"], started["limited"]
+    limited.exec_run(["dd", "if=/dev/zero", "of=/cached", "bs=1M", "count=32"])  # 32 MiB of page cache, charged to it
+    before_cpu = samples(collector, "container_cpu_usage_seconds_total")[names["burner"]]
+    api = {container.name: container.stats(stream=False) for container in (burner, limited)}
+    after_cpu = samples(collector, "container_cpu_usage_seconds_total")[names["burner"]]
+    memory = samples(collector, "container_memory_usage_bytes")
+    working_set = samples(collector, "container_memory_working_set_bytes")
+
+    api_cpu = api[names["burner"]]["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+    assert before_cpu * 0.95 <= api_cpu <= after_cpu * 1.05, (before_cpu, api_cpu, after_cpu)
+    stats = api[names["limited"]]["memory_stats"]
+    assert stats["usage"] > 32 * 2**20
+    assert memory[names["limited"]] == pytest.approx(stats["usage"], rel=0.05)
+    inactive = stats["stats"].get("total_inactive_file", stats["stats"].get("inactive_file", 0))
+    assert working_set[names["limited"]] == pytest.approx(stats["usage"] - inactive, rel=0.05, abs=2**20)
+
+
+def test_containers_that_start_and_stop_are_followed_from_the_engine_s_events(docker_engine):
+    label, value = "modelwatch.events", uuid.uuid4().hex[:8]
+    collector = DockerCollector(f"{label}={value}", refresh_seconds=3600)  # no listing would find it in time
+    assert samples(collector, "container_last_seen") == {}
+    container = docker_engine.client.containers.run(IMAGE, ["sleep", "600"], name=f"events-{value}", detach=True,
+                                                    network_mode="none", labels={label: value})
+    try:
+        seen = wait_until(lambda: container.name in samples(collector, "container_cpu_usage_seconds_total"), 10,
+                          lambda: "a started container was not followed")
+        assert seen
+        container.restart(timeout=0)
+        wait_until(lambda: samples(collector, "modelwatch_container_restarts").get(container.name) is not None and
+                   _restart_started(collector, container.name) > time.time() - 30, 10,
+                   lambda: "the restarted container's start time was not updated")
+        container.stop(timeout=0)
+        wait_until(lambda: container.name not in samples(collector, "container_last_seen"), 10,
+                   lambda: "a stopped container was still served")
+    finally:
+        container.remove(force=True)
+
+
+def _restart_started(collector, name: str) -> float:
+    return samples(collector, "container_start_time_seconds").get(name, 0.0)
+
+
+def test_containers_whose_cgroups_cannot_be_read_keep_their_state_and_are_counted(containers, tmp_path):
+    label, names, _ = containers
+    collector = DockerCollector(label, cgroup_root=tmp_path)  # nothing mounted there
+    assert set(samples(collector, "modelwatch_container_state")) == set(names.values())
+    assert samples(collector, "container_cpu_usage_seconds_total") == {}
+    families = {f.name: f for f in collector.collect()}
+    assert families["modelwatch_docker_cgroups_unreadable"].samples[0].value == len(names)

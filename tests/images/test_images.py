@@ -71,13 +71,14 @@ def test_the_service_answers_and_the_exporter_sees_its_container(modelwatch_imag
     keys.chmod(0o644)
     service_port, exporter_port = free_port(), free_port()
     service = run_service(modelwatch_images, TAG, service_port, keys)
-    service_name = service.name
     socket_group = os.stat("/var/run/docker.sock").st_gid
     exporter = modelwatch_images.containers.run(
         f"modelwatch/exporter:{TAG}", detach=True, network_mode="host", group_add=[socket_group],
         environment={"MODELWATCH_EXPORTER__HOST": "127.0.0.1", "MODELWATCH_EXPORTER__PORT": str(exporter_port),
-                     "MODELWATCH_EXPORTER__COLLECTORS": "baseline,docker"},
-        volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "ro"}},
+                     "MODELWATCH_EXPORTER__COLLECTORS": "baseline,docker",
+                     "MODELWATCH_EXPORTER__CGROUP_ROOT": "/host/sys/fs/cgroup", "MODELWATCH_EXPORTER__PROC_ROOT": "/host/proc"},
+        volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "ro"},
+                 "/sys/fs/cgroup": {"bind": "/host/sys/fs/cgroup", "mode": "ro"}, "/proc": {"bind": "/host/proc", "mode": "ro"}},
     )
     try:
         base = f"http://127.0.0.1:{service_port}"
@@ -86,8 +87,10 @@ def test_the_service_answers_and_the_exporter_sees_its_container(modelwatch_imag
                               headers={"X-API-Key": key}, timeout=5)
         assert answer.status_code == 200 and answer.json()["species"] == "Iris setosa"
         assert "model_predictions_total{" in requests.get(f"{base}/metrics", timeout=5).text
-        wait_until(lambda: f'name="{service_name}"' in wait_until_ok(f"http://127.0.0.1:{exporter_port}/metrics").text,
-                   30, lambda: "the exporter never reported the service container")
+        # its usage, read from the host's cgroups through the mounts compose gives the exporter too
+        wait_until(lambda: f'container_cpu_usage_seconds_total{{id="/docker/{service.id}"' in
+                   wait_until_ok(f"http://127.0.0.1:{exporter_port}/metrics").text,
+                   30, lambda: "the exporter never reported the service container's CPU")
         # The exporter publishes the baked-in model's data baseline too.
         assert 'modelwatch_baseline_rows{model_name="iris",model_version="v1"}' in requests.get(
             f"http://127.0.0.1:{exporter_port}/metrics", timeout=5).text
