@@ -86,7 +86,8 @@ def _kubernetes(config: Config) -> Collector:
         raise ConfigError(f"kubernetes collector: no in-cluster configuration and no usable kubeconfig ({exc})") from None
     exporter = config.exporter
     return KubernetesCollector(exporter.kubernetes_namespace_list, exporter.kubernetes_refresh_seconds,
-                               lambda: api_client, exporter.kubernetes_request_timeout_seconds)
+                               lambda: api_client, exporter.kubernetes_request_timeout_seconds,
+                               exporter.kubernetes_list_page_size)
 
 
 COLLECTORS: dict[str, CollectorInfo] = {

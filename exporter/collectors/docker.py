@@ -35,7 +35,7 @@ from typing import Callable, Iterable
 import docker
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from modelwatch.exporter.collectors.cgroups import CgroupGone, CgroupReader, ContainerUsage
+from modelwatch.exporter.collectors.cgroups import CgroupGone, CgroupReader, ContainerUsage, read_file
 from modelwatch.exporter.collectors.docker_directory import ContainerDirectory
 
 LABELS = ["id", "name", "image", "container_label_com_docker_compose_project",
@@ -52,12 +52,16 @@ def _started(text: str) -> float:
     return base + (float("0." + fraction[:9]) if fraction else 0.0)
 
 
-def _process_io(pid: int, proc: Path) -> tuple[int, int] | None:
+def _process_io(pid: int, proc: str) -> tuple[int, int] | None:
     try:
-        fields = dict(line.split(": ") for line in (proc / str(pid) / "io").read_text().splitlines())
-    except (OSError, ValueError):
+        text = read_file(f"{proc}/{pid}/io")
+    except OSError:
         return None
-    return int(fields["read_bytes"]), int(fields["write_bytes"])
+    fields = dict(line.partition(b": ")[::2] for line in text.splitlines())
+    try:
+        return int(fields[b"read_bytes"]), int(fields[b"write_bytes"])
+    except (KeyError, ValueError):
+        return None
 
 
 class DockerCollector:
@@ -67,7 +71,7 @@ class DockerCollector:
         self._directory = ContainerDirectory(connect or (lambda: docker.from_env(timeout=10)), label_filter,
                                              refresh_seconds)
         self._cgroups = CgroupReader(cgroup_root, proc)
-        self._proc = proc
+        self._proc = str(proc)
 
     def collect(self) -> Iterable:
         containers = self._directory.running()
@@ -124,7 +128,7 @@ class _Families:
         self.health = gauge("modelwatch_container_health", "1 for the container's health status (none: no check).",
                             ["status"])
 
-    def add(self, container_id: str, attrs: dict, usage: ContainerUsage | None, now: float, proc: Path) -> None:
+    def add(self, container_id: str, attrs: dict, usage: ContainerUsage | None, now: float, proc: str) -> None:
         docker_labels = attrs.get("Config", {}).get("Labels") or {}
         image = attrs.get("Config", {}).get("Image") or attrs.get("Image") or "unknown"
         labels = [f"/docker/{container_id}", attrs.get("Name", "").lstrip("/"), image,
@@ -149,9 +153,10 @@ class _Families:
         self.cpu.add_metric([*labels, "total"], usage.cpu_seconds)
         self.user.add_metric(labels, usage.user_seconds)
         self.system.add_metric(labels, usage.system_seconds)
-        self.periods.add_metric(labels, usage.periods)
-        self.throttled.add_metric(labels, usage.throttled_periods)
-        self.throttled_time.add_metric(labels, usage.throttled_seconds)
+        if usage.periods:  # only under a CPU quota, as cAdvisor
+            self.periods.add_metric(labels, usage.periods)
+            self.throttled.add_metric(labels, usage.throttled_periods)
+            self.throttled_time.add_metric(labels, usage.throttled_seconds)
         self.memory.add_metric(labels, usage.memory_bytes)
         self.working_set.add_metric(labels, max(0, usage.memory_bytes - usage.inactive_file_bytes))
         for (device, op), (size, operations) in sorted(usage.io.items()):

@@ -185,6 +185,8 @@ class ExporterConfig:
     kubernetes_refresh_seconds: float = 30.0
     # Each call to the API gives up after this long; a listing older than refresh + timeout fails the collector.
     kubernetes_request_timeout_seconds: float = 10.0
+    # Lists are fetched this many objects a call (the API's limit/continue), each page cut down before the next.
+    kubernetes_list_page_size: int = 500
     # The probe collector calls the service as a client would.
     probe_url: str = "http://127.0.0.1:8000"
     probe_key: str = ""  # an API key for the probe: modelwatch keys add probe
@@ -405,6 +407,8 @@ class Config:
         label = self.exporter.docker_label_filter
         if label and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*(=[^\s]*)?", label):
             problems.append(f"exporter.docker_label_filter: expected key or key=value, not {label!r}")
+        if not 1 <= self.exporter.kubernetes_list_page_size <= 10_000:
+            problems.append("exporter.kubernetes_list_page_size: must be from 1 to 10000")
         for name in ("collector_deadline_seconds", "docker_refresh_seconds", "kubernetes_refresh_seconds",
                      "kubernetes_request_timeout_seconds"):
             if getattr(self.exporter, name) <= 0:

@@ -1,9 +1,11 @@
 """A stand-in for the Kubernetes API server: answers list calls with recorded
-objects (tests/exporter/fixtures/kubernetes), can go down, and can lack
-metrics-server. There is no real API server on these machines."""
+objects (tests/exporter/fixtures/kubernetes), a page at a time as the API server
+does (``limit`` and ``continue``), can go down, and can lack metrics-server.
+There is no real API server on these machines."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -29,18 +31,24 @@ class FakeApiServer:
         self._closed = threading.Event()
         self.requests: list[str] = []
         self.metrics_server = True
-        self.server = json_server(self._answer)
+        self.lists: dict[str, dict] = {}  # path -> a list document served instead of the recorded file
+        self.expired_tokens = False  # answer a continue token with 410 Gone, as after a compaction
+        self.server = json_server(self._answer, query=True)
 
-    def _answer(self, path: str) -> tuple[int, bytes]:
+    def _answer(self, path: str, parameters: dict) -> tuple[int, bytes]:
         self.requests.append(path)
         if self.stalled:
             self._closed.wait()
         name = ROUTES.get(path)
         if self.down:
             return 503, b'{"kind":"Status","code":503,"message":"unavailable"}'
-        if name is None or (not self.metrics_server and "metrics.k8s.io" in path):
+        if (name is None and path not in self.lists) or (not self.metrics_server and "metrics.k8s.io" in path):
             return 404, b'{"kind":"Status","code":404,"reason":"NotFound"}'
-        return 200, (FIXTURES / name).read_bytes()
+        if "continue" in parameters and self.expired_tokens:
+            return 410, b'{"kind":"Status","code":410,"reason":"Expired","message":"continue token too old"}'
+        document = self.lists.get(path) or json.loads((FIXTURES / name).read_bytes())
+        return 200, json.dumps(_page(document, int(parameters.get("limit") or 0),
+                                     int(parameters.get("continue") or 0))).encode()
 
     def close(self) -> None:
         self._closed.set()  # stalled requests end
@@ -64,3 +72,13 @@ class FakeApiServer:
             "users: [{name: fake, user: {token: unused}}]\n"
         )
         return path
+
+
+def _page(document: dict, limit: int, start: int) -> dict:
+    """One page of a list, the rest named by a continue token (here an offset; opaque to clients)."""
+    items = document.get("items") or []
+    if not limit:
+        return document
+    end = start + limit
+    metadata = dict(document.get("metadata") or {}, **({"continue": str(end)} if end < len(items) else {}))
+    return dict(document, items=items[start:end], metadata=metadata)

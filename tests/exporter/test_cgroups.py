@@ -76,23 +76,23 @@ def test_v2_found_by_its_usual_name_when_the_record_is_relative_to_another_names
     assert CgroupReader(root, proc).usage(ID, 42).cpu_seconds == 2.5
 
 
-def test_v1_cgroupfs_driver_prefers_cfq_then_bfq_then_throttle_files(tmp_path):
+def test_v1_cgroupfs_driver_reads_the_throttle_layer_else_the_scheduler_s_files(tmp_path):
     root = tmp_path / "cgroup"
     throttle = {"blkio.throttle.io_service_bytes_recursive": "8:0 Read 10\n8:0 Write 20\n8:0 Total 30\nTotal 30\n",
                 "blkio.throttle.io_serviced_recursive": "8:0 Read 1\n8:0 Write 2\n"}
-    v1_tree(root, f"docker/{ID}", {**throttle, "blkio.bfq.io_service_bytes_recursive": "Total 0\n",
-                                   "blkio.bfq.io_serviced_recursive": ""})
+    v1_tree(root, f"docker/{ID}", {**throttle, "blkio.bfq.io_service_bytes_recursive": "8:0 Read 9\n",
+                                   "blkio.bfq.io_serviced_recursive": "8:0 Read 1\n"})
     proc = proc_for(tmp_path, 42, "".join(f"{n}:{c}:/docker/{ID}\n" for n, c in
                                           enumerate(("cpu", "cpuacct", "memory", "blkio", "name=systemd"))))
     usage = CgroupReader(root, proc).usage(ID, 42)
     assert usage.cpu_seconds == pytest.approx(3.25) and usage.user_seconds == 3.0 and usage.system_seconds == 0
     assert (usage.periods, usage.throttled_periods, usage.throttled_seconds) == (7, 2, 5.0)
     assert (usage.memory_bytes, usage.inactive_file_bytes) == (2125824, 1589248)  # the hierarchy's total
-    assert usage.io == {("8:0", "read"): (10, 1), ("8:0", "write"): (20, 2)}  # empty BFQ files are passed over
+    assert usage.io == {("8:0", "read"): (10, 1), ("8:0", "write"): (20, 2)}  # totals left out
 
-    write(root / "blkio" / f"docker/{ID}" / "blkio.io_service_bytes_recursive", "8:16 Read 5\n8:16 Write 6\n")
-    write(root / "blkio" / f"docker/{ID}" / "blkio.io_serviced_recursive", "8:16 Read 1\n8:16 Write 1\n")
-    assert CgroupReader(root, proc).usage(ID, 42).io == {("8:16", "read"): (5, 1), ("8:16", "write"): (6, 1)}
+    for name in throttle:  # a kernel without the throttle layer: the scheduler's (here BFQ's) files
+        (root / "blkio" / f"docker/{ID}" / name).unlink()
+    assert CgroupReader(root, proc).usage(ID, 42).io == {("8:0", "read"): (9, 1)}
 
 
 def test_a_container_on_the_host_network_reports_no_interfaces(tmp_path):
