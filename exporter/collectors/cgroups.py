@@ -98,17 +98,19 @@ class CgroupReader:
         self._files: dict[str, _Files] = {}  # container id -> its files, once found
         self._host_net = self._net_namespace(1)
 
-    def usage(self, container_id: str, pid: int) -> ContainerUsage | None:
-        """The container's counters, or None when its cgroup is not found; CgroupGone when it was and is no more."""
+    def usage(self, container_id: str, pid: int, quota: bool = True, network: bool = True) -> ContainerUsage | None:
+        """The container's counters, or None when its cgroup is not found; CgroupGone when it was and is no more.
+        Without a CPU ``quota`` v1's throttling file is not read (it counts nothing); without a ``network``
+        of its own (Docker's ``none`` or ``host``) neither are its interfaces."""
         files = self._files.get(container_id)
         known = files is not None
         if files is None or files.pid != pid:
             path = self._find(container_id, pid)
             if path is None:
                 return None
-            files = _Files(self.root, path, self.unified, self.proc, pid, self._own_network(pid))
+            files = _Files(self.root, path, self.unified, self.proc, pid, network and self._own_network(pid))
         try:
-            usage = self._read_v2(files) if self.unified else self._read_v1(files)
+            usage = self._read_v2(files) if self.unified else self._read_v1(files, quota)
         except (FileNotFoundError, ProcessLookupError):
             self._files.pop(container_id, None)  # look again next time, should it come back
             if known:
@@ -164,10 +166,10 @@ class CgroupReader:
         return usage
 
     @staticmethod
-    def _read_v1(files: _Files) -> ContainerUsage:
+    def _read_v1(files: _Files, quota: bool) -> ContainerUsage:
         user, system = _keyed(read_file(files.ticks), b"user", b"system")
         periods, throttled, throttled_ns = _keyed(read_file(files.throttling), b"nr_periods", b"nr_throttled",
-                                                  b"throttled_time")
+                                                  b"throttled_time") if quota else (0, 0, 0)
         usage = ContainerUsage(
             cpu_seconds=int(read_file(files.cpu)) / 1e9, user_seconds=user / _USER_HZ, system_seconds=system / _USER_HZ,
             periods=periods, throttled_periods=throttled, throttled_seconds=throttled_ns / 1e9,

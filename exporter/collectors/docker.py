@@ -80,8 +80,11 @@ class DockerCollector:
         now = time.time()
         unreadable = 0
         for container_id, attrs in containers.items():
+            host = attrs.get("HostConfig") or {}
             try:
-                usage = self._cgroups.usage(container_id, attrs.get("State", {}).get("Pid") or 0)
+                usage = self._cgroups.usage(container_id, attrs.get("State", {}).get("Pid") or 0,
+                                            quota=bool(host.get("NanoCpus") or (host.get("CpuQuota") or 0) > 0),
+                                            network=host.get("NetworkMode") not in ("none", "host"))
             except CgroupGone:
                 continue  # stopped a moment ago: never served as if still running
             unreadable += usage is None

@@ -37,6 +37,8 @@ def containers(docker_engine):
             command=["sh", "-c", "while :; do dd if=/dev/zero of=/f bs=1M count=4 oflag=direct 2>/dev/null; sleep 0.1; done"],
             name=f"write-{value}", **run),
         "limited": client.containers.run(command=["sleep", "600"], name=f"limit-{value}", mem_limit="64m", **run),
+        "quota": client.containers.run(command=["sh", "-c", "while :; do :; done"], name=f"quota-{value}",
+                                       nano_cpus=200_000_000, **run),  # a fifth of a core
     }
     yield label, {role: c.name for role, c in started.items()}, started
     for container in started.values():
@@ -54,6 +56,10 @@ def test_cpu_memory_writes_and_labels(containers):
     rate = (second[names["burner"]] - first[names["burner"]]) / (t1 - t0)
     assert 0.4 < rate < 1.2, f"a busy loop should use about one core (less on a busy machine), used {rate:.2f}"
     assert second[names["limited"]] - first[names["limited"]] < 0.1  # sleeping
+    quota_rate = (second[names["quota"]] - first[names["quota"]]) / (t1 - t0)
+    assert quota_rate < 0.3, f"a fifth of a core allowed, used {quota_rate:.2f}"
+    throttled = samples(collector, "container_cpu_cfs_throttled_periods_total")
+    assert throttled[names["quota"]] > 0 and set(throttled) == {names["quota"]}  # CFS series only under a quota
     limits = samples(collector, "container_spec_memory_limit_bytes")
     assert limits[names["limited"]] == 64 * 2**20 and limits[names["burner"]] == 0
     assert samples(collector, "container_memory_usage_bytes")[names["limited"]] > 0
