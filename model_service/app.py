@@ -121,7 +121,7 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
     app.register_blueprint(create_api(keystore, metrics, tabular, config.model.name))
     app.register_blueprint(create_oip(keystore, metrics, tabular))
     app.extensions["modelwatch"] = {"server": server, "keys": keystore, "metrics": metrics, "config": config,
-                                    "servers": servers, "prediction_ids": ids}
+                                    "servers": servers, "prediction_ids": ids, "tabular": tabular}
 
     if config.service.metrics_port:
         metrics_port = str(config.service.metrics_port)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from modelwatch.model_service import multiprocess, request_ledger
+from modelwatch.model_service.listening import grpc_port_taken
 from modelwatch.model_service.gunicorn_worker import RecyclingThreadWorker
 from modelwatch.models.registry import Registry
 from modelwatch.model_service.serving import request_reload
@@ -53,12 +54,28 @@ control_socket_disable = True
 
 def on_starting(server):
     multiprocess.prepare_dir(_metrics_dir)
+    if _service.grpc_port:
+        problem = grpc_port_taken(_service.host, _service.grpc_port)
+        if problem:  # the workers share the port (SO_REUSEPORT), so another process on it would share it too
+            server.log.error(problem)
+            raise SystemExit(1)
+
+
+def post_worker_init(worker):
+    # In the worker, once its app has loaded: the gRPC server beside the HTTP threads.
+    if _service.grpc_port:
+        from modelwatch.model_service.oip_grpc import serve_app
+
+        worker.grpc_server = serve_app(worker.wsgi, _service)
 
 
 def worker_exit(server, worker):
-    # In the worker: write its pending metric updates before the master folds its files.
+    # In the worker: finish its gRPC calls, then write its pending metric updates before the master folds its files.
     from modelwatch.model_service.metric_buffer import flush_all
 
+    grpc_server = getattr(worker, "grpc_server", None)
+    if grpc_server is not None:
+        grpc_server.stop(grace=_service.graceful_timeout_seconds).wait()
     flush_all()
 
 

@@ -31,7 +31,7 @@ from modelwatch.model_service.metric_buffer import (
     apply_histogram,
     grouped,
 )
-from modelwatch.core.series import (ABSOLUTE_ERROR_BUCKETS, BATCH_SIZE_BUCKETS, CONFIDENCE_BUCKETS,
+from modelwatch.core.series import (ABSOLUTE_ERROR_BUCKETS, BATCH_SIZE_BUCKETS, CONFIDENCE_BUCKETS, RPC_DURATION_BUCKETS_MS,
                                      HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS, LABEL_DELAY_BUCKETS,
                                      SIGNED_ERROR_BUCKETS)
 from modelwatch.models.registry import ModelLoadError
@@ -74,6 +74,8 @@ class ServiceMetrics:
         r = {"registry": registry}
         self._http_ids = LabelIds()  # (route, method, status)
         self._http_events = EventColumns(2)  # label id, seconds
+        self._rpc_ids = LabelIds()  # (service, method, status code)
+        self._rpc_events = EventColumns(2)  # label id, milliseconds
         self._client_ids = LabelIds()  # (client, route)
         self._client_events = EventColumns(1)  # label id
         # method -> (started, finished) counters; in flight = their difference
@@ -86,6 +88,13 @@ class ServiceMetrics:
             "Number of HTTP server requests in flight.",
             ["http_request_method"],
             multiprocess_mode="livesum",
+            **r,
+        )
+        self.rpc_duration = Histogram(
+            "rpc_server_duration_milliseconds",
+            "Duration of gRPC server calls (OpenTelemetry's rpc.server.duration).",
+            ["rpc_system", "rpc_service", "rpc_method", "rpc_grpc_status_code"],
+            buckets=RPC_DURATION_BUCKETS_MS,
             **r,
         )
         self.predictions = Counter(
@@ -213,6 +222,7 @@ class ServiceMetrics:
             MODEL, **r,
         )
         self._http_children: dict = {}
+        self._rpc_children: dict = {}
         self._active_children: dict = {}
         self._model_children: dict = {}
         self._client_children: dict = {}
@@ -229,6 +239,10 @@ class ServiceMetrics:
     def request_finished(self, route: str, method: str, status: str, seconds: float) -> None:
         next(self._in_flight[method][1])
         self._http_events.extend((self._http_ids.id_of((route, method, status)), seconds))
+
+    # -- gRPC (called by model_service.oip_grpc) ----------------------------------------
+    def rpc_finished(self, service: str, method: str, code: int, milliseconds: float) -> None:
+        self._rpc_events.extend((self._rpc_ids.id_of((service, method, code)), milliseconds))
 
     # -- model ------------------------------------------------------------------------
     def model_loaded(self, model, role: str) -> None:
@@ -383,6 +397,10 @@ class ServiceMetrics:
             # Reading advances both counters by one, which keeps their difference.
             in_flight = next(started) - next(finished)
             self._child(self._active_children, self.http_active, (method,)).set(max(0, in_flight))
+        for label_id, events in grouped(self._rpc_events.drain()):
+            service, method, code = self._rpc_ids.labels[label_id]
+            apply_histogram(self._child(self._rpc_children, self.rpc_duration, ("grpc", service, method, str(code))),
+                            events[:, 1])
 
     def _flush_predictions(self) -> None:
         for series in list(self._model_children.values()):

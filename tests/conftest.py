@@ -29,6 +29,11 @@ class _BarePartNameBlocker:
 
 sys.meta_path.insert(0, _BarePartNameBlocker())
 
+# Every service the tests start would listen for gRPC on 8001 by default, and two at once (a canary
+# beside its release, a test beside a user's service) would refuse to start: gRPC is off in the
+# tests' environment unless a test gives it a free port (tests/model_service/served.py grpc=True).
+os.environ.setdefault("MODELWATCH_SERVICE__GRPC_PORT", "0")
+
 ON_CI = os.environ.get("CI") == "true"
 ROOT = Path(__file__).resolve().parents[1]
 

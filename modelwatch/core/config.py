@@ -123,6 +123,9 @@ class ServiceConfig:
     # worker also writes its own before answering a scrape, so only the other
     # workers' last interval can be missing from a scrape.
     metrics_flush_seconds: float = 1.0
+    # The Open Inference Protocol over gRPC, on this port of service.host (every worker
+    # listens on it; the kernel spreads connections). 0 switches gRPC off.
+    grpc_port: int = 8001
     # Serve on this unix socket instead of host:port. The local stack sets it when
     # its edge proxy takes host:port (see EdgeConfig); empty: TCP on host:port.
     socket: str = ""
@@ -394,6 +397,9 @@ class Config:
                 problems.append(f"edge.{name}: must be above 0")
         if self.edge.max_connections < 1 or not 1 <= self.edge.metrics_port <= 65535:
             problems.append("edge.max_connections, edge.metrics_port: must be at least 1 (a port at most 65535)")
+        if not 0 <= self.service.grpc_port <= 65535 or (
+                self.service.grpc_port and self.service.grpc_port in (self.service.port, self.service.metrics_port)):
+            problems.append("service.grpc_port: a port of its own (0 switches gRPC off)")
         if not 1 <= self.edge.service_metrics_port <= 65535:
             problems.append("edge.service_metrics_port: must be a port, 1 to 65535")
         if self.service.metrics_port and (not 1 <= self.service.metrics_port <= 65535

@@ -7,6 +7,8 @@ the rules, dashboards and benchmarks read the same tuples.
 # prediction takes well under a millisecond, and a latency SLO needs a bucket
 # boundary near its threshold.
 HTTP_DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+# gRPC calls, in milliseconds as OpenTelemetry's rpc.server.duration: the HTTP bounds, so both compare.
+RPC_DURATION_BUCKETS_MS = tuple(round(bound * 1000, 3) for bound in HTTP_DURATION_BUCKETS)
 INFERENCE_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.1)
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 CONFIDENCE_BUCKETS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)

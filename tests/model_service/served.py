@@ -23,7 +23,8 @@ def free_port() -> int:
 @contextmanager
 def serve(state_dir: Path, workers: int = 2, port: int | None = None, **settings):
     """Yield (base_url, process) once /readyz answers on ``port`` (a free one by default; with a
-    ``socket`` setting, where the edge in front listens); stop gracefully afterwards."""
+    ``socket`` setting, where the edge in front listens); stop gracefully afterwards. With
+    ``grpc_port=0`` left out gRPC is off (tests/conftest.py); give it a port to serve it."""
     port = port or free_port()
     env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(state_dir))
     env.update({f"MODELWATCH_SERVICE__{k.upper()}": str(v) for k, v in settings.items()})
