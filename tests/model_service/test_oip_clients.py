@@ -6,11 +6,13 @@ version as the native API's."""
 
 from __future__ import annotations
 
+import socket
+
 import numpy as np
 import pytest
 import requests
 
-from tests.model_service.served import serve
+from tests.model_service.served import free_port, serve
 from tests.own_models import register_all, request_rows
 from tests.waiting import wait_until
 
@@ -76,3 +78,64 @@ def test_tritons_http_client_gets_the_native_answers(state_dir, keys, models):
 
         with pytest.raises(Exception, match="API key"):
             client.infer("diabetes", [_column(names[0], [0.1], False)])  # no key: refused as on /api/v1
+
+
+def test_tritons_grpc_client_and_every_protocol_count_as_one_model(state_dir, keys, models):
+    """tritonclient.grpc against gunicorn's workers on the shared gRPC port: the native answers, and the
+    same request over /api/v1, OIP REST and OIP gRPC counted under one model and version."""
+    grpc_client = pytest.importorskip("tritonclient.grpc")
+    from modelwatch.core.config import load_config
+
+    config = load_config(env={"MODELWATCH_PATHS__STATE_DIR": str(state_dir)})
+    register_all(config, models, ("penguins", "diabetes"))
+    headers = {"X-API-Key": keys["user"]}
+    metadata_key = {"x-api-key": keys["user"]}  # gRPC metadata keys are lower case
+    rows = [row for row in request_rows(models["penguins"]) if None not in row.values()][:10]
+    grpc_port = free_port()
+    with serve(state_dir, workers=2, grpc_port=grpc_port) as (base, _):
+        client = grpc_client.InferenceServerClient(url=f"127.0.0.1:{grpc_port}")
+        assert client.is_server_live() and client.is_server_ready()
+        assert client.is_model_ready("penguins", headers=metadata_key)
+        metadata = client.get_model_metadata("penguins", headers=metadata_key, as_json=True)
+        inputs = []
+        for tensor in metadata["inputs"]:
+            categorical = tensor["datatype"] == "BYTES"
+            column = np.array([row[tensor["name"]] for row in rows], dtype=object if categorical else np.float64)
+            infer_input = grpc_client.InferInput(tensor["name"], [len(rows), 1], tensor["datatype"])
+            infer_input.set_data_from_numpy(column.reshape(-1, 1))  # Triton's client sends raw tensors
+            inputs.append(infer_input)
+        before = _count(base, "penguins")
+        answer = client.infer("penguins", inputs, request_id="g-1", headers=metadata_key)
+        native = requests.post(f"{base}/api/v1/models/penguins/predict", json={"instances": rows}, headers=headers,
+                               timeout=10).json()["predictions"]
+        rest = requests.post(f"{base}/v2/models/penguins/infer", headers=headers, timeout=10, json={
+            "inputs": [{"name": t["name"], "shape": [len(rows), 1], "datatype": t["datatype"],
+                        "data": [row[t["name"]] for row in rows]} for t in metadata["inputs"]]}).json()
+        assert answer.get_response().id == "g-1"
+        assert [c.decode() for c in answer.as_numpy("predict").ravel()] == [p["class"] for p in native] == \
+            rest["outputs"][0]["data"]
+        # Triton's proto has no properties field: the classes come from the REST metadata
+        classes = requests.get(f"{base}/v2/models/penguins", headers=headers, timeout=10).json()["parameters"]["classes"]
+        assert answer.as_numpy("predict_proba") == pytest.approx(
+            np.array([[p["probabilities"][c] for c in classes] for p in native]))
+        ids = [i.decode() for i in answer.as_numpy("prediction_id").ravel()]
+        labelled = requests.post(f"{base}/api/v1/models/penguins/feedback", headers=headers, timeout=10,
+                                 json={"feedback": [{"id": ids[0], "label": native[0]["class"]}]}).json()
+        assert labelled["accepted"] == 1
+        wait_until(lambda: _count(base, "penguins") - before == 3 * len(rows), 10,
+                   lambda: f"{_count(base, 'penguins') - before} of {3 * len(rows)} counted")
+        text = requests.get(f"{base}/metrics", timeout=10).text
+        assert 'rpc_server_duration_milliseconds_count{rpc_grpc_status_code="0",rpc_method="ModelInfer"' in text
+
+        with pytest.raises(Exception, match="API key"):
+            client.infer("penguins", inputs)  # no key: refused as on /api/v1
+
+
+def test_a_grpc_port_another_process_holds_stops_the_service_with_one_line(state_dir):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        with pytest.raises(AssertionError, match=f"service.grpc_port {taken} on 127.0.0.1 is in use"):
+            with serve(state_dir, workers=1, grpc_port=taken):
+                pass
