@@ -29,5 +29,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         components = stack.up(progress=status.update, timeout=args.timeout)
     for component in components:
         console.print(f"  {component.name:<13} {component.url or '(restarts any component that dies)'}")
+        if component.name == "service" and config.service.grpc_port:
+            console.print(f"  {'':<13} grpc://{config.service.host}:{config.service.grpc_port} (Open Inference Protocol)")
     console.print(f"logs in {stack.paths.logs}; stop with: modelwatch down")
     return 0

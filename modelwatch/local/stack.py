@@ -81,7 +81,7 @@ def components(config: Config, paths: Paths) -> list[Component]:
     return [
         *edge,
         Component("service", [*python, "serve"], svc.host, svc.port, "/readyz",
-                  (svc.metrics_port,) if svc.metrics_port else ()),
+                  tuple(port for port in (svc.metrics_port, svc.grpc_port) if port)),
         Component("exporter", [*python, "exporter"], exp.host, exp.port, "/metrics"),
         Component("alertmanager", [
             "prometheus-alertmanager", f"--config.file={paths.prometheus_dir / 'alertmanager.yml'}",

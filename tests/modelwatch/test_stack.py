@@ -9,9 +9,11 @@ import subprocess
 import sys
 import time
 
+import grpc
 import psutil
 import pytest
 import requests
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from modelwatch.cli import main
 from modelwatch.core.errors import ModelwatchError
@@ -28,6 +30,7 @@ def stack_env(state_dir, **extra) -> dict[str, str]:
         "PATHS__STATE_DIR": str(state_dir), "SERVICE__PORT": free_port(), "EXPORTER__PORT": free_port(),
         "PROMETHEUS__PORT": free_port(), "PROMETHEUS__ALERTMANAGER_PORT": free_port(), "AUTOSCALER__PORT": free_port(),
         "EDGE__METRICS_PORT": free_port(), "EDGE__SERVICE_METRICS_PORT": free_port(),
+        "SERVICE__GRPC_PORT": free_port(),
         **extra,
     }
     return {f"MODELWATCH_{k}": str(v) for k, v in env.items()}
@@ -74,6 +77,12 @@ def test_up_status_down(env, state_dir, capsys):
         return [t["scrapeUrl"] for t in targets if t["labels"]["job"] == "model-service"]
 
     assert wait_until(service_targets, 30, lambda: "no model-service target") == [service_metrics]
+    # The Open Inference Protocol over gRPC, on the service's own port beside the edge.
+    grpc_address = f"127.0.0.1:{env['MODELWATCH_SERVICE__GRPC_PORT']}"
+    assert f"grpc://{grpc_address}" in out
+    with grpc.insecure_channel(grpc_address) as channel:
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
     assert main(["down"]) == 0
     assert "stopped supervisor, autoscaler, prometheus, alertmanager, exporter, service, edge" in capsys.readouterr().out
     assert _gone(pids)
