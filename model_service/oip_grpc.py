@@ -213,8 +213,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
 
 class HealthServicer(health_pb2_grpc.HealthServicer):
-    """grpc.health.v1, which Kubernetes' gRPC probes call: SERVING once every registered model has loaded
-    (the service as a whole, "", and the inference service by name)."""
+    """grpc.health.v1, which Kubernetes' gRPC probes call. The server as a whole (service "") is
+    SERVING whenever it answers: the liveness probe's question. The inference service, by name, is
+    SERVING once every registered model has loaded: the readiness question, as /readyz answers it."""
 
     def __init__(self, servicer: InferenceServicer):
         self.servicer = servicer
@@ -222,7 +223,7 @@ class HealthServicer(health_pb2_grpc.HealthServicer):
     def Check(self, request, context):
         if request.service not in ("", SERVICE):
             context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
-        ready = self.servicer.ServerReady(pb.ServerReadyRequest(), context).ready
+        ready = request.service == "" or self.servicer.ServerReady(pb.ServerReadyRequest(), context).ready
         status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
         return health_pb2.HealthCheckResponse(status=status)
 

@@ -19,11 +19,14 @@ import subprocess
 import time
 import uuid
 
+import grpc
 import pytest
 import requests
 
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
+from modelwatch.model_service.protocol import open_inference_grpc_pb2 as pb
+from modelwatch.model_service.protocol import open_inference_grpc_pb2_grpc as pb_grpc
 from tests.conftest import IMAGE_TAG, ROOT, require_binary
 from tests.model_service.served import free_port
 from tests.waiting import wait_until, wait_until_ok
@@ -45,7 +48,7 @@ def project(modelwatch_images, tmp_path):
     env = dict(os.environ, COMPOSE_PROJECT_NAME=name, MODELWATCH_IMAGE_TAG=IMAGE_TAG, MODELWATCH_KEYS_FILE=str(keys),
                MODELWATCH_PREDICTION_ID_KEY_FILE=str(id_key),
                MODELWATCH_SERVICE_PORT=str(free_port()), MODELWATCH_EXPORTER_PORT=str(free_port()),
-               MODELWATCH_SERVICE_METRICS_PORT=str(free_port()),
+               MODELWATCH_SERVICE_METRICS_PORT=str(free_port()), MODELWATCH_SERVICE_GRPC_PORT=str(free_port()),
                DOCKER_GID=str(os.stat("/var/run/docker.sock").st_gid))
     compose = [require_binary("docker-compose"), *FILES]
 
@@ -109,11 +112,14 @@ def test_the_built_services_come_up_healthy_on_loopback(project):
     assert 'container_label_com_docker_compose_service="model-service"' in metrics
 
 
-def haproxy_on_the_host(service_port: int, api_port: int, stats_port: int) -> str:
+def haproxy_on_the_host(service_port: int, api_port: int, stats_port: int, grpc_port: int, grpc_api_port: int) -> str:
     """compose/haproxy.cfg with the replicas at the host-network container and the binds on loopback."""
     text = (COMPOSE_DIR / "haproxy.cfg").read_text()
     for old, new in (("model-service:8000", f"127.0.0.1:{service_port}"), ("bind :8000", f"bind 127.0.0.1:{api_port}"),
-                     ("bind :8404", f"bind 127.0.0.1:{stats_port}")):
+                     ("bind :8404", f"bind 127.0.0.1:{stats_port}"),
+                     ("model-service:8001 proto h2 check port 8000",
+                      f"127.0.0.1:{grpc_port} proto h2 check port {service_port}"),
+                     ("bind :8001 proto h2", f"bind 127.0.0.1:{grpc_api_port} proto h2")):
         assert text.count(old) == 1, f"haproxy.cfg no longer has {old!r}"
         text = text.replace(old, new)
     return text
@@ -126,9 +132,10 @@ def active_servers(stats_port: int) -> float:
 
 def test_haproxy_balances_onto_the_replica_and_drops_it_when_not_ready(project, tmp_path):
     name, env, key, client = project
-    api_port, stats_port = free_port(), free_port()
+    api_port, stats_port, grpc_api_port = free_port(), free_port(), free_port()
     config = tmp_path / "haproxy.cfg"
-    config.write_text(haproxy_on_the_host(int(env["MODELWATCH_SERVICE_PORT"]), api_port, stats_port))
+    config.write_text(haproxy_on_the_host(int(env["MODELWATCH_SERVICE_PORT"]), api_port, stats_port,
+                                          int(env["MODELWATCH_SERVICE_GRPC_PORT"]), grpc_api_port))
     haproxy = subprocess.Popen([require_binary("haproxy"), "-db", "-f", str(config)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -139,6 +146,14 @@ def test_haproxy_balances_onto_the_replica_and_drops_it_when_not_ready(project, 
         answer = requests.get(f"http://127.0.0.1:{api_port}/api/v1/classify",
                               params={"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 0.2}, headers={"X-API-Key": key}, timeout=5)
         assert answer.status_code == 200 and answer.json()["species"] == "Iris setosa"
+        # gRPC calls through HAProxy's HTTP/2 frontend reach the replica's gRPC port
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_api_port}") as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            request = pb.ModelInferRequest(model_name="iris")
+            request.inputs.add(name="rows", datatype="FP64", shape=[1, 4]).contents.fp64_contents.extend(
+                [5.1, 3.5, 1.4, 0.2])
+            answer = stub.ModelInfer(request, metadata=(("x-api-key", key),), timeout=10)
+        assert [c.decode() for c in answer.outputs[0].contents.bytes_contents] == ["Iris setosa"]
 
         containers(client, name)["model-service"].stop(timeout=10)
         wait_until(lambda: active_servers(stats_port) == 0, 30,

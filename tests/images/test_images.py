@@ -10,8 +10,10 @@ import re
 import subprocess
 import uuid
 
+import grpc
 import pytest
 import requests
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
@@ -55,22 +57,25 @@ def test_each_image_carries_only_its_own_extra(modelwatch_images, name, carries)
     assert output.decode().split() == carries
 
 
-def run_service(client, tag: str, port: int, keys, deployment_file=None, mounts: dict | None = None):
+def run_service(client, tag: str, port: int, keys, deployment_file=None, mounts: dict | None = None,
+                grpc_port: int = 0):
+    """The service image on the host's network; gRPC off unless given a port (two at once would share 8001)."""
     volumes = {str(keys): {"bind": "/var/lib/modelwatch/keys.json", "mode": "ro"}}
     if deployment_file is not None:  # as the canary overlay's ConfigMap is mounted
         volumes[str(deployment_file)] = {"bind": "/var/lib/modelwatch/models/iris/deployment.json", "mode": "ro"}
     volumes.update({str(source): {"bind": target, "mode": "ro"} for source, target in (mounts or {}).items()})
     return client.containers.run(
         f"modelwatch/model-service:{tag}", name=f"mw-service-{uuid.uuid4().hex[:6]}", detach=True, network_mode="host",
-        environment={"MODELWATCH_SERVICE__HOST": "127.0.0.1", "MODELWATCH_SERVICE__PORT": str(port)}, volumes=volumes)
+        environment={"MODELWATCH_SERVICE__HOST": "127.0.0.1", "MODELWATCH_SERVICE__PORT": str(port),
+                     "MODELWATCH_SERVICE__GRPC_PORT": str(grpc_port)}, volumes=volumes)
 
 
 def test_the_service_answers_and_the_exporter_sees_its_container(modelwatch_images, tmp_path):
     keys = tmp_path / "keys.json"
     key = KeyStore(keys).add("alice")
     keys.chmod(0o644)
-    service_port, exporter_port = free_port(), free_port()
-    service = run_service(modelwatch_images, TAG, service_port, keys)
+    service_port, exporter_port, grpc_port = free_port(), free_port(), free_port()
+    service = run_service(modelwatch_images, TAG, service_port, keys, grpc_port=grpc_port)
     socket_group = os.stat("/var/run/docker.sock").st_gid
     exporter = modelwatch_images.containers.run(
         f"modelwatch/exporter:{TAG}", detach=True, network_mode="host", group_add=[socket_group],
@@ -87,6 +92,9 @@ def test_the_service_answers_and_the_exporter_sees_its_container(modelwatch_imag
                               headers={"X-API-Key": key}, timeout=5)
         assert answer.status_code == 200 and answer.json()["species"] == "Iris setosa"
         assert "model_predictions_total{" in requests.get(f"{base}/metrics", timeout=5).text
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:  # the image serves gRPC too
+            live = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+        assert live.status == health_pb2.HealthCheckResponse.SERVING
         # its usage, read from the host's cgroups through the mounts compose gives the exporter too
         wait_until(lambda: f'container_cpu_usage_seconds_total{{id="/docker/{service.id}"' in
                    wait_until_ok(f"http://127.0.0.1:{exporter_port}/metrics").text,

@@ -162,7 +162,10 @@ def test_pods_are_hardened_and_probed(overlay):
         if obj["metadata"]["name"].startswith("model-service"):
             container = pod["containers"][0]
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+            # liveness over gRPC's health service, on the port the service is told to listen on
+            grpc_port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
+            env = {e["name"]: e.get("value") for e in container["env"]}
+            assert container["livenessProbe"]["grpc"]["port"] == grpc_port == int(env["MODELWATCH_SERVICE__GRPC_PORT"])
             assert obj["spec"].get("strategy", {}).get("rollingUpdate", {}).get("maxUnavailable", 0) == 0
 
 
