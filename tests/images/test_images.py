@@ -96,9 +96,12 @@ def test_the_service_answers_and_the_exporter_sees_its_container(modelwatch_imag
             live = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
         assert live.status == health_pb2.HealthCheckResponse.SERVING
         # its usage, read from the host's cgroups through the mounts compose gives the exporter too
-        wait_until(lambda: f'container_cpu_usage_seconds_total{{id="/docker/{service.id}"' in
-                   wait_until_ok(f"http://127.0.0.1:{exporter_port}/metrics").text,
-                   30, lambda: "the exporter never reported the service container's CPU")
+        def reads_its_cpu() -> bool:  # (the exposition sorts labels: id is not first)
+            text = wait_until_ok(f"http://127.0.0.1:{exporter_port}/metrics").text
+            return any(line.startswith("container_cpu_usage_seconds_total{") and f'id="/docker/{service.id}"' in line
+                       for line in text.splitlines())
+
+        wait_until(reads_its_cpu, 30, lambda: "the exporter never reported the service container's CPU")
         # The exporter publishes the baked-in model's data baseline too.
         assert 'modelwatch_baseline_rows{model_name="iris",model_version="v1"}' in requests.get(
             f"http://127.0.0.1:{exporter_port}/metrics", timeout=5).text
