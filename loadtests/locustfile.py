@@ -20,8 +20,14 @@ from modelwatch.loadtests.users import LabellingUser, ModelApiUser, RegisteredMo
 _scenario = SCENARIOS[os.environ.get("MODELWATCH_LOAD_SCENARIO", "steady")]
 _model = os.environ.get("MODELWATCH_LOAD_MODEL", "")
 _sample = json.loads(Path(os.environ["MODELWATCH_LOAD_SAMPLE"]).read_text())  # the model's reference rows
-# By name, or the default model's own routes; labels go to a model by name.
-_user = LabellingUser if _scenario.labels else RegisteredModelUser if _model else ModelApiUser
+_grpc_target = os.environ.get("MODELWATCH_LOAD_GRPC_TARGET", "")
+if _grpc_target:  # the Open Inference Protocol over gRPC, to the model by name
+    from modelwatch.loadtests.grpc_users import GrpcModelUser
+
+    _user = GrpcModelUser
+    GrpcModelUser.target = _grpc_target
+else:  # by name, or the default model's own routes; labels go to a model by name
+    _user = LabellingUser if _scenario.labels else RegisteredModelUser if _model else ModelApiUser
 
 
 class ApiUser(_user):

@@ -35,6 +35,7 @@ class LoadRun:
     rate_per_user: float = 2.0
     model: str | None = None  # a registered model (modelwatch models add); None: the default model's routes
     labels: LabelPlan = LabelPlan()  # the labels scenario's
+    grpc_target: str = ""  # host:port: the Open Inference Protocol over gRPC instead of HTTP
 
 
 def default_out_dir(config: Config, scenario: str) -> Path:
@@ -46,7 +47,11 @@ def start(run: LoadRun, config: Config) -> subprocess.Popen:
         raise ModelwatchError(f"unknown scenario {run.scenario!r}; one of {', '.join(SCENARIOS)}")
     extras.require("load")  # before the Locust subprocess would fail with a traceback
     labelled = SCENARIOS[run.scenario].labels
-    model = run.model or (config.model.name if labelled else None)  # labels go to a model by name
+    if labelled and run.grpc_target:
+        raise ModelwatchError("the labels scenario sends its labels over HTTP (/api/v1/.../feedback): "
+                              "use --protocol http")
+    # labels and gRPC calls go to a model by name
+    model = run.model or (config.model.name if labelled or run.grpc_target else None)
     sample = _reference_sample(config, model or config.model.name)
     if labelled:
         _check_labels(run.labels, sample, model)
@@ -57,6 +62,7 @@ def start(run: LoadRun, config: Config) -> subprocess.Popen:
         MODELWATCH_LOAD_DURATION=str(run.duration), MODELWATCH_LOAD_API_KEY=run.api_key,
         MODELWATCH_LOAD_RATE_PER_USER=str(run.rate_per_user), MODELWATCH_LOAD_OUT=str(run.out_dir),
         MODELWATCH_LOAD_SAMPLE=str(sample), **({"MODELWATCH_LOAD_MODEL": model} if model else {}),
+        **({"MODELWATCH_LOAD_GRPC_TARGET": run.grpc_target} if run.grpc_target else {}),
         **run.labels.to_env(),
     )
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", run.url,
@@ -95,10 +101,14 @@ def client_figures(run: LoadRun) -> dict:
         raise ModelwatchError(f"locust did not finish the run: {log[-1] if log else 'no output'}") from None
 
 
-def server_figures(prometheus: PrometheusApi, config: Config, started: float, ended: float) -> gate.ServerFigures:
-    """The run's SLIs as Prometheus saw them, once it has scraped past the run's end."""
+def server_figures(prometheus: PrometheusApi, config: Config, started: float, ended: float,
+                   grpc: bool = False) -> gate.ServerFigures:
+    """The run's SLIs as Prometheus saw them, once it has scraped past the run's end: the API's
+    requests, or with ``grpc`` the ModelInfer calls (rpc_server_duration_milliseconds)."""
     selectors = queries.Selectors(config)
-    scraped = f"max(timestamp({queries.HTTP_DURATION}_count{{{selectors.api}}}))"
+    counted = (f"{queries.RPC_DURATION}_count{{{selectors.grpc_inference}}}" if grpc
+               else f"{queries.HTTP_DURATION}_count{{{selectors.api}}}")
+    scraped = f"max(timestamp({counted}))"
     patience = time.monotonic() + 3 * config.prometheus.scrape_interval_seconds + 5
     while time.monotonic() < patience:
         last = prometheus.query(scraped)
@@ -112,6 +122,10 @@ def server_figures(prometheus: PrometheusApi, config: Config, started: float, en
         result = prometheus.query(expr, at=at)
         return result[0].value if result and result[0].value == result[0].value else 0.0
 
+    if grpc:
+        return gate.ServerFigures(requests=value(queries.grpc_inference_calls(selectors, window)),
+                                  availability=value(queries.grpc_availability_good_ratio(selectors, window)),
+                                  within_latency=value(queries.grpc_latency_slo_good_ratio(selectors, window)))
     return gate.ServerFigures(
         requests=value(queries.api_requests(selectors, window)),
         availability=value(queries.availability_good_ratio(selectors, window)),
@@ -124,7 +138,8 @@ def verdict(run: LoadRun, config: Config, prometheus: PrometheusApi | None = Non
     client = client_figures(run)
     prometheus = prometheus or PrometheusApi.from_config(config)
     try:
-        server, reason = server_figures(prometheus, config, client["started"], client["ended"]), ""
+        server = server_figures(prometheus, config, client["started"], client["ended"], grpc=bool(run.grpc_target))
+        reason = ""
     except PrometheusUnavailable as exc:
         server, reason = None, str(exc)
     result = gate.verdict(client, server, config.slo, reason)

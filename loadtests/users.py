@@ -18,10 +18,10 @@ from locust import FastHttpUser, constant_throughput, task
 from modelwatch.loadtests.labels import LabelPlan
 
 
-class SampleUser(FastHttpUser):
-    """Rows of a model's reference sample, at a steady rate per user (set by ``configure``)."""
+class SampleRows:
+    """Rows of a model's reference sample, at a steady rate per user (set by ``configure``), for any
+    kind of Locust user: over HTTP here, over gRPC in grpc_users.py."""
 
-    abstract = True
     api_key = ""
     rate_per_user = 2.0
     model = ""
@@ -38,6 +38,10 @@ class SampleUser(FastHttpUser):
 
     def row(self) -> dict:
         return self.transform(random.choice(self.rows), self.categories)
+
+
+class SampleUser(SampleRows, FastHttpUser):
+    abstract = True
 
 
 class ModelApiUser(SampleUser):
@@ -154,7 +158,7 @@ class LabellingUser(SampleUser):
                 response.failure(f"{len(items) - response.json()['accepted']} of {len(items)} labels not accepted")
 
 
-def configure(user_class: type[SampleUser], sample: dict, model: str = "") -> None:
+def configure(user_class: type[SampleRows], sample: dict, model: str = "") -> None:
     """Apply the run's settings (from the environment ``modelwatch load`` sets) and the model's reference
     sample (its rows, task and categories) to a user class."""
     user_class.api_key = os.environ.get("MODELWATCH_LOAD_API_KEY", "")

@@ -15,6 +15,7 @@ from modelwatch.model_service.keys import KeyStore
 from modelwatch.loadtests.scenarios import SCENARIOS
 from modelwatch.cli.options import duration, prometheus_url
 from modelwatch.core.config import Config
+from modelwatch.core.errors import ModelwatchError
 from modelwatch.core.prometheus_api import PrometheusApi
 
 
@@ -36,17 +37,26 @@ def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
                              "alerts must fire (default 0: none)")
     labels.add_argument("--concept-drift-after", type=duration, default=0.0, metavar="DURATION",
                         help="flip only the labels of predictions made this far into the run (default 0)")
-    parser.add_argument("--url", help="the API to load (default: the local service)")
+    parser.add_argument("--protocol", choices=("http", "grpc"), default="http",
+                        help="http (the REST API, default) or grpc (the Open Inference Protocol's ModelInfer)")
+    parser.add_argument("--url", help="the API to load (default: the local service; with --protocol grpc, "
+                                      "host:port of its gRPC port)")
     parser.add_argument("--key", help="API key (default: a fresh key for the client 'loadtest')")
     prometheus_url(parser, config, "the Prometheus that scrapes the service and judges the SLO")
     parser.add_argument("--out", type=Path, help="report folder (default: var/loadtests/<time>-<scenario>)")
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    url = args.url or f"http://{config.service.host}:{config.service.port}"
+    grpc_target = ""
+    if args.protocol == "grpc":
+        if not args.url and not config.service.grpc_port:
+            raise ModelwatchError("service.grpc_port is 0 (gRPC off): give --url host:port of a gRPC service")
+        grpc_target = args.url or f"{config.service.host}:{config.service.grpc_port}"
+    url = f"grpc://{grpc_target}" if grpc_target else args.url or f"http://{config.service.host}:{config.service.port}"
     run = LoadRun(args.scenario, args.users, args.duration, url, args.key or KeyStore(config.paths.keys_file).renew("loadtest"),
                   args.out or default_out_dir(config, args.scenario), args.rate_per_user, args.model,
-                  LabelPlan(args.label_share, args.label_delay, args.concept_drift, args.concept_drift_after))
+                  LabelPlan(args.label_share, args.label_delay, args.concept_drift, args.concept_drift_after),
+                  grpc_target)
     console = Console(soft_wrap=True)
     with console.status(f"{args.scenario}: up to {args.users} users for {args.duration:g} s against {url}"):
         start(run, config).wait()

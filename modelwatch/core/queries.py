@@ -22,6 +22,10 @@ from modelwatch.core.runtimes import RUNTIMES
 from modelwatch.core.series import bucket_label
 
 HTTP_DURATION = "http_server_request_duration_seconds"
+RPC_DURATION = "rpc_server_duration_milliseconds"
+# gRPC status codes that are the server's fault, as 5xx are over HTTP: UNKNOWN, DEADLINE_EXCEEDED,
+# INTERNAL, UNAVAILABLE, DATA_LOSS
+RPC_SERVER_ERROR_CODES = "2|4|13|14|15"
 # The latency quantiles recorded per route, job and version, and kept in a performance baseline.
 LATENCY_QUANTILES = ("0.5", "0.95", "0.99")
 
@@ -58,6 +62,16 @@ class Selectors:
     def latency_le(self) -> str:
         """The SLO latency threshold as the service histogram's ``le`` label value."""
         return floatToGoString(self.config.slo.latency_threshold_seconds)
+
+    @property
+    def grpc_inference(self) -> str:
+        """The service's Open Inference Protocol ModelInfer calls over gRPC."""
+        return f'{self.service}, rpc_service="inference.GRPCInferenceService", rpc_method="ModelInfer"'
+
+    @property
+    def grpc_latency_le(self) -> str:
+        """The SLO latency threshold as the gRPC histogram's ``le`` (milliseconds)."""
+        return floatToGoString(round(self.config.slo.latency_threshold_seconds * 1000, 3))
 
     @property
     def bucket_labels(self) -> list[str]:
@@ -272,6 +286,24 @@ def latency_slo_good_ratio(selectors: Selectors, window: str) -> str:
 def availability_good_ratio(selectors: Selectors, window: str) -> str:
     """Share of API requests answered without a 5xx over ``window``: the availability SLI."""
     return f"1 - ({api_server_errors(selectors, window)}) / {api_requests(selectors, window)}"
+
+
+def grpc_inference_calls(selectors: Selectors, window: str) -> str:
+    """ModelInfer calls over gRPC over ``window``."""
+    return f"sum(increase({RPC_DURATION}_count{{{selectors.grpc_inference}}}[{window}]))"
+
+
+def grpc_availability_good_ratio(selectors: Selectors, window: str) -> str:
+    """Share of ModelInfer calls answered without a server-side error status over ``window``."""
+    errors = (f'sum(increase({RPC_DURATION}_count{{{selectors.grpc_inference}, '
+              f'rpc_grpc_status_code=~"{RPC_SERVER_ERROR_CODES}"}}[{window}])) or vector(0)')
+    return f"1 - ({errors}) / {grpc_inference_calls(selectors, window)}"
+
+
+def grpc_latency_slo_good_ratio(selectors: Selectors, window: str) -> str:
+    """Share of ModelInfer calls answered within the SLO's latency threshold over ``window``."""
+    bucket = f'{RPC_DURATION}_bucket{{{selectors.grpc_inference}, le="{selectors.grpc_latency_le}"}}'
+    return f"sum(increase({bucket}[{window}])) / {grpc_inference_calls(selectors, window)}"
 
 
 def performance_baseline(selectors: Selectors, window: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ import json
 from contextlib import contextmanager
 
 import pytest
+import requests
 
 from modelwatch.cli import main
 from tests.conftest import make_config
@@ -18,9 +19,9 @@ pytestmark = pytest.mark.integration
 
 
 @contextmanager
-def served_and_scraped(state_dir, tmp_path):
+def served_and_scraped(state_dir, tmp_path, **settings):
     """(service URL, Prometheus URL): the real service, scraped every second by a real Prometheus."""
-    with serve(state_dir, workers=1) as (base, _):
+    with serve(state_dir, workers=1, **settings) as (base, _):
         config = make_config(state_dir, SERVICE__PORT=base.rsplit(":", 1)[1], PROMETHEUS__SCRAPE_INTERVAL_SECONDS=1,
                              PROMETHEUS__EVALUATION_INTERVAL_SECONDS=1)
         (tmp_path / "prometheus").mkdir()
@@ -49,6 +50,35 @@ def test_a_run_within_the_slo_passes_judged_by_prometheus(state_dir, keys, tmp_p
     # The invalid requests were sent, answered with a 4xx and counted as expected, not as failures.
     assert "invalid [" in stats and "/api/v1/classify [GET]" in stats and "/api/v1/predict" in stats
     assert (out / "report.html").stat().st_size > 10_000
+
+
+def test_a_grpc_run_within_the_slo_passes_judged_by_prometheus(state_dir, keys, tmp_path, capsys, monkeypatch):
+    """--protocol grpc: ModelInfer calls from Locust's gRPC users, judged from rpc_server_duration_milliseconds."""
+    monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
+    monkeypatch.setenv("MODELWATCH_PROMETHEUS__SCRAPE_INTERVAL_SECONDS", "1")
+    out, grpc_port = tmp_path / "run", free_port()
+    with served_and_scraped(state_dir, tmp_path, grpc_port=grpc_port) as (base, prometheus):
+        code = main(["load", "steady", "--protocol", "grpc", "--users", "5", "--duration", "6",
+                     "--url", f"127.0.0.1:{grpc_port}", "--out", str(out), "--prometheus-url", prometheus])
+        predicted = sum(float(line.split()[-1]) for line in requests.get(f"{base}/metrics", timeout=10).text.splitlines()
+                        if line.startswith("model_predictions_total{") and 'outcome="success"' in line)
+    printed = capsys.readouterr().out
+    failures = (out / "locust_failures.csv").read_text() if (out / "locust_failures.csv").exists() else ""
+    assert code == 0, printed + failures
+    gate = json.loads((out / "slo-gate.json").read_text())
+    assert gate["passed"] and gate["requests"] > 20 and gate["failures"] == 0
+    assert gate["server"]["requests"] >= 0.8 * gate["requests"], gate  # the calls, as Prometheus counted them
+    assert gate["server"]["availability"] == 1.0 and gate["server"]["within_latency"] > 0.99
+    assert predicted >= gate["requests"] * 0.8  # rows predicted over gRPC count in the model metrics
+    stats = (out / "locust_stats.csv").read_text()
+    assert "ModelInfer iris" in stats and "invalid [unknown_input]" in stats
+
+
+def test_a_grpc_run_needs_a_grpc_port_or_an_address(state_dir, keys, monkeypatch, capsys):
+    monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
+    monkeypatch.setenv("MODELWATCH_SERVICE__GRPC_PORT", "0")
+    assert main(["load", "steady", "--protocol", "grpc", "--duration", "1"]) != 0
+    assert "service.grpc_port is 0 (gRPC off)" in capsys.readouterr().err
 
 
 def test_a_run_prometheus_cannot_judge_fails_and_says_why(state_dir, keys, tmp_path, capsys, monkeypatch):
