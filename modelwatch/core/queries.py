@@ -343,8 +343,11 @@ def _zero_while_up(selectors: Selectors) -> str:
 
 
 def _requests(s: Selectors) -> ScalingMetric:
+    # HTTP API requests and gRPC ModelInfer calls alike (either may be absent): gRPC traffic scales too.
+    window = scaling_window(s.config)
+    http, grpc = api_request_rate(s, window), f"sum(rate({RPC_DURATION}_count{{{s.grpc_inference}}}[{window}]))"
     return ScalingMetric("http_server_requests_per_second",
-                         api_request_rate(s, scaling_window(s.config)) + _zero_while_up(s),
+                         f"({http} + {grpc}) or {http} or {grpc}" + _zero_while_up(s),
                          s.config.autoscaler.target_requests_per_second, per_replica=False)
 
 

@@ -63,7 +63,9 @@ def test_scales_up_on_the_request_rate_and_exports_the_hpa_shape():
     source.answer = [Sample({}, 200.0)]  # 200 requests/s against a target of 40 per replica
     decision = ctrl.sync()
     assert decision.desired == 5 and workers.calls == [5]
-    assert source.queries[0].startswith('sum(rate(http_server_request_duration_seconds_count{job="model-service"')
+    assert source.queries[0] == ctrl.metric.query  # HTTP API requests and gRPC ModelInfer calls
+    assert 'http_server_request_duration_seconds_count{job="model-service"' in source.queries[0]
+    assert 'rpc_server_duration_milliseconds_count{job="model-service"' in source.queries[0]
     series = scrape(ctrl)
     hpa = {"namespace": "local", "horizontalpodautoscaler": "model-service"}
     assert series["kube_horizontalpodautoscaler_status_current_replicas"] == [(hpa, 5.0)]

@@ -11,6 +11,8 @@ import pytest
 import requests
 
 from modelwatch.cli import main
+from modelwatch.core.prometheus_api import PrometheusApi
+from modelwatch.core.queries import scaling_metric
 from tests.conftest import make_config
 from tests.model_service.served import free_port, serve
 from tests.prometheus_server import run_prometheus, wait_for
@@ -62,6 +64,8 @@ def test_a_grpc_run_within_the_slo_passes_judged_by_prometheus(state_dir, keys, 
                      "--url", f"127.0.0.1:{grpc_port}", "--out", str(out), "--prometheus-url", prometheus])
         predicted = sum(float(line.split()[-1]) for line in requests.get(f"{base}/metrics", timeout=10).text.splitlines()
                         if line.startswith("model_predictions_total{") and 'outcome="success"' in line)
+        # the autoscaler's requests metric follows gRPC calls as well (no HTTP API traffic here)
+        scaling = PrometheusApi(prometheus).query(scaling_metric(make_config(state_dir)).query)
     printed = capsys.readouterr().out
     failures = (out / "locust_failures.csv").read_text() if (out / "locust_failures.csv").exists() else ""
     assert code == 0, printed + failures
@@ -70,6 +74,7 @@ def test_a_grpc_run_within_the_slo_passes_judged_by_prometheus(state_dir, keys, 
     assert gate["server"]["requests"] >= 0.8 * gate["requests"], gate  # the calls, as Prometheus counted them
     assert gate["server"]["availability"] == 1.0 and gate["server"]["within_latency"] > 0.99
     assert predicted >= gate["requests"] * 0.8  # rows predicted over gRPC count in the model metrics
+    assert scaling and scaling[0].value > 0.5, scaling
     stats = (out / "locust_stats.csv").read_text()
     assert "ModelInfer iris" in stats and "invalid [unknown_input]" in stats
 
