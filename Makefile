@@ -2,7 +2,7 @@
 VENV := .venv/bin
 PORT ?= 8000
 
-.PHONY: setup generate demo run test bench-service bench-own-model bench-exporter bench-rules bench-stack bench-soak bench-quality-alerts bench-feedback-flood clean
+.PHONY: setup generate demo run test bench-service bench-own-model bench-exporter bench-rules bench-stack bench-soak bench-quality-alerts bench-feedback-flood bench-oip clean
 
 setup:
 	@scripts/setup.sh
@@ -57,6 +57,10 @@ bench-quality-alerts: setup
 # Prediction p99 alone and under a flood of 10,000 labels a second; memory after half a million labels.
 bench-feedback-flood: setup
 	$(VENV)/python -m bench.feedback_flood
+
+# The Open Inference Protocol over gRPC and REST, beside MLServer 1.7 serving the same artifact.
+bench-oip: setup
+	$(VENV)/python -m bench.oip
 
 clean:
 	rm -rf var .pytest_cache
