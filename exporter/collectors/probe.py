@@ -3,6 +3,11 @@ answers were recorded when each version was registered, and checks the answer,
 so that availability and correctness are seen from outside, as a user sees
 them — for the default model and for every registered one.
 
+With ``exporter.probe_url`` ``grpc://host:port`` the probe asks the Open
+Inference Protocol's ModelInfer over gRPC instead (one input per feature, typed
+from the version's schema), as a gRPC client would; an answer with an error
+status is a ``grpc_error``, an unreachable server a ``connection_error``.
+
 The inputs are the ``probe`` rows of the deployed versions' metadata; an answer
 is correct when it matches what its ``model_version`` answered at registration
 (a regressor's value within a millionth). A probe that cannot read those rows
@@ -14,6 +19,7 @@ fire.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import math
 import threading
@@ -26,10 +32,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from modelwatch.core.errors import ModelwatchError
 from modelwatch.models.registry import Registry
+from modelwatch.models.schema import SCHEMA_FILE, ModelSchema
 
 log = logging.getLogger(__name__)
 # registry_error: the probe could not read its inputs; probe_error: anything else went wrong in the probe.
-RESULTS = ("success", "wrong_answer", "http_error", "connection_error", "registry_error", "probe_error")
+RESULTS = ("success", "wrong_answer", "http_error", "grpc_error", "connection_error", "registry_error", "probe_error")
+UNREACHABLE = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 LABELS = ["target", "model_name"]
 
 
@@ -45,6 +53,8 @@ class ProbeCollector:
         self._interval = interval_seconds
         self._timeout = timeout_seconds
         self._session = requests.Session()
+        self._grpc_target = url[len("grpc://"):] if url.startswith("grpc://") else None
+        self._stub = None
         self._counts: dict[str, dict[str, int]] = {}
         self._last: dict[str, dict] = {}
         self._rows = itertools.count()
@@ -80,6 +90,8 @@ class ProbeCollector:
         except (ModelwatchError, OSError, LookupError, TypeError, ValueError, ZeroDivisionError) as exc:
             log.warning("probe of %s: cannot read the probe rows from the registry: %s", name, exc)
             return self._record(name, "registry_error", started)
+        if self._grpc_target:
+            return self._record(name, self._probe_grpc(registry, name, row, expected), started)
         try:
             if registry is self._default:
                 response = self._session.get(f"{self.base}/api/v1/classify", params=row,
@@ -94,6 +106,38 @@ class ProbeCollector:
         except (requests.RequestException, ValueError):
             result = "connection_error"
         return self._record(name, result, started)
+
+    def _probe_grpc(self, registry: Registry, name: str, row: dict, expected: dict) -> str:
+        import grpc
+
+        from modelwatch.model_service.protocol import open_inference_grpc_pb2 as pb
+        from modelwatch.model_service.protocol import open_inference_grpc_pb2_grpc as pb_grpc
+
+        if self._stub is None:
+            self._stub = pb_grpc.GRPCInferenceServiceStub(grpc.insecure_channel(self._grpc_target))
+        schema = ModelSchema.from_dict(json.loads(
+            (registry.version_dir(registry.deployment().stable) / SCHEMA_FILE).read_text()))
+        request = pb.ModelInferRequest(model_name=name)
+        for feature in schema.features:
+            value = row.get(feature.name)
+            tensor = request.inputs.add(name=feature.name, shape=[1, 1])
+            if feature.kind == "categorical" and value is not None:
+                tensor.datatype = "BYTES"
+                tensor.contents.bytes_contents.append(str(value).encode())
+            elif feature.kind == "categorical":
+                request.inputs.pop()  # an absent input is a missing value (BYTES has no null)
+            else:
+                tensor.datatype = "FP64"
+                tensor.contents.fp64_contents.append(math.nan if value is None else float(value))
+        try:
+            answer = self._stub.ModelInfer(request, metadata=(("x-api-key", self._key),), timeout=self._timeout)
+        except grpc.RpcError as exc:
+            return "connection_error" if exc.code().name in UNREACHABLE else "grpc_error"
+        predicted = next(o for o in answer.outputs if o.name == "predict")
+        found = ({"class": predicted.contents.bytes_contents[0].decode()} if predicted.datatype == "BYTES"
+                 else {"value": predicted.contents.fp64_contents[0]})
+        return "success" if self._correct({"model_version": answer.model_version, "predictions": [found]},
+                                          expected, row) else "wrong_answer"
 
     @staticmethod
     def _correct(body: dict, expected: dict, row) -> bool:

@@ -108,3 +108,25 @@ def test_every_registered_model_is_probed_with_its_recorded_rows(config, keys, s
         metadata_file.write_text(json.dumps(metadata))
         assert collector.probe_model("diabetes") == "wrong_answer"
         assert registry.get_sample_value("modelwatch_probe_answer_correct", {"target": base, "model_name": "diabetes"}) == 0
+
+
+def test_the_probe_asks_over_grpc_as_a_grpc_client_would(config, keys, state_dir, models):
+    """exporter.probe_url grpc://host:port: ModelInfer for every registered model (a category among them),
+    an error status (a bad key) as grpc_error, nothing listening as connection_error."""
+    from modelwatch.model_service.registration import Request, register
+    from tests.own_models import trusted_types
+
+    item = models["penguins"]
+    register(config, Request("penguins", item["artifact"], item["reference"], item["target"],
+                             trusted_types=trusted_types(item)))
+    grpc_port = free_port()
+    with serve(state_dir, grpc_port=grpc_port):
+        url = f"grpc://127.0.0.1:{grpc_port}"
+        collector, registry = probe(config, url, keys["user"])
+        for _ in range(3):
+            assert collector.probe_once() == {"iris": "success", "penguins": "success"}
+        assert registry.get_sample_value("modelwatch_probe_answer_correct", {"target": url, "model_name": "penguins"}) == 1
+        bad, _ = probe(config, url, "mw_000000000000_" + "x" * 32)
+        assert bad.probe() == "grpc_error"
+    nobody = f"grpc://127.0.0.1:{free_port()}"
+    assert probe(config, nobody, keys["user"])[0].probe() == "connection_error"
