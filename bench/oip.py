@@ -8,7 +8,8 @@ gunicorn 2 x 4 threads, full metrics; MLServer: parallel_workers 2) and serve
 the Iris classifier this run trains (MLServer its joblib copy). Both get the
 very same requests: one FP64 tensor named "predict" of 1 row or of 100 rows
 (for modelwatch a matrix of rows, for MLServer's scikit-learn runtime its
-input), with the same x-api-key metadata/header (MLServer ignores it). REST is
+input; over gRPC as raw contents), with the same x-api-key metadata/header
+(MLServer ignores it). REST is
 driven by wrk (32 connections, one thread), gRPC by a grpc.aio client keeping
 ``--concurrency`` calls in flight on one channel; the load runs on the other
 core. Rounds alternate the order of the servers; medians over rounds are
@@ -24,6 +25,7 @@ import asyncio
 import json
 import os
 import statistics
+import struct
 import sys
 import tempfile
 import time
@@ -53,8 +55,11 @@ def rest_body(rows: int) -> dict:
 
 
 def grpc_request(rows: int) -> pb.ModelInferRequest:
+    """Raw tensor contents, as Triton's client sends them (MLServer 1.7.1 cannot answer its scikit-learn
+    runtime's string classes in typed contents: "expected bytes, str found"; raw works for both)."""
     request = pb.ModelInferRequest(model_name="iris")
-    request.inputs.add(name="predict", datatype="FP64", shape=[rows, 4]).contents.fp64_contents.extend(ROW * rows)
+    request.inputs.add(name="predict", datatype="FP64", shape=[rows, 4])
+    request.raw_input_contents.append(struct.pack(f"<{4 * rows}d", *(ROW * rows)))
     return request
 
 

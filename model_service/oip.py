@@ -30,6 +30,7 @@ from modelwatch.model_service.auth import AuthError, require_key
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.metrics import ServiceMetrics
+from modelwatch.model_service.artifacts import Answers
 from modelwatch.model_service.tabular import TabularModel, batch_values
 from modelwatch.model_service.tabular_api import TabularApi
 
@@ -134,18 +135,18 @@ def _from_matrix(tensor: dict, model: TabularModel) -> list[dict]:
     return [dict(zip((f.name for f in features), flat[r * width:(r + 1) * width])) for r in range(shape[0])]
 
 
-def outputs(model: TabularModel, answers: list[dict]) -> list[dict]:
-    rows = len(answers)
-    ids = {"name": "prediction_id", "shape": [rows, 1], "datatype": "BYTES",
-           "data": [a["prediction_id"] for a in answers]}
-    if not model.classes:
-        return [{"name": "predict", "shape": [rows, 1], "datatype": "FP64", "data": [a["value"] for a in answers]},
-                ids]
-    found = [{"name": "predict", "shape": [rows, 1], "datatype": "BYTES", "data": [a["class"] for a in answers]}]
-    if answers and "probabilities" in answers[0]:
+def outputs(model: TabularModel, answers: Answers, ids: list[str]) -> list[dict]:
+    """The answers as tensors, straight from the model's arrays (no document per row)."""
+    rows = len(ids)
+    ids_tensor = {"name": "prediction_id", "shape": [rows, 1], "datatype": "BYTES", "data": ids}
+    if answers.labels is None:
+        return [{"name": "predict", "shape": [rows, 1], "datatype": "FP64", "data": answers.values.tolist()},
+                ids_tensor]
+    found = [{"name": "predict", "shape": [rows, 1], "datatype": "BYTES", "data": list(answers.labels)}]
+    if answers.probabilities is not None:  # columns in the model's class order
         found.append({"name": "predict_proba", "shape": [rows, len(model.classes)], "datatype": "FP64",
-                      "data": [a["probabilities"][c] for a in answers for c in model.classes]})
-    return [*found, ids]
+                      "data": answers.probabilities.ravel().tolist()})
+    return [*found, ids_tensor]
 
 
 def model_metadata(model: TabularModel, versions: list[str]) -> dict:
@@ -216,7 +217,7 @@ def create_oip(keystore: KeyStore, metrics: ServiceMetrics | None, tabular: Tabu
         body = json_body(request._get_current_object())
         rows = batch_values({"instances": instances(body, model)}, model.schema, tabular.max_batch)
         document = {"model_name": model.name, "model_version": model.version,
-                    "outputs": outputs(model, tabular.answer(model, rows))}
+                    "outputs": outputs(model, *tabular.answer_arrays(model, rows))}
         if isinstance(body.get("id"), str):
             document["id"] = body["id"]
         return json_response(document)

@@ -104,9 +104,9 @@ def request_body(request: pb.ModelInferRequest) -> dict:
     return {"id": request.id, "inputs": inputs}
 
 
-def response_of(model, answers: list[dict], request_id: str, raw: bool) -> pb.ModelInferResponse:
+def response_of(model, answers, ids: list[str], request_id: str, raw: bool) -> pb.ModelInferResponse:
     response = pb.ModelInferResponse(model_name=model.name, model_version=model.version, id=request_id)
-    for output in outputs(model, answers):
+    for output in outputs(model, answers, ids):
         tensor = response.outputs.add(name=output["name"], datatype=output["datatype"], shape=output["shape"])
         data = output["data"]
         if output["datatype"] == "BYTES":
@@ -207,7 +207,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             model = self._model(request.model_name, request.model_version)
             body = request_body(request)
             rows = batch_values({"instances": instances(body, model)}, model.schema, self.tabular.max_batch)
-            return response_of(model, self.tabular.answer(model, rows), request.id,
+            return response_of(model, *self.tabular.answer_arrays(model, rows), request.id,
                                raw=bool(request.raw_input_contents))
         return self._call("ModelInfer", context, infer)
 

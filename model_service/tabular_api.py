@@ -18,6 +18,7 @@ from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.prediction_ids import PredictionIds
 from modelwatch.model_service.serving import ModelServer
+from modelwatch.model_service.artifacts import Answers
 from modelwatch.model_service.tabular import TabularModel, answers_of, batch_values, classify_values, documents
 from modelwatch.models.baselines import bucket_indexes, bucket_matrix
 from modelwatch.models.schema import SCHEMA_FILE, ModelSchema, SchemaError
@@ -50,6 +51,11 @@ class TabularApi:
 
     def answer(self, model: TabularModel, rows: list[dict]) -> list[dict]:
         """Each row's answer document, with its prediction id; the prediction counted in the metrics."""
+        return documents(model, *self.answer_arrays(model, rows))
+
+    def answer_arrays(self, model: TabularModel, rows: list[dict]) -> tuple[Answers, list[str]]:
+        """The model's answers as arrays and each row's prediction id (the Open Inference Protocol
+        answers in tensors, without a document per row); the prediction counted in the metrics."""
         started = perf_counter()
         try:
             answers, frame = answers_of(model, rows)
@@ -59,10 +65,10 @@ class TabularApi:
             raise
         elapsed = perf_counter() - started
         outputs = answers.labels if answers.labels is not None else answers.values.tolist()
-        ids = [self.ids.issue(model.name, model.version, output) for output in outputs]
+        ids = self.ids.issue_many(model.name, model.version, outputs)
         if self.metrics:
             self._observe(model, elapsed, rows, answers, frame)
-        return documents(model, answers, ids)
+        return answers, ids
 
     def _observe(self, model: TabularModel, elapsed: float, rows: list[dict], answers, frame) -> None:
         if answers.labels is not None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import stat
+import time
 
 import pytest
 
 from modelwatch.model_service.feedback import (
     ACCEPTED, DUPLICATE, EXPIRED, UNKNOWN_ID, InvalidFeedback, LabelledIds, LabelStoreUnavailable, judge)
-from modelwatch.model_service.prediction_ids import PredictionIds
+from modelwatch.model_service.prediction_ids import InvalidPredictionId, PredictionIds
 
 DAY = 86400.0
 NOW = 1_800_000_000.0
@@ -167,3 +168,14 @@ def test_a_store_whose_folder_cannot_be_made_fails_cleanly(tmp_path):
     store = LabelledIds(tmp_path / "file" / "labelled.sqlite", HORIZON)  # a file where the folder should be
     with pytest.raises(LabelStoreUnavailable):
         store.claim(judged([{"id": issued(), "label": "Adelie"}]), now=NOW)
+
+
+def test_ids_issued_together_read_back_as_the_rows_predicted_each_its_own():
+    outputs = ["Adelie", "Gentoo", "Adelie", 3.25]
+    ids = IDS.issue_many("penguins", "v2", outputs)
+    assert len(set(ids)) == len(outputs)  # two rows predicted alike are still two predictions
+    read = [IDS.read(token) for token in ids]
+    assert [(p.model, p.version, p.output) for p in read] == [("penguins", "v2", o) for o in outputs]
+    assert len({p.issued for p in read}) == 1 and abs(read[0].issued - time.time()) < 5
+    with pytest.raises(InvalidPredictionId):
+        IDS.read(ids[0][:-2] + ("AA" if not ids[0].endswith("AA") else "BB"))
