@@ -224,3 +224,17 @@ def test_calls_are_timed_under_opentelemetry_s_names(grpc_served):
     counted = {(s.labels["rpc_method"], s.labels["rpc_grpc_status_code"]): s.value for f in metrics.collect()
                if f.name == "rpc_server_duration_milliseconds" for s in f.samples if s.name.endswith("_count")}
     assert counted[("ServerLive", "0")] == 1 and counted[("ModelReady", "16")] == 1  # 16: UNAUTHENTICATED
+
+
+def test_a_canary_answers_its_share_over_grpc_and_a_pinned_version_only_itself(grpc_served, models):
+    from modelwatch.models.registry import Deployment
+
+    stub, app, key, _, _ = grpc_served
+    server = app.extensions["modelwatch"]["servers"]["penguins"]
+    server.deploy(Deployment(stable="v1", canary="v2", canary_weight=0.5))
+    request = pb.ModelInferRequest(model_name="penguins")
+    typed_columns(request, request_rows(models["penguins"])[:1], served_model(app, "penguins"))
+    versions = [stub.ModelInfer(request, metadata=key).model_version for _ in range(60)]
+    assert 10 < versions.count("v2") < 50 and set(versions) == {"v1", "v2"}  # half each, as over /api/v1
+    request.model_version = "v1"
+    assert {stub.ModelInfer(request, metadata=key).model_version for _ in range(20)} == {"v1"}
