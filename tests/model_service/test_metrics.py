@@ -177,8 +177,9 @@ def test_catalogue_lists_exactly_the_series_served(config, keys, models):
     metadata = config.paths.registry_dir / "diabetes" / "v1" / "metadata.json"  # saved with another numpy
     metadata.write_text(metadata.read_text().replace('"numpy": "', '"numpy": "0.'))
     registry = CollectorRegistry()
-    client = create_app(config, registry=registry, watch=False).test_client()
-    client.get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": keys["user"]})
+    app = create_app(config, registry=registry, watch=False)
+    app.test_client().get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": keys["user"]})
+    grpc_call(app, config)
     series(registry)  # flushes
     served = {}
     for family in registry.collect():
@@ -186,8 +187,29 @@ def test_catalogue_lists_exactly_the_series_served(config, keys, models):
         labels = {k for s in family.samples for k in s.labels if k != "le"}
         served[name] = (family.type, labels)
     documented = catalogue()
-    service_rows = {name: row for name, row in documented.items() if name.startswith(("model_", "http_server_"))}
+    service_rows = {name: row for name, row in documented.items()
+                    if name.startswith(("model_", "http_server_", "rpc_server_"))}
     assert service_rows == served
+
+
+def grpc_call(app, config) -> None:
+    """One gRPC call to the app's models, so the gRPC series are served too."""
+    from dataclasses import replace
+
+    import grpc
+
+    from modelwatch.model_service.oip_grpc import serve_app
+    from modelwatch.model_service.protocol import open_inference_grpc_pb2 as pb
+    from modelwatch.model_service.protocol import open_inference_grpc_pb2_grpc as pb_grpc
+    from tests.model_service.served import free_port
+
+    settings = replace(config.service, grpc_port=free_port())
+    server = serve_app(app, settings)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{settings.grpc_port}") as channel:
+            assert pb_grpc.GRPCInferenceServiceStub(channel).ServerLive(pb.ServerLiveRequest(), timeout=10).live
+    finally:
+        server.stop(grace=None)
 
 
 def test_a_version_whose_series_cannot_start_serves_and_is_counted_once_they_can(app, monkeypatch):
