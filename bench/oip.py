@@ -40,8 +40,8 @@ from bench.output import write_results
 from bench.service import LOAD_CORE, Running, Variant, _joblib_copy, free_port, run_wrk
 from modelwatch.core.config import load_config
 from modelwatch.model_service.keys import KeyStore
-from modelwatch.model_service.protocol import open_inference_grpc_pb2 as pb
-from modelwatch.model_service.protocol import open_inference_grpc_pb2_grpc as pb_grpc
+from modelwatch.protocol import open_inference_grpc_pb2 as pb
+from modelwatch.protocol import open_inference_grpc_pb2_grpc as pb_grpc
 from modelwatch.model_service.training import train
 
 console = Console()

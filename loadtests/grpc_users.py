@@ -17,8 +17,8 @@ import grpc.experimental.gevent as grpc_gevent
 from locust import User, task
 
 from modelwatch.loadtests.users import SampleRows
-from modelwatch.model_service.protocol import open_inference_grpc_pb2 as pb
-from modelwatch.model_service.protocol import open_inference_grpc_pb2_grpc as pb_grpc
+from modelwatch.protocol import open_inference_grpc_pb2 as pb
+from modelwatch.protocol import open_inference_grpc_pb2_grpc as pb_grpc
 
 grpc_gevent.init_gevent()  # Locust runs users as gevent greenlets: gRPC's blocking calls must yield to them
 

@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 
 from modelwatch.model_service import multiprocess, request_ledger
-from modelwatch.model_service.listening import grpc_port_taken
 from modelwatch.model_service.gunicorn_worker import RecyclingThreadWorker
 from modelwatch.models.registry import Registry
 from modelwatch.model_service.serving import request_reload
 from modelwatch.core.config import load_config
 from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.ports import check_port_free
 
 _config = load_config()
 _service = _config.service
@@ -55,9 +55,12 @@ control_socket_disable = True
 def on_starting(server):
     multiprocess.prepare_dir(_metrics_dir)
     if _service.grpc_port:
-        problem = grpc_port_taken(_service.host, _service.grpc_port)
-        if problem:  # the workers share the port (SO_REUSEPORT), so another process on it would share it too
-            server.log.error(problem)
+        # The workers share the port with SO_REUSEPORT, which would let another process of this user that
+        # did too (a second service) share it silently: a plain bind first fails if anyone listens there.
+        try:
+            check_port_free(_service.host, _service.grpc_port)
+        except ModelwatchError as exc:
+            server.log.error("service.grpc_port: %s (another process listens there; 0 switches gRPC off)", exc)
             raise SystemExit(1)
 
 

@@ -36,8 +36,8 @@ from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.oip import instances, model_metadata, outputs
-from modelwatch.model_service.protocol import open_inference_grpc_pb2 as pb
-from modelwatch.model_service.protocol import open_inference_grpc_pb2_grpc as pb_grpc
+from modelwatch.protocol import open_inference_grpc_pb2 as pb
+from modelwatch.protocol import open_inference_grpc_pb2_grpc as pb_grpc
 from modelwatch.model_service.tabular import batch_values
 from modelwatch.model_service.tabular_api import TabularApi
 

@@ -1,7 +1,8 @@
 """Which part may import which: the ground floor (modelwatch.core) imports no
-part, the model format (modelwatch.models) only the ground floor, and the
-exporter and the load tests reach the service only over HTTP or through the
-model format, never by importing it."""
+part, the model format (modelwatch.models) only the ground floor, the wire
+protocol (modelwatch.protocol, generated from the Open Inference Protocol's
+.proto) none, and the exporter and the load tests reach the service only over
+HTTP or gRPC, through the model format and the protocol, never by importing it."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ PACKAGE_DIRS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["set
 ALLOWED = {
     "modelwatch.core": set(),
     "modelwatch.models": {"modelwatch.core"},
+    "modelwatch.protocol": set(),
     "modelwatch.rules": {"modelwatch.core", "modelwatch.models"},
     "modelwatch.dashboards": {"modelwatch.core", "modelwatch.models", "modelwatch.rules"},
-    "modelwatch.exporter": {"modelwatch.core", "modelwatch.models"},
-    "modelwatch.loadtests": {"modelwatch.core", "modelwatch.models"},
+    "modelwatch.exporter": {"modelwatch.core", "modelwatch.models", "modelwatch.protocol"},
+    "modelwatch.loadtests": {"modelwatch.core", "modelwatch.models", "modelwatch.protocol"},
     "modelwatch.autoscaler": {"modelwatch.core", "modelwatch.models"},
 }
 

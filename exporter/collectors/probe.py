@@ -110,8 +110,8 @@ class ProbeCollector:
     def _probe_grpc(self, registry: Registry, name: str, row: dict, expected: dict) -> str:
         import grpc
 
-        from modelwatch.model_service.protocol import open_inference_grpc_pb2 as pb
-        from modelwatch.model_service.protocol import open_inference_grpc_pb2_grpc as pb_grpc
+        from modelwatch.protocol import open_inference_grpc_pb2 as pb
+        from modelwatch.protocol import open_inference_grpc_pb2_grpc as pb_grpc
 
         if self._stub is None:
             self._stub = pb_grpc.GRPCInferenceServiceStub(grpc.insecure_channel(self._grpc_target))

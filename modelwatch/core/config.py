@@ -2,12 +2,12 @@
 
 Values come from, in rising priority: the defaults below, a YAML file
 (``--config``, ``$MODELWATCH_CONFIG`` or ``./modelwatch.yaml``), and environment
-variables named ``MODELWATCH_<SECTION>__<FIELD>`` (e.g. ``MODELWATCH_SERVICE__PORT=8001``).
+variables named ``MODELWATCH_<SECTION>__<FIELD>`` (e.g. ``MODELWATCH_SERVICE__PORT=8080``).
 Every bad value is reported at once, in one line.
 
-    >>> cfg = load_config(env={"MODELWATCH_SERVICE__PORT": "8001"})
+    >>> cfg = load_config(env={"MODELWATCH_SERVICE__PORT": "8080"})
     >>> cfg.service.port
-    8001
+    8080
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from modelwatch.core.errors import ModelwatchError
 # extra -> the top-level modules it brings that modelwatch imports
 MODULES: dict[str, tuple[str, ...]] = {
     "serve": ("flask", "gunicorn", "sklearn", "skl2onnx", "onnxruntime", "orjson", "joblib", "swagger_ui",
-              "pandas", "pyarrow", "skops"),
-    "exporter": ("docker", "kubernetes"),
+              "pandas", "pyarrow", "skops", "grpc", "grpc_health", "google.protobuf"),
+    "exporter": ("docker", "kubernetes", "grpc", "google.protobuf"),
     "xgboost": ("xgboost",),
     "lightgbm": ("lightgbm",),
-    "load": ("locust", "sklearn"),
+    "load": ("locust", "sklearn", "grpc", "google.protobuf"),
     "report": ("matplotlib",),
 }
 # module -> extra; where two extras bring one module (sklearn), the first listed wins

@@ -25,8 +25,8 @@ import requests
 
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
-from modelwatch.model_service.protocol import open_inference_grpc_pb2 as pb
-from modelwatch.model_service.protocol import open_inference_grpc_pb2_grpc as pb_grpc
+from modelwatch.protocol import open_inference_grpc_pb2 as pb
+from modelwatch.protocol import open_inference_grpc_pb2_grpc as pb_grpc
 from tests.conftest import IMAGE_TAG, ROOT, require_binary
 from tests.model_service.served import free_port
 from tests.waiting import wait_until, wait_until_ok

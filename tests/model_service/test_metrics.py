@@ -199,8 +199,8 @@ def grpc_call(app, config) -> None:
     import grpc
 
     from modelwatch.model_service.oip_grpc import serve_app
-    from modelwatch.model_service.protocol import open_inference_grpc_pb2 as pb
-    from modelwatch.model_service.protocol import open_inference_grpc_pb2_grpc as pb_grpc
+    from modelwatch.protocol import open_inference_grpc_pb2 as pb
+    from modelwatch.protocol import open_inference_grpc_pb2_grpc as pb_grpc
     from tests.model_service.served import free_port
 
     settings = replace(config.service, grpc_port=free_port())

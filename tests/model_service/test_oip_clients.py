@@ -136,6 +136,6 @@ def test_a_grpc_port_another_process_holds_stops_the_service_with_one_line(state
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        with pytest.raises(AssertionError, match=f"service.grpc_port {taken} on 127.0.0.1 is in use"):
+        with pytest.raises(AssertionError, match=f"service.grpc_port: cannot bind 127.0.0.1:{taken}"):
             with serve(state_dir, workers=1, grpc_port=taken):
                 pass

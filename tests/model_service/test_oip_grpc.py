@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry
 
 from modelwatch.model_service.app import create_app
 from modelwatch.model_service.oip_grpc import serve_app
-from modelwatch.model_service.protocol import open_inference_grpc_pb2 as pb
-from modelwatch.model_service.protocol import open_inference_grpc_pb2_grpc as pb_grpc
+from modelwatch.protocol import open_inference_grpc_pb2 as pb
+from modelwatch.protocol import open_inference_grpc_pb2_grpc as pb_grpc
 from tests.model_service.served import free_port
 from tests.model_service.test_oip import native, served_model
 from tests.own_models import register_all, request_rows

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PROTOCOL = ROOT / "model_service" / "protocol"
+ROOT = Path(__file__).resolve().parents[1]
+PROTOCOL = ROOT / "modelwatch" / "protocol"
 
 
 def test_the_generated_modules_are_current(tmp_path):
@@ -19,17 +19,17 @@ def test_the_generated_modules_are_current(tmp_path):
     result = subprocess.run(["bash", "scripts/update-oip-grpc.sh"], cwd=ROOT, capture_output=True, text=True,
                             env=dict(os.environ, OUT=str(tmp_path), PYTHON=sys.executable), timeout=120)
     assert result.returncode == 0, result.stderr
-    generated = sorted(p.name for p in (tmp_path / "model_service" / "protocol").iterdir())
+    generated = sorted(p.name for p in (tmp_path / "modelwatch" / "protocol").iterdir())
     assert generated == ["open_inference_grpc_pb2.py", "open_inference_grpc_pb2.pyi", "open_inference_grpc_pb2_grpc.py"]
     stale = [name for name in generated
-             if (tmp_path / "model_service" / "protocol" / name).read_bytes() != (PROTOCOL / name).read_bytes()]
+             if (tmp_path / "modelwatch" / "protocol" / name).read_bytes() != (PROTOCOL / name).read_bytes()]
     assert not stale, f"run scripts/update-oip-grpc.sh: {stale} differ from what the .proto gives"
 
 
 def test_the_messages_do_not_clash_with_triton_s_client_in_one_process():
     pytest.importorskip("tritonclient.grpc")
     code = ("import tritonclient.grpc\n"
-            "from modelwatch.model_service.protocol import open_inference_grpc_pb2 as pb\n"
+            "from modelwatch.protocol import open_inference_grpc_pb2 as pb\n"
             "print(pb.ModelInferRequest(model_name='m').SerializeToString().hex())")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-1000:]
