@@ -93,8 +93,10 @@ def test_the_built_services_come_up_healthy_on_loopback(project):
                               timeout=5).json()["results"][0]["outcome"] for _ in range(2)]
     assert outcomes == ["accepted", "duplicate"]
     assert requests.get(f"{base}/metrics", timeout=5).status_code == 404  # only on the metrics port
-    scraped = requests.get(f"http://127.0.0.1:{env['MODELWATCH_SERVICE_METRICS_PORT']}/metrics", timeout=5)
-    assert scraped.status_code == 200 and "http_server_request_duration_seconds" in scraped.text
+    metrics_url = f"http://127.0.0.1:{env['MODELWATCH_SERVICE_METRICS_PORT']}/metrics"
+    # the worker that answered writes its series at its next flush (within a second) if the other one is asked
+    wait_until(lambda: "http_server_request_duration_seconds" in requests.get(metrics_url, timeout=5).text, 10,
+               lambda: "the service's requests never reached its /metrics")
 
     exporter = f"http://127.0.0.1:{env['MODELWATCH_EXPORTER_PORT']}/metrics"
     # its CPU, read through the host's cgroups mounted into the exporter (as compose configures it)
@@ -129,9 +131,9 @@ def haproxy_on_the_host(service_port: int, api_port: int, stats_port: int, grpc_
     return text
 
 
-def active_servers(stats_port: int) -> float:
+def active_servers(stats_port: int, proxy: str = "model_service") -> float:
     metrics = wait_until_ok(f"http://127.0.0.1:{stats_port}/metrics").text
-    return float(re.search(r'^haproxy_backend_active_servers{proxy="model_service"} (\S+)$', metrics, re.M).group(1))
+    return float(re.search(rf'^haproxy_backend_active_servers{{proxy="{proxy}"}} (\S+)$', metrics, re.M).group(1))
 
 
 def test_haproxy_balances_onto_the_replica_and_drops_it_when_not_ready(project, tmp_path):
@@ -145,7 +147,8 @@ def test_haproxy_balances_onto_the_replica_and_drops_it_when_not_ready(project, 
     try:
         wait_until_ok(f"http://127.0.0.1:{env['MODELWATCH_SERVICE_PORT']}/readyz", timeout=60)
         # until the first /readyz checks pass
-        wait_until(lambda: haproxy.poll() is None and active_servers(stats_port) > 0, 30,
+        wait_until(lambda: haproxy.poll() is None and active_servers(stats_port) > 0
+                   and active_servers(stats_port, "model_service_grpc") > 0, 30,
                    lambda: f"HAProxy never took the replica in (exit status {haproxy.poll()})")
         answer = requests.get(f"http://127.0.0.1:{api_port}/api/v1/classify",
                               params={"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 0.2}, headers={"X-API-Key": key}, timeout=5)
