@@ -167,11 +167,13 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     def ServerLive(self, request, context):
         return self._call("ServerLive", context, lambda: pb.ServerLiveResponse(live=True), keyed=False)
 
+    def ready(self) -> bool:
+        """Every registered model loaded (as /readyz and /v2/health/ready judge it)."""
+        return all(server.state is not None for server in self.tabular.servers.values()
+                   if server.state or server.registry.versions())
+
     def ServerReady(self, request, context):
-        def ready():
-            return pb.ServerReadyResponse(ready=all(server.state is not None for server in self.tabular.servers.values()
-                                                    if server.state or server.registry.versions()))
-        return self._call("ServerReady", context, ready, keyed=False)
+        return self._call("ServerReady", context, lambda: pb.ServerReadyResponse(ready=self.ready()), keyed=False)
 
     def ServerMetadata(self, request, context):
         return self._call("ServerMetadata", context, lambda: pb.ServerMetadataResponse(
@@ -223,7 +225,7 @@ class HealthServicer(health_pb2_grpc.HealthServicer):
     def Check(self, request, context):
         if request.service not in ("", SERVICE):
             context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
-        ready = request.service == "" or self.servicer.ServerReady(pb.ServerReadyRequest(), context).ready
+        ready = request.service == "" or self.servicer.ready()
         status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
         return health_pb2.HealthCheckResponse(status=status)
 

@@ -94,17 +94,16 @@ class PredictionIds:
         return _b64(hmac.digest(self._key, payload.encode(), "sha256")[:SIGNATURE_BYTES])  # one C call
 
     def issue(self, model: str, version: str, output: str | float, issued: float | None = None) -> str:
-        document = [model, version, output, round(issued if issued is not None else time.time(), 3), self._nonce()]
-        payload = _b64(orjson.dumps(document))  # one per answered row: the fast encoder
-        return f"{payload}.{self._sign(payload)}"
+        return self.issue_many(model, version, [output], issued)[0]
 
-    def issue_many(self, model: str, version: str, outputs: list) -> list[str]:
+    def issue_many(self, model: str, version: str, outputs: list, issued: float | None = None) -> list[str]:
         """One id per output, issued together (one clock read, the loop's lookups bound once)."""
-        issued, key, dumps, sign, nonce = round(time.time(), 3), self._key, orjson.dumps, hmac.digest, self._nonce
+        issued = round(issued if issued is not None else time.time(), 3)
+        dumps, sign, nonce = orjson.dumps, self._sign, self._nonce
         ids = []
         for output in outputs:
-            payload = _b64(dumps([model, version, output, issued, nonce()]))
-            ids.append(f"{payload}.{_b64(sign(key, payload.encode(), 'sha256')[:SIGNATURE_BYTES])}")
+            payload = _b64(dumps([model, version, output, issued, nonce()]))  # one per answered row: the fast encoder
+            ids.append(f"{payload}.{sign(payload)}")
         return ids
 
     def read(self, token: str) -> Prediction:

@@ -37,6 +37,7 @@ class ContainerDirectory:
         self._containers: dict[str, dict] = {}
         self._changed: dict[str, float] = {}  # container id -> when an event last updated it
         self._generation = 0  # bumped at each (re)connection: an old events thread stops touching the directory
+        self._events = None
         self.live = False
 
     def running(self) -> dict[str, dict]:
@@ -57,8 +58,10 @@ class ContainerDirectory:
         with self._lock:
             self._generation += 1
             generation = self._generation
+        if self._events is not None:
+            self._events.close()  # a hung daemon's stream would otherwise hold its thread for good
         events = client.events(decode=True, filters={"type": "container", **self._filters})  # subscribed from here
-        self._client = client
+        self._client, self._events = client, events
         self._list(client, generation)
         self.live = True
         threading.Thread(target=self._follow, args=(client, events, generation), name="docker-events",

@@ -6,20 +6,9 @@ take labels, and every bad request a {"error": "..."} 4xx that counts nothing.""
 from __future__ import annotations
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from modelwatch.model_service.app import create_app
 from tests.model_service.openapi_check import check_response
-from tests.own_models import register_all, request_rows
-
-
-@pytest.fixture
-def served(config, keys, models):
-    register_all(config, models, ("penguins", "diabetes"), versions=2)
-    metrics = CollectorRegistry()
-    app = create_app(config, registry=metrics, watch=False)
-    app.testing = True
-    return app, app.test_client(), {"X-API-Key": keys["user"]}, metrics
+from tests.own_models import request_rows
 
 
 def columns(rows: list[dict], model) -> list[dict]:

@@ -17,26 +17,23 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from modelwatch.model_service.app import create_app
 from modelwatch.model_service.oip_grpc import serve_app
 from modelwatch.protocol import open_inference_grpc_pb2 as pb
 from modelwatch.protocol import open_inference_grpc_pb2_grpc as pb_grpc
 from tests.model_service.served import free_port
 from tests.model_service.test_oip import native, served_model
-from tests.own_models import register_all, request_rows
+from tests.own_models import request_rows
 
 
 @pytest.fixture
-def grpc_served(config, keys, models):
-    register_all(config, models, ("penguins", "diabetes"), versions=2)
-    metrics = CollectorRegistry()
-    app = create_app(config, registry=metrics, watch=False)
-    app.testing = True
+def grpc_served(served, config):
+    """The REST tests' app (tests/model_service/test_oip.py), with a gRPC server around it."""
+    app, _, headers, metrics = served
     settings = replace(config.service, grpc_port=free_port(), max_body_bytes=64 * 1024)
     server = serve_app(app, settings)
     channel = grpc.insecure_channel(f"127.0.0.1:{settings.grpc_port}")
     try:
-        yield (pb_grpc.GRPCInferenceServiceStub(channel), app, (("x-api-key", keys["user"]),), metrics, channel)
+        yield (pb_grpc.GRPCInferenceServiceStub(channel), app, (("x-api-key", headers["X-API-Key"]),), metrics, channel)
     finally:
         channel.close()
         server.stop(grace=None)
