@@ -77,7 +77,7 @@ def test_the_file_stores_hashes_and_bad_names_or_roles_are_refused_without_writi
     store = KeyStore(keys_file)
     key = store.add("alice")
     text = keys_file.read_text()
-    assert key.split("_")[2] not in text and json.loads(text)["keys"][0]["name"] == "alice"
+    assert key.split("_", 2)[2] not in text and json.loads(text)["keys"][0]["name"] == "alice"
     assert keys_file.stat().st_mode & 0o777 == 0o600
     with pytest.raises(ModelwatchError, match="invalid client name"):
         store.add("no spaces")
