@@ -16,7 +16,9 @@ at them (compose does).
 
 from __future__ import annotations
 
+import errno
 import os
+import resource
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +46,8 @@ class ContainerUsage:
     # interface -> received bytes, packets, errors, drops, transmitted bytes, packets, errors, drops;
     # empty when the container shares the host's network
     network: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # bytes the main process and its reaped children read and wrote; None when unreadable
+    process_io: tuple[int, int] | None = None
 
 
 class CgroupGone(LookupError):
@@ -52,21 +56,82 @@ class CgroupGone(LookupError):
 
 def read_file(path: str) -> bytes:
     """A small kernel file in one read: cheaper than open() and a text wrapper, at 2,000 files a scrape."""
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         return os.read(fd, 65536)
     finally:
         os.close(fd)
 
 
+# What the kernel answers a read of an open file whose cgroup was removed (ENODEV) or whose process
+# exited (ESRCH)
+_GONE = (errno.ENODEV, errno.ESRCH, errno.ENOENT)
+
+
+class OpenFiles:
+    """Kernel files kept open and read again from offset 0, which makes the kernel generate them
+    afresh: one pread a file per scrape instead of open, read and close (open cost the most of
+    the three, 7–9 µs here, at 1,200 files a scrape with 200 containers).
+
+    At most ``budget`` files are held (half the descriptor limit, raised to its hard limit as
+    Go's runtime does for cAdvisor and node_exporter); past it, files are read once and closed.
+    A read of a file that is gone raises FileNotFoundError, whichever way the kernel says it."""
+
+    def __init__(self, budget: int | None = None):
+        self._fds: dict[str, int] = {}
+        self._budget = budget if budget is not None else _raise_descriptor_limit() // 2
+
+    def read(self, path: str) -> bytes:
+        fd = self._fds.get(path)
+        if fd is None:
+            if len(self._fds) >= self._budget:
+                return read_file(path)
+            fd = self._fds[path] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            data = os.pread(fd, 65536, 0)
+        except OSError as exc:
+            self.close([path])
+            if exc.errno in _GONE:
+                raise FileNotFoundError(exc.errno, f"{path} is gone") from None
+            raise
+        return data
+
+    def close(self, paths) -> None:
+        for path in paths:
+            fd = self._fds.pop(path, None)
+            if fd is not None:
+                os.close(fd)
+
+    def __len__(self) -> int:
+        return len(self._fds)
+
+
+def _raise_descriptor_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass  # not allowed here: the soft limit it is
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
 def _keyed(text: bytes, *keys: bytes) -> list[int]:
-    """The values of ``keys`` in ``key value`` lines (cpu.stat, memory.stat); 0 for a key not there."""
-    values = dict.fromkeys(keys, 0)
-    for line in text.split(b"\n"):
-        key, _, value = line.partition(b" ")
-        if key in values and value.isdigit():
-            values[key] = int(value)
-    return list(values.values())
+    """The values of ``keys`` in ``key value`` lines (cpu.stat, memory.stat); 0 for a key not there.
+    Found rather than parsed: v1's memory.stat has 40 lines, of which one is wanted."""
+    text = b"\n" + text
+    values = []
+    for key in keys:
+        start = text.find(b"\n" + key + b" ")
+        if start < 0:
+            values.append(0)
+            continue
+        start += len(key) + 2
+        end = text.find(b"\n", start)
+        value = text[start:end] if end >= 0 else text[start:]
+        values.append(int(value) if value.isdigit() else 0)
+    return values
 
 
 class _Files:
@@ -87,7 +152,16 @@ class _Files:
             self.io = [at("blkio", pattern.format("io_service_bytes")) for pattern in _BLKIO_V1
                        if os.path.exists(at("blkio", pattern.format("io_service_bytes")))][:1]
         self.pid = pid  # a restart gives the container a new main process: its files are found again
+        self.process_io = str(proc / str(pid) / "io") if pid else None
+        # read once a scrape, never held open: an open net/dev would keep a dead container's namespace alive
         self.net_dev = str(proc / str(pid) / "net" / "dev") if pid and own_network else None
+
+    def held(self) -> list[str]:
+        """The files kept open between scrapes."""
+        v1 = [] if self.unified else [self.ticks, self.throttling]
+        return [self.cpu, self.memory, self.memory_stat, *self.io, *v1,
+                *([self.io[0].replace("io_service_bytes", "io_serviced")] if self.io and not self.unified else []),
+                *([self.process_io] if self.process_io else [])]
 
 
 class CgroupReader:
@@ -96,6 +170,7 @@ class CgroupReader:
         self.proc = proc_root
         self.unified = (cgroup_root / "cgroup.controllers").exists()
         self._files: dict[str, _Files] = {}  # container id -> its files, once found
+        self._open = OpenFiles()
         self._host_net = self._net_namespace(1)
 
     def usage(self, container_id: str, pid: int, quota: bool = True, network: bool = True) -> ContainerUsage | None:
@@ -108,22 +183,34 @@ class CgroupReader:
             path = self._find(container_id, pid)
             if path is None:
                 return None
+            if known:
+                self._open.close(files.held())
             files = _Files(self.root, path, self.unified, self.proc, pid, network and self._own_network(pid))
         try:
-            usage = self._read_v2(files) if self.unified else self._read_v1(files, quota)
-        except (FileNotFoundError, ProcessLookupError):
+            usage = self._read_v2(files, self._open.read) if self.unified else self._read_v1(files, quota, self._open.read)
+        except (FileNotFoundError, ProcessLookupError, ValueError):  # ValueError: an empty read, the kernel's end
+            self._open.close(files.held())
             self._files.pop(container_id, None)  # look again next time, should it come back
             if known:
                 raise CgroupGone(container_id) from None
             return None
         self._files[container_id] = files
+        usage.process_io = self._process_io(files.process_io) if files.process_io else None
         if files.net_dev:
             usage.network = self._network(files.net_dev)
         return usage
 
     def forget(self, keep: set[str]) -> None:
         for container_id in set(self._files) - keep:
-            del self._files[container_id]
+            self._open.close(self._files.pop(container_id).held())
+
+    def _process_io(self, path: str) -> tuple[int, int] | None:
+        """Bytes the main process and its reaped children read and wrote (/proc/<pid>/io)."""
+        try:
+            read_bytes, write_bytes = _keyed(self._open.read(path).replace(b": ", b" "), b"read_bytes", b"write_bytes")
+        except OSError:
+            return None  # exited, or not ours to read (another user's, without CAP_SYS_PTRACE)
+        return read_bytes, write_bytes
 
     # Where the cgroup is: the main process's own record first, then the drivers' usual names.
     def _find(self, container_id: str, pid: int) -> Path | None:
@@ -145,17 +232,17 @@ class CgroupReader:
         return None
 
     @staticmethod
-    def _read_v2(files: _Files) -> ContainerUsage:
+    def _read_v2(files: _Files, read) -> ContainerUsage:
         usage_usec, user_usec, system_usec, periods, throttled, throttled_usec = _keyed(
-            read_file(files.cpu), b"usage_usec", b"user_usec", b"system_usec", b"nr_periods", b"nr_throttled",
+            read(files.cpu), b"usage_usec", b"user_usec", b"system_usec", b"nr_periods", b"nr_throttled",
             b"throttled_usec")
         usage = ContainerUsage(
             cpu_seconds=usage_usec / 1e6, user_seconds=user_usec / 1e6, system_seconds=system_usec / 1e6,
             periods=periods, throttled_periods=throttled, throttled_seconds=throttled_usec / 1e6,
-            memory_bytes=int(read_file(files.memory)), inactive_file_bytes=_keyed(read_file(files.memory_stat),
-                                                                              b"inactive_file")[0])
+            memory_bytes=int(read(files.memory)), inactive_file_bytes=_keyed(read(files.memory_stat),
+                                                                         b"inactive_file")[0])
         try:
-            lines = read_file(files.io[0]).decode().splitlines()
+            lines = read(files.io[0]).decode().splitlines()
         except FileNotFoundError:
             lines = []  # the io controller is not enabled for this tree
         for line in lines:
@@ -166,18 +253,18 @@ class CgroupReader:
         return usage
 
     @staticmethod
-    def _read_v1(files: _Files, quota: bool) -> ContainerUsage:
-        user, system = _keyed(read_file(files.ticks), b"user", b"system")
-        periods, throttled, throttled_ns = _keyed(read_file(files.throttling), b"nr_periods", b"nr_throttled",
+    def _read_v1(files: _Files, quota: bool, read) -> ContainerUsage:
+        user, system = _keyed(read(files.ticks), b"user", b"system")
+        periods, throttled, throttled_ns = _keyed(read(files.throttling), b"nr_periods", b"nr_throttled",
                                                   b"throttled_time") if quota else (0, 0, 0)
         usage = ContainerUsage(
-            cpu_seconds=int(read_file(files.cpu)) / 1e9, user_seconds=user / _USER_HZ, system_seconds=system / _USER_HZ,
+            cpu_seconds=int(read(files.cpu)) / 1e9, user_seconds=user / _USER_HZ, system_seconds=system / _USER_HZ,
             periods=periods, throttled_periods=throttled, throttled_seconds=throttled_ns / 1e9,
-            memory_bytes=int(read_file(files.memory)),
-            inactive_file_bytes=_keyed(read_file(files.memory_stat), b"total_inactive_file")[0])
-        served = _blkio_v1(read_file(files.io[0])) if files.io else {}
+            memory_bytes=int(read(files.memory)),
+            inactive_file_bytes=_keyed(read(files.memory_stat), b"total_inactive_file")[0])
+        served = _blkio_v1(read(files.io[0])) if files.io else {}
         if served:  # and the operations from the file beside it
-            operations = _blkio_v1(read_file(files.io[0].replace("io_service_bytes", "io_serviced")))
+            operations = _blkio_v1(read(files.io[0].replace("io_service_bytes", "io_serviced")))
             usage.io = {key: (size, operations.get(key, 0)) for key, size in served.items()}
         return usage
 

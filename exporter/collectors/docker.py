@@ -22,7 +22,7 @@ stay empty on hosts where writes bypass the block layer's accounting (seen on
 this project's cgroup v1 machines). ``modelwatch_docker_cgroups_unreadable``
 counts running containers whose cgroup was not found (mount the host's
 ``/sys/fs/cgroup`` and ``/proc``; see cgroups.py); they keep their state
-series.
+series and lose their usage ones.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Callable, Iterable
 import docker
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from modelwatch.exporter.collectors.cgroups import CgroupGone, CgroupReader, ContainerUsage, read_file
+from modelwatch.exporter.collectors.cgroups import CgroupGone, CgroupReader, ContainerUsage
 from modelwatch.exporter.collectors.docker_directory import ContainerDirectory
 
 LABELS = ["id", "name", "image", "container_label_com_docker_compose_project",
@@ -52,18 +52,6 @@ def _started(text: str) -> float:
     return base + (float("0." + fraction[:9]) if fraction else 0.0)
 
 
-def _process_io(pid: int, proc: str) -> tuple[int, int] | None:
-    try:
-        text = read_file(f"{proc}/{pid}/io")
-    except OSError:
-        return None
-    fields = dict(line.partition(b": ")[::2] for line in text.splitlines())
-    try:
-        return int(fields[b"read_bytes"]), int(fields[b"write_bytes"])
-    except (KeyError, ValueError):
-        return None
-
-
 class DockerCollector:
     def __init__(self, label_filter: str = "", connect: Callable[[], docker.DockerClient] | None = None,
                  cgroup_root: Path = Path("/sys/fs/cgroup"), proc: Path = Path("/proc"),
@@ -71,7 +59,6 @@ class DockerCollector:
         self._directory = ContainerDirectory(connect or (lambda: docker.from_env(timeout=10)), label_filter,
                                              refresh_seconds)
         self._cgroups = CgroupReader(cgroup_root, proc)
-        self._proc = str(proc)
 
     def collect(self) -> Iterable:
         containers = self._directory.running()
@@ -88,7 +75,7 @@ class DockerCollector:
             except CgroupGone:
                 continue  # stopped a moment ago: never served as if still running
             unreadable += usage is None
-            families.add(container_id, attrs, usage, now, self._proc)
+            families.add(container_id, attrs, usage, now)
         missing = GaugeMetricFamily("modelwatch_docker_cgroups_unreadable",
                                     "Running containers whose cgroup the exporter could not read.")
         missing.add_metric([], unreadable)
@@ -131,7 +118,7 @@ class _Families:
         self.health = gauge("modelwatch_container_health", "1 for the container's health status (none: no check).",
                             ["status"])
 
-    def add(self, container_id: str, attrs: dict, usage: ContainerUsage | None, now: float, proc: str) -> None:
+    def add(self, container_id: str, attrs: dict, usage: ContainerUsage | None, now: float) -> None:
         docker_labels = attrs.get("Config", {}).get("Labels") or {}
         image = attrs.get("Config", {}).get("Image") or attrs.get("Image") or "unknown"
         labels = [f"/docker/{container_id}", attrs.get("Name", "").lstrip("/"), image,
@@ -144,10 +131,6 @@ class _Families:
         if state.get("StartedAt"):
             self.start.add_metric(labels, _started(state["StartedAt"]))
         self.last_seen.add_metric(labels, now)
-        io = _process_io(state.get("Pid") or 0, proc) if state.get("Pid") else None
-        if io is not None:
-            self.process_read.add_metric(labels, io[0])
-            self.process_write.add_metric(labels, io[1])
         self.restarts.add_metric(labels, attrs.get("RestartCount", 0))
         self.state.add_metric([*labels, state.get("Status", "unknown")], 1)
         self.health.add_metric([*labels, (state.get("Health") or {}).get("Status", "none")], 1)
@@ -160,6 +143,9 @@ class _Families:
             self.periods.add_metric(labels, usage.periods)
             self.throttled.add_metric(labels, usage.throttled_periods)
             self.throttled_time.add_metric(labels, usage.throttled_seconds)
+        if usage.process_io is not None:
+            self.process_read.add_metric(labels, usage.process_io[0])
+            self.process_write.add_metric(labels, usage.process_io[1])
         self.memory.add_metric(labels, usage.memory_bytes)
         self.working_set.add_metric(labels, max(0, usage.memory_bytes - usage.inactive_file_bytes))
         for (device, op), (size, operations) in sorted(usage.io.items()):

@@ -5,12 +5,14 @@ The real engine's values are compared in test_docker.py."""
 
 from __future__ import annotations
 
+import errno
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 
-from modelwatch.exporter.collectors.cgroups import CgroupGone, CgroupReader
+from modelwatch.exporter.collectors.cgroups import CgroupGone, CgroupReader, OpenFiles
 
 ID = "3f2a" + "0" * 60
 NET_DEV = """Inter-|   Receive                                                |  Transmit
@@ -102,7 +104,7 @@ def test_a_container_on_the_host_network_reports_no_interfaces(tmp_path):
     assert CgroupReader(root, proc).usage(ID, 42).network == {}
 
 
-def test_missing_vanishing_and_odd_files(tmp_path):
+def test_missing_vanishing_and_odd_files(tmp_path, monkeypatch):
     root = tmp_path / "cgroup"
     (root / "cgroup.controllers").parent.mkdir(parents=True)
     (root / "cgroup.controllers").write_text("cpu memory\n")
@@ -117,12 +119,73 @@ def test_missing_vanishing_and_odd_files(tmp_path):
     usage = reader.usage(ID, 42)
     assert usage.cpu_seconds == 5e-6 and usage.io == {}
 
-    (root / f"docker/{ID}" / "memory.current").unlink()  # the container stopped between two reads
+    # the container stopped between two reads: its open file answers as the kernel's do for a removed cgroup
+    gone = str(root / f"docker/{ID}" / "memory.current")
+    real_pread = os.pread
+
+    def pread(fd, size, offset):
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(gone):  # "... (deleted)"
+            raise OSError(errno.ENODEV, "No such device")
+        return real_pread(fd, size, offset)
+
+    monkeypatch.setattr("modelwatch.exporter.collectors.cgroups.os.pread", pread)
+    (root / f"docker/{ID}" / "memory.current").unlink()
     with pytest.raises(CgroupGone):
         reader.usage(ID, 42)
+    assert len(reader._open) == 0  # its files closed
+    monkeypatch.undo()
     assert reader.usage(ID, 42) is None  # and after that, simply not found
     v2_tree(root, f"docker/{ID}")  # and is found again once it is back
     assert reader.usage(ID, 42).memory_bytes == 100 * 2**20
 
     (proc / "42" / "net" / "dev").unlink()  # the process is gone: counters still, interfaces none
     assert reader.usage(ID, 42).network == {}
+
+
+def test_open_files_are_read_afresh_and_a_removed_cgroup_s_read_says_gone_on_this_kernel(tmp_path):
+    """What the reader relies on, checked against the running kernel: a file held open and read
+    again from offset 0 has new values, and a removed cgroup's open file answers FileNotFoundError."""
+    files = OpenFiles()
+    before = files.read("/proc/self/io")
+    (tmp_path / "written").write_bytes(b"x" * 100_000)
+    assert files.read("/proc/self/io") != before and len(files) == 1
+
+    unified = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    cgroup = Path("/sys/fs/cgroup") / ("" if unified else "memory") / f"modelwatch-test-{uuid.uuid4().hex[:8]}"
+    try:
+        cgroup.mkdir()
+    except OSError as exc:
+        pytest.skip(f"cannot make a cgroup here: {exc}")
+    usage = str(cgroup / ("memory.current" if unified else "memory.usage_in_bytes"))
+    try:
+        assert files.read(usage).strip().isdigit()
+    finally:
+        cgroup.rmdir()
+    with pytest.raises(FileNotFoundError):
+        files.read(usage)
+    assert len(files) == 1  # the removed cgroup's file closed
+
+
+def test_at_most_the_budget_of_files_is_held_and_forgotten_containers_close_theirs(tmp_path):
+    paths = []
+    for n in range(5):
+        paths.append(tmp_path / f"f{n}")
+        paths[-1].write_text(f"{n}\n")
+    files = OpenFiles(budget=2)
+    assert [files.read(str(p)) for p in paths] == [f"{n}\n".encode() for n in range(5)] and len(files) == 2
+
+    root = tmp_path / "cgroup"
+    for n in range(3):
+        v2_tree(root, f"docker/{n:064x}")
+    reader = CgroupReader(root, tmp_path / "proc")
+    for n in range(3):
+        assert reader.usage(f"{n:064x}", 0) is not None
+    held = len(reader._open)
+    assert held == 3 * 4  # cpu.stat, memory.current, memory.stat, io.stat each
+    reader.forget({f"{0:064x}"})
+    assert len(reader._open) == 4
+    descriptors = len(os.listdir("/proc/self/fd"))
+    for _ in range(50):  # scrapes of a container that keeps coming and going hold no more
+        reader.usage(f"{1:064x}", 0)
+        reader.forget({f"{0:064x}"})
+    assert len(os.listdir("/proc/self/fd")) <= descriptors
