@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -27,6 +28,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
     check_port_free(config.exporter.host, config.exporter.port)
     serve(config)  # validates the collectors first: a bad name fails here, in one line
+    # A scrape's objects hold no cycles and go with reference counting; the cyclic collector's full
+    # passes over all the exporter holds (200 containers' inspect documents) cost 20 ms each, every
+    # dozen scrapes: the p99. What startup made is left out of its passes, and it runs less often.
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     print(f"exporter on http://{config.exporter.host}:{config.exporter.port}/metrics "
           f"(collectors: {', '.join(config.exporter.enabled_collectors)})", flush=True)
     # Nothing to flush or drain: the exporter holds no state worth saving.
