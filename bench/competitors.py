@@ -1,17 +1,20 @@
 """(d) MLServer and (e) BentoML serving the same fitted model, each in its own
-virtual environment under .bench-venvs/ (created on first use from PyPI)."""
+virtual environment under .bench-venvs/ (or ``$MODELWATCH_VENVS``; created on
+first use from PyPI, again when its requirements change)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-VENVS = Path(".bench-venvs")
+VENVS = Path(os.environ.get("MODELWATCH_VENVS", ".bench-venvs"))
 REQUIREMENTS = {
-    # MLServer 1.7.1 needs uvloop 0.21.0 (newer uvloop breaks its event loop set-up).
-    "mlserver": ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop==0.21.0"],
+    # MLServer 1.7.1 and every package under it, pinned (it needs uvloop 0.21.0: newer uvloop breaks
+    # its event loop set-up)
+    "mlserver": ["-r", str(Path(__file__).resolve().parents[1] / "requirements" / "mlserver.lock")],
     "bentoml": ["bentoml==1.4.40", "scikit-learn", "joblib"],
 }
 BODY = {"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 0.3}
@@ -39,11 +42,12 @@ def ensure_venv(name: str) -> Path:
     """The venv's python, created and filled when missing."""
     python = VENVS / name / "bin" / "python"
     stamp = VENVS / name / ".installed"
-    if not stamp.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENVS / name)], check=True)
+    wanted = "\n".join(Path(r).read_text() if r.endswith(".lock") else r for r in REQUIREMENTS[name])
+    if not stamp.exists() or stamp.read_text() != wanted:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENVS / name)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *REQUIREMENTS[name]],
                        check=True)
-        stamp.touch()
+        stamp.write_text(wanted)
     return python
 
 
