@@ -222,12 +222,12 @@ def row_of(values: Mapping[str, Any] | list, schema: ModelSchema, text: bool = F
             raise InputError(f"{where}expected {len(features)} values in the order "
                              f"{', '.join(schema.feature_names)}, got {len(values)}")
         values = dict(zip(schema.feature_names, values))
-    elif not isinstance(values, Mapping):
+    elif type(values) is not dict and not isinstance(values, Mapping):  # a dict first: the ABC check costs more
         raise InputError(f"{where}a row is an object of feature values or a list in the schema's order")
     known = schema.feature_name_set
-    unknown = [k for k in values if k not in known]
-    if unknown:
-        raise InputError(f"{where}unknown field '{str(unknown[0])[:64]}'", str(unknown[0])[:64])
+    if not known.issuperset(values):
+        unknown = next(k for k in values if k not in known)
+        raise InputError(f"{where}unknown field '{str(unknown)[:64]}'", str(unknown)[:64])
     try:
         return {f.name: _value(f, values.get(f.name), text) for f in features}
     except InputError as exc:

@@ -179,3 +179,20 @@ def test_ids_issued_together_read_back_as_the_rows_predicted_each_its_own():
     assert len({p.issued for p in read}) == 1 and abs(read[0].issued - time.time()) < 5
     with pytest.raises(InvalidPredictionId):
         IDS.read(ids[0][:-2] + ("AA" if not ids[0].endswith("AA") else "BB"))
+
+
+def test_ids_are_signed_with_hmac_sha256_so_ids_issued_before_still_read():
+    """The signature is HMAC-SHA256 of the payload, truncated, whatever computes it: an id
+    signed with hmac.digest as the service did until 2026-12-01 is still read, and the other way round."""
+    import base64
+    import hmac
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    payload = b64(b'["penguins","v1","Adelie",1800000000.0,"abc1"]')
+    old = f"{payload}.{b64(hmac.digest(b'k' * 32, payload.encode(), 'sha256')[:16])}"
+    assert IDS.read(old).output == "Adelie"
+    token = IDS.issue("penguins", "v1", "Gentoo", issued=NOW)
+    body, signature = token.split(".")
+    assert signature == b64(hmac.digest(b"k" * 32, body.encode(), "sha256")[:16])
