@@ -35,10 +35,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.metrics import ServiceMetrics
-from modelwatch.model_service.oip import instances, model_metadata, outputs
+from modelwatch.model_service.oip import model_metadata, outputs, rows_of
 from modelwatch.protocol import open_inference_grpc_pb2 as pb
 from modelwatch.protocol import open_inference_grpc_pb2_grpc as pb_grpc
-from modelwatch.model_service.tabular import batch_values
 from modelwatch.model_service.tabular_api import TabularApi
 
 log = logging.getLogger(__name__)
@@ -208,7 +207,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         def infer():
             model = self._model(request.model_name, request.model_version)
             body = request_body(request)
-            rows = batch_values({"instances": instances(body, model)}, model.schema, self.tabular.max_batch)
+            rows = rows_of(body, model, self.tabular.max_batch)
             return response_of(model, *self.tabular.answer_arrays(model, rows), request.id,
                                raw=bool(request.raw_input_contents))
         return self._call("ModelInfer", context, infer)

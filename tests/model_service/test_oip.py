@@ -145,3 +145,48 @@ def test_nested_data_is_read_row_major_however_deep(served):
     body = '{"inputs": [{"name": "age", "shape": [1], "datatype": "FP64", "data": ' + deep + "}]}"
     answer = client.post("/v2/models/diabetes/infer", headers=headers, data=body)
     assert answer.status_code == 400 and "is required" in answer.json["error"]  # read: only the other columns miss
+
+
+AWKWARD = {  # one column's values -> what the native API makes of the same rows
+    "floats": lambda base: base,
+    "integers among floats": lambda base: [int(v * 100) if i % 2 else v for i, v in enumerate(base)],
+    "a boolean": lambda base: [True, *base[1:]],
+    "a number as text": lambda base: ["0.05", *base[1:]],
+    "a missing value": lambda base: [None, *base[1:]],
+    "an integer of 400 digits": lambda base: [10 ** 400, *base[1:]],
+    "values whose sum overflows": lambda base: [1.5e308] * len(base),
+}
+
+
+@pytest.mark.parametrize("case", AWKWARD)
+def test_every_value_is_judged_as_the_native_api_judges_it(served, models, case):
+    """Columns are taken at once when every value passes validation unchanged, and row by row
+    otherwise: either way the answer, or the refusal, is the native API's."""
+    app, client, headers, _ = served
+    model = served_model(app, "diabetes")
+    rows = request_rows(models["diabetes"])[:6]
+    first = model.schema.features[0].name
+    changed = AWKWARD[case]([row[first] for row in rows])
+    rows = [{**row, first: value} for row, value in zip(rows, changed)]
+    answer = client.post("/v2/models/diabetes/infer", headers=headers, json={"inputs": columns(rows, model)})
+    expected = client.post("/api/v1/models/diabetes/predict", headers=headers, json={"instances": rows})
+    assert answer.status_code == expected.status_code, (answer.json, expected.json)
+    if expected.status_code == 200:
+        assert output(answer, "predict")["data"] == pytest.approx([p["value"] for p in expected.json["predictions"]])
+    elif case == "an integer of 400 digits":  # orjson refuses the body itself, where /api/v1 reads it first
+        assert "body is not valid JSON: number is infinity" in answer.json["error"]
+    else:
+        assert expected.json["error"]["message"] in answer.json["error"]
+
+
+@pytest.mark.parametrize("category", ["", "x" * 200, "x" * 201, 7, None])
+def test_categories_are_judged_as_the_native_api_judges_them(served, models, category):
+    app, client, headers, _ = served
+    model = served_model(app, "penguins")
+    rows = [row for row in request_rows(models["penguins"]) if None not in row.values()][:5]
+    rows[2] = {**rows[2], "island": category}
+    answer = client.post("/v2/models/penguins/infer", headers=headers, json={"inputs": columns(rows, model)})
+    expected = client.post("/api/v1/models/penguins/predict", headers=headers, json={"instances": rows})
+    assert answer.status_code == expected.status_code, (answer.json, expected.json)
+    if expected.status_code == 200:
+        assert output(answer, "predict")["data"] == [p["class"] for p in expected.json["predictions"]]
