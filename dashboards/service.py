@@ -1,5 +1,6 @@
-"""Service overview: traffic, errors, latency against the baseline, SLOs and
-their error budgets, and the model versions side by side."""
+"""Service overview: traffic, errors, latency against the baseline, the Open
+Inference Protocol's gRPC calls, SLOs and their error budgets, and the model
+versions side by side."""
 
 from __future__ import annotations
 
@@ -59,6 +60,20 @@ def build(config: Config):
                    Query(f'{queries.SLO_SLI_BAD_RATE5M}{{{JOB}, slo="latency"}}', "slower than "
                          f"{slo.latency_threshold_seconds:g}s"), "reqps"),
     ]
+    threshold_ms = slo.latency_threshold_seconds * 1000
+    grpc = [
+        timeseries("ModelInfer calls by status",
+                   Query(f"{queries.JOB_CODE_RPC_SERVER_INFERENCE_CALLS_RATE5M}{{{JOB}}}", "status {{rpc_grpc_status_code}}"),
+                   "reqps", stack=True,
+                   description="Open Inference Protocol calls on the gRPC port by numeric status: 0 OK, 3 invalid "
+                               "argument, 16 unauthenticated (the client's), 2, 4, 13, 14, 15 (the service's, "
+                               "counted against the availability SLO)."),
+        timeseries("ModelInfer latency",
+                   Query(f"{queries.JOB_RPC_SERVER_INFERENCE_DURATION_MILLISECONDS_HISTOGRAM_QUANTILE}{{{JOB}}}",
+                         "p{{quantile}}"),
+                   "ms", thresholds=steps((threshold_ms / 2, ORANGE), (threshold_ms, RED)),
+                   description="Counted in the latency SLO with the HTTP requests."),
+    ]
     slos = [
         stat("Availability budget left", f'{queries.SLO_ERROR_BUDGET_REMAINING_RATIO}{{{JOB}, slo="availability"}}',
              "percentunit", thresholds=budget_steps,
@@ -96,7 +111,8 @@ def build(config: Config):
         timeseries("API clients", Query(f"sum by (client) (rate(model_client_requests_total{{{JOB}}}[$__rate_interval]))",
                                         "{{client}}"), "reqps", stack=True),
     ]
-    panels = rows(("Traffic", traffic), ("Latency", latency), ("SLOs", slos), ("Model versions", versions))
+    panels = rows(("Traffic", traffic), ("Latency", latency), ("gRPC (Open Inference Protocol)", grpc), ("SLOs", slos),
+                  ("Model versions", versions))
     return dashboard("modelwatch / Service overview", UID,
                      "Traffic, errors and latency of the model API, its SLOs, and the versions serving.",
                      panels, service_variables())

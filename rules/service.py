@@ -1,5 +1,6 @@
 """Traffic, errors and latency of the model service: per route, per job (the
-model API's routes) and per model version. Everything else builds on these.
+model API's routes), its Open Inference Protocol calls over gRPC (ModelInfer,
+per job) and per model version. Everything else builds on these.
 
 Raw counters are read once per evaluation: the request rate by route and
 status code and the bucket rates by route; route, job and SLO figures are sums
@@ -13,6 +14,9 @@ from modelwatch.rules.builder import Group, Record
 from modelwatch.rules.selectors import Selectors
 
 HTTP = queries.HTTP_DURATION
+RPC = queries.RPC_DURATION
+GRPC_BY_CODE = queries.JOB_CODE_RPC_SERVER_INFERENCE_CALLS_RATE5M
+GRPC_BUCKETS = queries.JOB_LE_RPC_SERVER_INFERENCE_DURATION_MILLISECONDS_BUCKET_RATE5M
 BY_STATUS = queries.JOB_ROUTE_STATUS_HTTP_SERVER_REQUESTS_RATE5M
 BUCKETS = queries.JOB_ROUTE_LE_HTTP_SERVER_REQUEST_DURATION_SECONDS_BUCKET_RATE5M
 MODEL = "job, model_name, model_version"
@@ -45,6 +49,19 @@ def _quantiles(record: str, by: str, buckets: str) -> list[Record]:
     ]
 
 
+def _grpc_inference(s: Selectors) -> list[Record]:
+    """ModelInfer over gRPC per job: calls by status code, latency buckets, and the job's figures."""
+    total = queries.JOB_RPC_SERVER_INFERENCE_CALLS_RATE5M
+    errors = f'sum by (job) ({GRPC_BY_CODE}{{rpc_grpc_status_code=~"{queries.RPC_SERVER_ERROR_CODES}"}})'
+    return [
+        Record(GRPC_BY_CODE, f"sum by (job, rpc_grpc_status_code) (rate({RPC}_count{{{s.grpc_inference}}}[5m]))"),
+        Record(GRPC_BUCKETS, f"sum by (job, le) (rate({RPC}_bucket{{{s.grpc_inference}}}[5m]))"),
+        Record(total, f"sum by (job) ({GRPC_BY_CODE})"),
+        Record(queries.JOB_RPC_SERVER_INFERENCE_CALL_ERRORS_RATIO_RATE5M, _error_ratio(errors, total)),
+        *_quantiles(queries.JOB_RPC_SERVER_INFERENCE_DURATION_MILLISECONDS_HISTOGRAM_QUANTILE, "job", GRPC_BUCKETS),
+    ]
+
+
 def groups(s: Selectors) -> list[Group]:
     api = api_routes(s)
     rules = [
@@ -57,6 +74,8 @@ def groups(s: Selectors) -> list[Group]:
         errors = f"""sum by ({by}) ({_select(BY_STATUS, selector, 'http_response_status_code=~"5.."')})"""
         rules.append(Record(f"{level}:http_server_request_errors:ratio_rate5m", _error_ratio(errors, total)))
         rules += _quantiles(f"{level}:{HTTP}:histogram_quantile", by, _select(BUCKETS, selector))
+
+    rules += _grpc_inference(s)
 
     predictions = queries.JOB_MODEL_VERSION_MODEL_PREDICTIONS_RATE5M
     rules.append(Record(predictions, f"sum by ({MODEL}) (rate(model_predictions_total{{{s.service}}}[5m]))"))

@@ -1,6 +1,12 @@
 """Availability and latency SLOs with multi-window, multi-burn-rate alerts
 (the SRE workbook's parameters, as Sloth and kubernetes-mixin use them).
 
+Both SLOs count the model API's requests over HTTP and its ModelInfer calls
+over gRPC together: a 5xx and a server-side gRPC status (UNKNOWN,
+DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE, DATA_LOSS) are both unavailable; a
+call slower than the threshold is slow whichever protocol carried it (the gRPC
+histogram has the same bounds, in milliseconds).
+
 Per SLO, the bad and total request rates are recorded over 5m (from the
 service group's records, not the raw counters); every longer window is the
 ratio of their sums over time, which weights each step by its traffic and
@@ -16,9 +22,13 @@ from typing import NamedTuple
 from modelwatch.core import queries
 from modelwatch.rules.builder import Alert, Group, Record
 from modelwatch.rules.selectors import Selectors, number
-from modelwatch.rules.service import BUCKETS, BY_STATUS, api_routes
+from modelwatch.rules.service import BUCKETS, BY_STATUS, GRPC_BUCKETS, GRPC_BY_CODE, api_routes
 
-TOTAL = queries.JOB_HTTP_SERVER_REQUESTS_RATE5M
+HTTP_TOTAL = queries.JOB_HTTP_SERVER_REQUESTS_RATE5M
+GRPC_TOTAL = queries.JOB_RPC_SERVER_INFERENCE_CALLS_RATE5M
+# 0 for each job with traffic over either protocol: a protocol the job saw nothing on adds 0, not absence
+ZERO = f"({HTTP_TOTAL} or {GRPC_TOTAL}) * 0"
+TOTAL = f"({HTTP_TOTAL} or {ZERO}) + ({GRPC_TOTAL} or {ZERO})"
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
 
@@ -53,12 +63,14 @@ def slos(s: Selectors) -> list[Slo]:
     return [
         Slo(
             "availability", "ModelwatchAvailabilityBudgetBurn", slo.availability_target,
-            f'sum by (job) ({BY_STATUS}{{{api}, http_response_status_code=~"5.."}}) or {TOTAL} * 0',
-            "answered with a 5xx",
+            f'(sum by (job) ({BY_STATUS}{{{api}, http_response_status_code=~"5.."}}) or {ZERO})'
+            f' + (sum by (job) ({GRPC_BY_CODE}{{rpc_grpc_status_code=~"{queries.RPC_SERVER_ERROR_CODES}"}}) or {ZERO})',
+            "answered with a 5xx or a server-side gRPC error",
         ),
         Slo(
             "latency", "ModelwatchLatencyBudgetBurn", slo.latency_target,
-            f'{TOTAL} - sum by (job) ({BUCKETS}{{{api}, le="{s.latency_le}"}})',
+            f'{TOTAL} - (sum by (job) ({BUCKETS}{{{api}, le="{s.latency_le}"}}) or {ZERO})'
+            f' - (sum by (job) ({GRPC_BUCKETS}{{le="{s.grpc_latency_le}"}}) or {ZERO})',
             f"slower than {number(slo.latency_threshold_seconds)}s",
         ),
     ]

@@ -97,6 +97,16 @@ JOB_HTTP_SERVER_REQUESTS_RATE5M = "job:http_server_requests:rate5m"
 JOB_HTTP_SERVER_REQUESTS_STDDEV_OVER_TIME_1D_RATE5M = "job:http_server_requests:stddev_over_time_1d_rate5m"
 JOB_HTTP_SERVER_REQUESTS_ZSCORE_RATE5M = "job:http_server_requests:zscore_rate5m"
 
+JOB_RPC_SERVER_INFERENCE_CALL_ERRORS_RATIO_RATE5M = "job:rpc_server_inference_call_errors:ratio_rate5m"
+JOB_RPC_SERVER_INFERENCE_CALLS_RATE5M = "job:rpc_server_inference_calls:rate5m"
+JOB_RPC_SERVER_INFERENCE_DURATION_MILLISECONDS_HISTOGRAM_QUANTILE = "job:rpc_server_inference_duration_milliseconds:histogram_quantile"
+
+# job_code
+JOB_CODE_RPC_SERVER_INFERENCE_CALLS_RATE5M = "job_code:rpc_server_inference_calls:rate5m"
+
+# job_le
+JOB_LE_RPC_SERVER_INFERENCE_DURATION_MILLISECONDS_BUCKET_RATE5M = "job_le:rpc_server_inference_duration_milliseconds_bucket:rate5m"
+
 # job_model_version
 JOB_MODEL_VERSION_MODEL_INFERENCE_DURATION_SECONDS_HISTOGRAM_QUANTILE = "job_model_version:model_inference_duration_seconds:histogram_quantile"
 JOB_MODEL_VERSION_MODEL_PREDICTION_ERRORS_RATIO_RATE5M = "job_model_version:model_prediction_errors:ratio_rate5m"

@@ -27,7 +27,7 @@ from modelwatch.rules import rule_files
 from tests.conftest import make_config
 from tests.exporter.fake_kube_api import FakeApiServer
 from tests.exporter.served import run_exporter
-from tests.model_service.served import serve
+from tests.model_service.served import free_port, serve
 from tests.own_models import register_all, request_rows
 from tests.prometheus_server import query, run_prometheus, wait_for
 
@@ -55,6 +55,25 @@ def _rules_for_a_fast_test(config, rule_dir) -> None:
             if group.get("interval") == "5m":
                 group["interval"] = "1s"
         (rule_dir / name).write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def _send_grpc_calls(grpc_port: int, key: str) -> None:
+    """ModelInfer calls for the gRPC row: answered, and one refused for its shape."""
+    import grpc
+
+    from modelwatch.protocol import open_inference_grpc_pb2 as pb
+    from modelwatch.protocol import open_inference_grpc_pb2_grpc as pb_grpc
+
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        for rows in (1, 5, 5, 1):
+            request = pb.ModelInferRequest(model_name="iris")
+            tensor = request.inputs.add(name="input-0", datatype="FP64", shape=[rows, 4])
+            tensor.contents.fp64_contents.extend([5.1, 3.5, 1.4, 0.3] * rows)
+            stub.ModelInfer(request, metadata=[("x-api-key", key)], timeout=30)
+        request.inputs[0].shape[:] = [1, 3]
+        with pytest.raises(grpc.RpcError):
+            stub.ModelInfer(request, metadata=[("x-api-key", key)], timeout=30)
 
 
 def _send_traffic(service: str, key: str, models: dict) -> None:
@@ -118,7 +137,8 @@ def live_stack(state_dir, keys, models, tmp_path):
         "MODELWATCH_EXPORTER__COLLECTORS": "baseline,host,process,kubernetes",
     }
     try:
-        with serve(state_dir, workers=2) as (service, _), \
+        grpc_port = free_port()
+        with serve(state_dir, workers=2, grpc_port=grpc_port) as (service, _), \
                 run_exporter(state_dir, ("kube_horizontalpodautoscaler_spec_max_replicas{", 'model_name="penguins"'),
                              exporter_env) as (exporter, _):
             prom_config = make_config(
@@ -133,6 +153,7 @@ def live_stack(state_dir, keys, models, tmp_path):
                 # Both targets scraped: a slow first exporter scrape (1 s timeout here) must not empty a variable.
                 wait_for(prometheus, "kube_horizontalpodautoscaler_spec_max_replicas", lambda r: len(r) > 0, timeout=120)
                 _send_traffic(service, keys["user"], models)
+                _send_grpc_calls(grpc_port, keys["user"])
                 yield prometheus
     finally:
         kube_api.server.shutdown()
