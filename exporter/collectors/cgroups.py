@@ -180,11 +180,12 @@ class CgroupReader:
         files = self._files.get(container_id)
         known = files is not None
         if files is None or files.pid != pid:
+            if known:  # its main process changed (a restart): the old process's files are of no use
+                self._open.close(files.held())
+                del self._files[container_id]
             path = self._find(container_id, pid)
             if path is None:
                 return None
-            if known:
-                self._open.close(files.held())
             files = _Files(self.root, path, self.unified, self.proc, pid, network and self._own_network(pid))
         try:
             usage = self._read_v2(files, self._open.read) if self.unified else self._read_v1(files, quota, self._open.read)
