@@ -32,7 +32,7 @@ from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.artifacts import Answers
-from modelwatch.model_service.tabular import MAX_CATEGORY_LENGTH, TabularModel, batch_values
+from modelwatch.model_service.tabular import TabularModel, batch_values, passes_unchanged
 from modelwatch.model_service.tabular_api import TabularApi
 
 NUMBER_TYPES = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
@@ -60,9 +60,10 @@ def _tensor_rows(tensor: dict, where: str) -> tuple[list, list[int]]:
 def _flat(data: list) -> list:
     """Row-major values of nested lists. Flat data, or rows of values, are taken with C-level calls
     (a 100-row request's 400 values through a generator cost more than the rest of reading it)."""
-    if list not in set(map(type, data)):
+    types = set(map(type, data))
+    if list not in types:
         return data
-    if set(map(type, data)) == {list}:
+    if types == {list}:
         values = list(itertools.chain.from_iterable(data))
         if list not in set(map(type, values)):
             return values
@@ -107,18 +108,10 @@ def rows_of(body, model: TabularModel, max_batch: int) -> list[dict]:
     names = model.schema.feature_names
     count = len(next(iter(columns.values())))
     if 0 < count <= max_batch and set(columns) == set(names) and all(
-            _passes_unchanged(feature, columns[feature.name]) for feature in model.schema.features):
+            passes_unchanged(feature, columns[feature.name]) for feature in model.schema.features):
         return [dict(zip(names, values)) for values in zip(*(columns[name] for name in names))]
     instances = [{name: values[r] for name, values in columns.items()} for r in range(count)]
     return batch_values({"instances": instances}, model.schema, max_batch)
-
-
-def _passes_unchanged(feature, values: list) -> bool:
-    if feature.kind == "categorical":
-        return all(type(v) is str for v in values) and max(map(len, values)) <= MAX_CATEGORY_LENGTH
-    if feature.minimum is not None or feature.maximum is not None or not all(type(v) is float for v in values):
-        return False
-    return math.isfinite(sum(values))  # an infinity or NaN anywhere makes the sum one (an overflow: the slow way)
 
 
 def _columns(body, model: TabularModel) -> dict[str, list]:
