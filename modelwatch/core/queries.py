@@ -386,3 +386,15 @@ SCALING_METRICS: dict[str, Callable[[Selectors], ScalingMetric]] = {
 
 def scaling_metric(config: Config) -> ScalingMetric:
     return SCALING_METRICS[config.autoscaler.metric](Selectors(config))
+
+
+def counted_increase(selector: str, window_seconds: int) -> str:
+    """How much the counters of ``selector`` grew over the last ``window_seconds``, as a count of
+    events: the difference from the last sample before the window (increase() extrapolates to the
+    window's edges, which over a short range adds up to a scrape's share), counted from zero for a
+    series born in the window; increase() only where a counter reset (looked for over twice the
+    window, so a reset just before its first sample counts too)."""
+    window = f"{window_seconds}s"
+    exact = f"(({selector} - {selector} offset {window}) or ({selector} + 0))"
+    return (f"({exact} unless (resets({selector}[{2 * window_seconds}s]) > 0)) "
+            f"or increase({selector}[{window}])")

@@ -7,7 +7,8 @@ read, against the reference.
 
 The figures come from the counters themselves over the range (the confusion
 matrix, the error sums), not from the recorded windows: a range of three hours
-gets its three hours' quality."""
+gets its three hours' quality. They are counted exactly (queries.counted_increase),
+not extrapolated as increase() does: "on 104 labels" means 104 were accepted."""
 
 from __future__ import annotations
 
@@ -48,10 +49,10 @@ class ModelQuality:
         return worse
 
 
-def _window(start: float, end: float, scrape_seconds: float) -> str:
-    # increase() starts at the first sample in its window: one scrape further back counts labels sent
-    # just after ``start``.
-    return f"{max(1, math.ceil(end - start + 2 * scrape_seconds))}s"
+def _window_seconds(start: float, end: float, scrape_seconds: float) -> int:
+    # Counted from the last sample before the window: one scrape further back counts labels sent just
+    # after ``start``.
+    return max(1, math.ceil(end - start + 2 * scrape_seconds))
 
 
 def _by_version(prometheus: PrometheusApi, expr: str, at: float, *extra: str) -> dict[tuple, float]:
@@ -76,22 +77,25 @@ def classification_figures(confusion: dict[tuple[str, str], float]) -> dict[str,
 
 def model_quality(config: Config, prometheus: PrometheusApi, start: float, end: float) -> list[ModelQuality]:
     """Every model version with accepted labels in the range."""
-    window = _window(start, end, config.prometheus.scrape_interval_seconds)
-    outcomes = _by_version(prometheus, f"sum by ({BY}, outcome) (increase(model_feedback_total[{window}]))", end,
-                           "outcome")
+    window = _window_seconds(start, end, config.prometheus.scrape_interval_seconds)
+
+    def counted(selector: str) -> str:
+        return queries.counted_increase(selector, window)
+
+    outcomes = _by_version(prometheus, f"sum by ({BY}, outcome) ({counted('model_feedback_total')})", end, "outcome")
     labelled = {(m, v) for (m, v, outcome), n in outcomes.items() if outcome == "accepted" and n > 0}
     if not labelled:
         return []
-    confusion = _by_version(prometheus, f"sum by ({BY}, predicted, actual) "
-                                        f"(increase(model_confusion_total[{window}]))", end, "predicted", "actual")
-    errors = {name: _by_version(prometheus, f"sum by ({BY}) (increase({metric}[{window}]))", end)
+    confusion = _by_version(prometheus, f"sum by ({BY}, predicted, actual) ({counted('model_confusion_total')})", end,
+                            "predicted", "actual")
+    errors = {name: _by_version(prometheus, f"sum by ({BY}) ({counted(metric)})", end)
               for name, metric in (("count", "model_prediction_absolute_error_count"),
                                    ("absolute", "model_prediction_absolute_error_sum"),
                                    ("squared", "model_prediction_squared_error_total"))}
-    predictions = _by_version(prometheus, f'sum by ({BY}) (increase(model_predictions_total{{outcome="success"}}'
-                                          f"[{window}]))", end)
+    successes = counted('model_predictions_total{outcome="success"}')
+    predictions = _by_version(prometheus, f"sum by ({BY}) ({successes})", end)
     delays = _by_version(prometheus, f"histogram_quantile(0.5, sum by ({BY}, le) "
-                                     f"(increase(model_label_delay_seconds_bucket[{window}])))", end)
+                                     f"({counted('model_label_delay_seconds_bucket')}))", end)
     reference = _by_version(prometheus, "max by (model_name, model_version, metric) (modelwatch_baseline_quality)",
                             end, "metric")
     found = []

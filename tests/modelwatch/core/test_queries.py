@@ -97,3 +97,21 @@ def test_the_latency_sli_counts_requests_within_the_slo_threshold_bucket():
     assert 'le="0.25"' in queries.latency_slo_good_ratio(s, "5m")
     faster = queries.Selectors(type(Config())(slo=type(Config().slo)(latency_threshold_seconds=0.1)))
     assert 'le="0.1"' in queries.latency_slo_good_ratio(faster, "5m")
+
+
+def test_counted_increase_counts_events_exactly_and_falls_back_to_increase_on_a_reset(tmp_path):
+    """Evaluated by promtool at 10m over 150 s of samples a minute apart: increase() would make the
+    steady counter's 9 (21 at 7m to 30) into 7.5, and the newborn series' 5 into 7.5 too."""
+    promtool = require_binary("promtool")
+    spec = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [{"series": 'c{s="steady"}', "values": "0+3x10"},
+                         {"series": 'c{s="born"}', "values": "_x8 2 5"},
+                         {"series": 'c{s="reset"}', "values": "10+10x7 5 10 15"}],
+        "promql_expr_test": [{"expr": queries.counted_increase("c", 150), "eval_time": "10m", "exp_samples": [
+            {"labels": '{s="steady"}', "value": 9}, {"labels": '{s="born"}', "value": 5},
+            {"labels": '{s="reset"}', "value": 12.5}]}]}]}
+    path = tmp_path / "counted.test.yml"
+    path.write_text(yaml.safe_dump(spec))
+    result = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
