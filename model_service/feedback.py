@@ -34,7 +34,8 @@ from modelwatch.model_service.prediction_ids import InvalidPredictionId, Predict
 ACCEPTED, DUPLICATE, UNKNOWN_ID, EXPIRED = "accepted", "duplicate", "unknown_id", "expired"
 OUTCOMES = (ACCEPTED, DUPLICATE, UNKNOWN_ID, EXPIRED, "invalid")  # the feedback counter's values
 CLOCK_SKEW_SECONDS = 300  # an id issued "in the future" by a replica whose clock runs ahead
-TURN_ITEMS = 50  # items judged or recorded between two turns given to the worker's other threads
+TURN_ITEMS = 50  # items judged between two turns given to the worker's other threads
+CLAIM_ROWS = 250  # ids recorded by one statement (two parameters each: far below SQLite's 32,766)
 
 
 class InvalidFeedback(ModelwatchError):
@@ -104,6 +105,7 @@ def judge(items: list, ids: PredictionIds, model: str, label_kind: LabelKind, ho
     """Each item's outcome before the duplicate check, or InvalidFeedback naming every malformed item."""
     now = time.time() if now is None else now
     judged, problems = [], []
+    kinds: dict[str, Sequence[str] | None] = {}  # per version: a request's labels are mostly of one or two
     for index, item in taking_turns(items):
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             problems.append((index, 'expected an object with a string "id"'))
@@ -118,7 +120,8 @@ def judge(items: list, ids: PredictionIds, model: str, label_kind: LabelKind, ho
             judged.append(Judged(index, token, UNKNOWN_ID, reason=f"an id of model {prediction.model}, not {model}"))
             continue
         try:
-            classes = label_kind(prediction.version)
+            classes = kinds[prediction.version] if prediction.version in kinds else \
+                kinds.setdefault(prediction.version, label_kind(prediction.version))
         except KeyError:
             judged.append(Judged(index, token, UNKNOWN_ID, prediction,
                                  reason=f"version {prediction.version} of {model} is no longer registered"))
@@ -166,36 +169,46 @@ class LabelledIds:
             connection = sqlite3.connect(self.path, timeout=self.busy_timeout_seconds, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
             connection.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; a crash loses no file
-            # WITHOUT ROWID: the id is the only key, so one B-tree takes each insert (a rowid table
-            # would also keep an index of the ids); a flood of half a million labels kept its speed.
-            connection.execute("CREATE TABLE IF NOT EXISTS labelled (id TEXT PRIMARY KEY, issued REAL NOT NULL) "
-                               "WITHOUT ROWID")
+            self._create(connection)
             os.chmod(self.path, 0o600)
             self._local.connection, self._local.pid = connection, os.getpid()
         return connection
+
+    @staticmethod
+    def _create(connection: sqlite3.Connection) -> None:
+        """The table of claimed ids, keyed by (issued, signature) in one B-tree (WITHOUT ROWID).
+
+        Time first: labels come roughly in the order of their predictions, so a request's inserts
+        land on a few neighbouring pages, and pruning is a range at the start. Keyed by signature
+        alone (before 2026-12-02), a thousand labels dirtied a thousand random pages of a growing
+        file, and a flood slowed as its record grew; such a table is moved over once."""
+        connection.execute("BEGIN IMMEDIATE")  # one worker migrates; the others then find it done
+        try:
+            connection.execute("CREATE TABLE IF NOT EXISTS claimed (issued REAL NOT NULL, id TEXT NOT NULL, "
+                               "PRIMARY KEY (issued, id)) WITHOUT ROWID")
+            if connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'labelled'").fetchone():
+                connection.execute("INSERT OR IGNORE INTO claimed SELECT issued, id FROM labelled")
+                connection.execute("DROP TABLE labelled")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
 
     def claim(self, judged: list[Judged], now: float | None = None) -> list[Judged]:
         """``judged`` with every accepted item already labelled before turned into DUPLICATE (a
         repeat within the request included). Nothing is recorded when the store fails."""
         now = time.time() if now is None else now
+        # The signature names the id (it is a MAC of the rest): short, and unique.
+        keys = {item.index: item.token.rsplit(".", 1)[1] for item in judged if item.outcome == ACCEPTED}
         try:
             connection = self._connection()
             connection.execute("BEGIN IMMEDIATE")
             try:
-                result = []
-                for _, item in taking_turns(judged):
-                    if item.outcome == ACCEPTED:
-                        # The signature names the id (it is a MAC of the rest): short, and unique.
-                        key = item.token.rsplit(".", 1)[1]
-                        cursor = connection.execute("INSERT OR IGNORE INTO labelled VALUES (?, ?)",
-                                                    (key, item.prediction.issued))
-                        if cursor.rowcount == 0:
-                            item = Judged(item.index, item.token, DUPLICATE, item.prediction, item.actual,
-                                          reason="this prediction was labelled already")
-                    result.append(item)
+                claimed = self._insert(connection, {(item.prediction.issued, key) for item in judged
+                                                    if (key := keys.get(item.index)) is not None})
                 if now - self._pruned > self.PRUNE_EVERY_SECONDS:
                     # Older ids are refused as expired before they get here: they need not be remembered.
-                    connection.execute("DELETE FROM labelled WHERE issued < ?",
+                    connection.execute("DELETE FROM claimed WHERE issued < ?",
                                        (now - self.horizon_seconds - CLOCK_SKEW_SECONDS,))
                     self._pruned = now
                 connection.execute("COMMIT")
@@ -205,4 +218,31 @@ class LabelledIds:
         except (sqlite3.Error, OSError) as exc:
             raise LabelStoreUnavailable(f"the record of labelled predictions ({self.path}) cannot be used: {exc}") \
                 from None
+        result = []
+        for item in judged:
+            key = keys.get(item.index)
+            if key is not None:
+                if key in claimed:
+                    claimed.discard(key)  # the first of the request's repeats takes it
+                else:
+                    item = Judged(item.index, item.token, DUPLICATE, item.prediction, item.actual,
+                                  reason="this prediction was labelled already")
+            result.append(item)
         return result
+
+    @staticmethod
+    def _insert(connection: sqlite3.Connection, rows: set[tuple[float, str]]) -> set[str]:
+        """The signatures newly recorded: one multi-row ``INSERT OR IGNORE ... RETURNING`` per
+        CLAIM_ROWS (a statement per id cost as much again as judging them), in time order, a turn
+        for the worker's other threads between."""
+        claimed: set[str] = set()
+        rows = sorted(rows)
+        for start in range(0, len(rows), CLAIM_ROWS):
+            if start:
+                time.sleep(0)
+            chunk = rows[start:start + CLAIM_ROWS]
+            values = ", ".join(("(?, ?)",) * len(chunk))
+            cursor = connection.execute(f"INSERT OR IGNORE INTO claimed VALUES {values} RETURNING id",
+                                        [value for row in chunk for value in row])
+            claimed.update(key for (key,) in cursor)
+        return claimed

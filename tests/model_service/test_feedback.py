@@ -150,8 +150,36 @@ def test_ids_past_the_horizon_are_forgotten(tmp_path):
     store.claim(judged([{"id": old, "label": "Adelie"}, {"id": recent, "label": "Adelie"}]), now=NOW)
     store._pruned = 0.0  # an hour has passed
     store.claim([], now=NOW + DAY)
-    remaining = sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM labelled").fetchone()[0]
+    remaining = sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM claimed").fetchone()[0]
     assert remaining == 1  # the recent one: it could still be sent again within the horizon
+
+
+def test_a_record_keyed_by_signature_alone_is_moved_over_and_its_ids_stay_claimed(tmp_path):
+    """Files written before 2026-12-02 kept the ids in ``labelled (id PRIMARY KEY, issued)``."""
+    path = tmp_path / "labelled.sqlite"
+    before, other = issued(age=100), issued(age=50)
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE labelled (id TEXT PRIMARY KEY, issued REAL NOT NULL) WITHOUT ROWID")
+    old.execute("INSERT INTO labelled VALUES (?, ?)", (before.rsplit(".", 1)[1], IDS.read(before).issued))
+    old.commit()
+    old.close()
+    outcomes = [item.outcome for item in LabelledIds(path, HORIZON).claim(
+        judged([{"id": before, "label": "Adelie"}, {"id": other, "label": "Adelie"}]), now=NOW)]
+    assert outcomes == [DUPLICATE, ACCEPTED]
+    tables = {name for (name,) in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"claimed"}
+
+
+def test_a_thousand_ids_in_one_request_are_claimed_once_each_in_any_order(tmp_path):
+    """The ids go in by statements of many rows: each is still answered for itself."""
+    store = LabelledIds(tmp_path / "labelled.sqlite", HORIZON)
+    tokens = [issued(age=age) for age in range(1000, 0, -1)]
+    first = store.claim(judged([{"id": t, "label": "Adelie"} for t in tokens[:600]]), now=NOW)
+    mixed = tokens[300:] + tokens[::-1][:5]  # 300 claimed before, 400 new, then 5 repeats of new ones
+    second = store.claim(judged([{"id": t, "label": "Adelie"} for t in mixed]), now=NOW)
+    assert [item.outcome for item in first] == [ACCEPTED] * 600
+    assert [item.outcome for item in second] == [DUPLICATE] * 300 + [ACCEPTED] * 400 + [DUPLICATE] * 5
+    assert [item.index for item in second] == list(range(len(mixed)))
 
 
 def test_an_unwritable_store_records_nothing_and_says_so(tmp_path):
