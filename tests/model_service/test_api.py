@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from modelwatch.model_service.api import json_document
 from tests.model_service.openapi_check import check_response, spec
 
 SETOSA = {"sl": 5.1, "sw": 3.5, "pl": 1.4, "pw": 0.3}
@@ -298,3 +299,13 @@ def test_bad_input_loses_nothing(api):
     for _ in range(3):
         api("GET", "/api/v1/classify", query_string="sl=oops")
     assert api("GET", "/api/v1/classify", query_string=QUERY).get_json()["species"] == "Iris setosa"
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a": [1, 2.5, -0, 1e308, "x", null, true]}',  # what orjson reads itself
+    b'[NaN, -Infinity]', b'["\\ud800"]', b'[1e400]', b"[1" + b"0" * 400 + b"]",  # what it refuses
+    '["é"]'.encode("utf-16"),
+])
+def test_json_bodies_read_as_the_standard_parser_reads_them(raw):
+    expected, got = json.loads(raw), json_document(raw)
+    assert repr(got) == repr(expected)  # repr: NaN is not equal to itself
