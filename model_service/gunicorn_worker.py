@@ -36,7 +36,7 @@ from pathlib import Path
 
 from gunicorn.workers.gthread import ThreadWorker
 
-from modelwatch.model_service import heap, request_ledger
+from modelwatch.model_service import heap, priority, request_ledger
 from modelwatch.model_service.metrics import KNOWN_METHODS
 from modelwatch.model_service.multiprocess import ENV_VAR
 
@@ -64,17 +64,23 @@ class RecyclingThreadWorker(ThreadWorker):
     def enqueue_req(self, conn):
         if request_ledger.current is not None:
             request_ledger.current.queued()  # the main thread: a connection with a request to read
-        super().enqueue_req(conn)
+        priority.arrived()  # from now until answered, labels being judged in this worker give way
+        try:
+            super().enqueue_req(conn)
+        except BaseException:
+            priority.done()  # never handed to a thread
+            raise
 
     def handle(self, conn):
         ledger = request_ledger.current
-        if ledger is None:
-            return super().handle(conn)
-        ledger.started()
+        if ledger is not None:
+            ledger.started()
         try:
             return super().handle(conn)  # one request: parsed, answered and sent
         finally:
-            ledger.finished()
+            if ledger is not None:
+                ledger.finished()
+            priority.done()
 
     def handle_request(self, req, conn):
         served = getattr(conn, "modelwatch_served", 0) + 1
