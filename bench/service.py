@@ -15,9 +15,9 @@ service, instrumentation off; (c) our service, fully instrumented; (d) MLServer
 model with 2 workers (gunicorn gthread 2 x 4 for a-c).
 
 --breakdown adds (c) with one suspected source of tail latency changed each:
-the heap not frozen after loading, kept-alive connections never recycled, and
-behind the local edge (HAProxy). Each variant's p99 is compared with (a)'s of
-the same round.
+the heap not frozen after loading, kept-alive connections never recycled, the
+gRPC server off, and behind the local edge (HAProxy); ``--only`` picks some of
+them by name. Each variant's p99 is compared with (a)'s of the same round.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from modelwatch.core.config import load_config
 CONNECTIONS = 32
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
 SERVER_CORE, LOAD_CORE = "0", "1"
-BREAKDOWN = ("instrumented-nofreeze", "instrumented-norecycle", "instrumented-edge")
+BREAKDOWN = ("instrumented-nofreeze", "instrumented-norecycle", "instrumented-nogrpc", "instrumented-edge")
 console = Console()
 
 
@@ -229,13 +229,14 @@ def build_variants(work: Path, only: set[str] | None, breakdown: bool = False) -
             f"/api/v1/classify?{QUERY}&key={key}",
             env={**config_env, "MODELWATCH_SERVICE__INSTRUMENTATION": on,
                  "MODELWATCH_PATHS__STATE_DIR": str(work / name)}))
-    if breakdown:  # (c) with one suspected source of its tail changed each (they share (c)'s state folder)
+    if breakdown or (only and only & set(BREAKDOWN)):  # (c) with one suspected source of its tail changed each (they share (c)'s state folder)
         serve = [sys.executable, "-m", "modelwatch", "serve"]
         instrumented_env = {**config_env, "MODELWATCH_PATHS__STATE_DIR": str(work / "instrumented")}
         for name, label, setting in (
                 ("instrumented-nofreeze", "(c) heap not frozen", {"MODELWATCH_SERVICE__FREEZE_HEAP": "false"}),
                 ("instrumented-norecycle", "(c) connections never recycled",
-                 {"MODELWATCH_SERVICE__KEEPALIVE_MAX_REQUESTS": str(10**9)})):
+                 {"MODELWATCH_SERVICE__KEEPALIVE_MAX_REQUESTS": str(10**9)}),
+                ("instrumented-nogrpc", "(c) gRPC server off", {"MODELWATCH_SERVICE__GRPC_PORT": "0"})):
             add(name, label, lambda port, name=name, label=label, setting=setting: Variant(
                 name, label, [*serve, "--port", str(port)], f"/api/v1/classify?{QUERY}&key={key}",
                 env={**instrumented_env, **setting}))
