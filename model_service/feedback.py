@@ -36,6 +36,7 @@ ACCEPTED, DUPLICATE, UNKNOWN_ID, EXPIRED = "accepted", "duplicate", "unknown_id"
 OUTCOMES = (ACCEPTED, DUPLICATE, UNKNOWN_ID, EXPIRED, "invalid")  # the feedback counter's values
 CLOCK_SKEW_SECONDS = 300  # an id issued "in the future" by a replica whose clock runs ahead
 TURN_ITEMS = 50  # items judged between two turns given to the worker's other threads
+REMOVED = object()  # a version the service can no longer describe, remembered within one request
 CLAIM_ROWS = 250  # ids recorded by one statement (two parameters each: far below SQLite's 32,766)
 
 
@@ -106,7 +107,7 @@ def judge(items: list, ids: PredictionIds, model: str, label_kind: LabelKind, ho
     """Each item's outcome before the duplicate check, or InvalidFeedback naming every malformed item."""
     now = time.time() if now is None else now
     judged, problems = [], []
-    kinds: dict[str, Sequence[str] | None] = {}  # per version: a request's labels are mostly of one or two
+    kinds: dict[str, object] = {}  # per version (a request's labels are mostly of one or two), REMOVED too
     for index, item in taking_turns(items):
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             problems.append((index, 'expected an object with a string "id"'))
@@ -120,12 +121,16 @@ def judge(items: list, ids: PredictionIds, model: str, label_kind: LabelKind, ho
         if prediction.model != model:
             judged.append(Judged(index, token, UNKNOWN_ID, reason=f"an id of model {prediction.model}, not {model}"))
             continue
-        try:
-            classes = kinds[prediction.version] if prediction.version in kinds else \
-                kinds.setdefault(prediction.version, label_kind(prediction.version))
-        except KeyError:
+        version = prediction.version
+        if version not in kinds:
+            try:
+                kinds[version] = label_kind(version)
+            except KeyError:
+                kinds[version] = REMOVED
+        classes = kinds[version]
+        if classes is REMOVED:
             judged.append(Judged(index, token, UNKNOWN_ID, prediction,
-                                 reason=f"version {prediction.version} of {model} is no longer registered"))
+                                 reason=f"version {version} of {model} is no longer registered"))
             continue
         try:
             actual = _actual(item, classes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import stat
+import threading
 import time
 
 import pytest
@@ -49,6 +50,19 @@ def test_ids_that_are_forged_of_another_model_or_of_a_removed_version_are_unknow
                        {"id": issued(version="v9"), "label": "Adelie"}])
     assert [item.outcome for item in outcomes] == [UNKNOWN_ID] * 5
     assert "iris" in outcomes[3].reason and "v9" in outcomes[4].reason
+
+
+def test_each_version_is_described_once_a_request_removed_ones_included():
+    asked = []
+
+    def counting(version):
+        asked.append(version)
+        return penguins(version)
+
+    items = [{"id": issued(version=v), "label": "Adelie"} for v in ("v1", "v9", "v1", "v9", "v2", "v9")]
+    outcomes = [item.outcome for item in judged(items, label_kind=counting)]
+    assert outcomes == [ACCEPTED, UNKNOWN_ID, ACCEPTED, UNKNOWN_ID, ACCEPTED, UNKNOWN_ID]
+    assert asked == ["v1", "v9", "v2"]
 
 
 def test_an_id_with_characters_no_id_has_is_unknown_not_an_error():
@@ -154,18 +168,53 @@ def test_ids_past_the_horizon_are_forgotten(tmp_path):
     assert remaining == 1  # the recent one: it could still be sent again within the horizon
 
 
+def write_old_format(path, claimed: str) -> None:
+    """A record as written before 2026-12-02: ``labelled (id PRIMARY KEY, issued)``, ``claimed`` in it."""
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE labelled (id TEXT PRIMARY KEY, issued REAL NOT NULL) WITHOUT ROWID")
+    old.execute("INSERT INTO labelled VALUES (?, ?)", (claimed.rsplit(".", 1)[1], IDS.read(claimed).issued))
+    old.commit()
+    old.close()
+
+
 def test_a_record_keyed_by_signature_alone_is_moved_over_and_its_ids_stay_claimed(tmp_path):
     """Files written before 2026-12-02 kept the ids in ``labelled (id PRIMARY KEY, issued)``."""
     path = tmp_path / "labelled.sqlite"
     before, other = issued(age=100), issued(age=50)
-    old = sqlite3.connect(path)
-    old.execute("CREATE TABLE labelled (id TEXT PRIMARY KEY, issued REAL NOT NULL) WITHOUT ROWID")
-    old.execute("INSERT INTO labelled VALUES (?, ?)", (before.rsplit(".", 1)[1], IDS.read(before).issued))
-    old.commit()
-    old.close()
+    write_old_format(path, before)
     outcomes = [item.outcome for item in LabelledIds(path, HORIZON).claim(
         judged([{"id": before, "label": "Adelie"}, {"id": other, "label": "Adelie"}]), now=NOW)]
     assert outcomes == [DUPLICATE, ACCEPTED]
+    tables = {name for (name,) in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"claimed"}
+
+
+def test_workers_opening_an_older_file_at_once_convert_it_once_and_agree(tmp_path):
+    """Workers start together: each opens the file and finds the old table. One converts it inside
+    its transaction; the others wait for it and find it done. An id claimed before stays claimed,
+    and a new id sent to every worker at once is accepted by exactly one."""
+    path = tmp_path / "labelled.sqlite"
+    before, new = issued(age=100), issued(age=50)
+    write_old_format(path, before)
+    workers = 4
+    start, outcomes, errors = threading.Barrier(workers), [], []
+
+    def worker():
+        store = LabelledIds(path, HORIZON)  # each its own connection, as each gunicorn worker has
+        start.wait()
+        try:
+            outcomes.append([item.outcome for item in store.claim(
+                judged([{"id": before, "label": "Adelie"}, {"id": new, "label": "Adelie"}]), now=NOW)])
+        except Exception as exc:  # noqa: BLE001 - any failure is the test's finding
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sorted(outcomes) == [[DUPLICATE, ACCEPTED]] + [[DUPLICATE, DUPLICATE]] * (workers - 1)
     tables = {name for (name,) in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {"claimed"}
 
