@@ -229,7 +229,8 @@ def build_variants(work: Path, only: set[str] | None, breakdown: bool = False) -
             f"/api/v1/classify?{QUERY}&key={key}",
             env={**config_env, "MODELWATCH_SERVICE__INSTRUMENTATION": on,
                  "MODELWATCH_PATHS__STATE_DIR": str(work / name)}))
-    if breakdown or (only and only & set(BREAKDOWN)):  # (c) with one suspected source of its tail changed each (they share (c)'s state folder)
+    # (c) with one suspected source of its tail changed each (they share (c)'s state folder)
+    if breakdown or (only and only & set(BREAKDOWN)):
         serve = [sys.executable, "-m", "modelwatch", "serve"]
         instrumented_env = {**config_env, "MODELWATCH_PATHS__STATE_DIR": str(work / "instrumented")}
         for name, label, setting in (

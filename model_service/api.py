@@ -43,10 +43,10 @@ def body_within_limit(request: Request) -> bytes:
 
 
 def json_document(data: bytes) -> Any:
-    """The body's JSON. orjson reads a 1,000-item body about ten times faster than the standard
-    parser (5 ms of a feedback request's 19 were ``json.loads``); what orjson refuses is read again
-    by the standard parser, so NaN, a lone surrogate, an integer of hundreds of digits or a UTF-16
-    body get the same answer as before: a field named as invalid, or a one-line JSON error."""
+    """The body's JSON. orjson reads a 1,000-label body in 0.27 ms where the standard parser takes
+    0.49; what orjson refuses is read again by the standard parser, so NaN, a lone surrogate, an
+    integer of hundreds of digits or a UTF-16 body get the same answer as before: a field named as
+    invalid, or a one-line JSON error."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
