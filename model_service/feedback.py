@@ -173,12 +173,26 @@ class LabelledIds:
         if connection is None or self._local.pid != os.getpid():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, timeout=self.busy_timeout_seconds, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+            self._enter_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; a crash loses no file
             self._create(connection)
             os.chmod(self.path, 0o600)
             self._local.connection, self._local.pid = connection, os.getpid()
         return connection
+
+    def _enter_wal(self, connection: sqlite3.Connection) -> None:
+        """WAL: readers do not wait for the writer. Switching a file into it takes the file alone, and
+        SQLite answers "locked" at once, not after its busy timeout, while another process opens it
+        too (the workers, starting together): tried again until that timeout."""
+        deadline = time.monotonic() + self.busy_timeout_seconds
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @staticmethod
     def _create(connection: sqlite3.Connection) -> None:
