@@ -22,9 +22,9 @@ from modelwatch.model_service.oip import create_oip
 from modelwatch.model_service.http_metrics import HttpMetricsMiddleware, RouteRecordingFlask
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
+from modelwatch.model_service.label_process import LabelProcess
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.models.registry import Registry
-from modelwatch.model_service.feedback import LabelledIds
 from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
 from modelwatch.model_service.serving import ModelServer
 from modelwatch.model_service.tabular_api import TabularApi
@@ -114,9 +114,10 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
     openapi = yaml.safe_load(OPENAPI_FILE.read_text())
     servers = _model_servers(config, metrics, watch, rng)
     server = servers[config.model.name]
-    ids = PredictionIds(_prediction_id_key(config))
-    labelled = LabelledIds(config.paths.labelled_ids_file, config.feedback.horizon_days * 86400)
-    tabular = TabularApi(servers, metrics, ids, config.service.max_batch_size, labelled)
+    key = _prediction_id_key(config)
+    ids = PredictionIds(key)
+    labels = LabelProcess(key, config.paths.labelled_ids_file, config.feedback.horizon_days * 86400)
+    tabular = TabularApi(servers, metrics, ids, config.service.max_batch_size, labels)
 
     app.register_blueprint(create_api(keystore, metrics, tabular, config.model.name))
     app.register_blueprint(create_oip(keystore, metrics, tabular))

@@ -29,13 +29,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from modelwatch.core.errors import ModelwatchError
-from modelwatch.model_service import priority
 from modelwatch.model_service.prediction_ids import InvalidPredictionId, Prediction, PredictionIds
 
 ACCEPTED, DUPLICATE, UNKNOWN_ID, EXPIRED = "accepted", "duplicate", "unknown_id", "expired"
 OUTCOMES = (ACCEPTED, DUPLICATE, UNKNOWN_ID, EXPIRED, "invalid")  # the feedback counter's values
 CLOCK_SKEW_SECONDS = 300  # an id issued "in the future" by a replica whose clock runs ahead
-TURN_ITEMS = 50  # items judged between two turns given to the worker's other threads
 REMOVED = object()  # a version the service can no longer describe, remembered within one request
 CLAIM_ROWS = 250  # ids recorded by one statement (two parameters each: far below SQLite's 32,766)
 
@@ -92,23 +90,13 @@ def _actual(item: dict, classes: Sequence[str] | None) -> str | float:
     return value
 
 
-def taking_turns(items: Sequence):
-    """(index, item) of ``items``, giving way every TURN_ITEMS (``priority.give_way``): a thousand
-    labels are some 10 ms of Python, and the predictions the same worker answers meanwhile must
-    not wait for them (about half a millisecond of labels a turn)."""
-    for index, item in enumerate(items):
-        if index and index % TURN_ITEMS == 0:
-            priority.give_way()
-        yield index, item
-
-
 def judge(items: list, ids: PredictionIds, model: str, label_kind: LabelKind, horizon_seconds: float,
           now: float | None = None) -> list[Judged]:
     """Each item's outcome before the duplicate check, or InvalidFeedback naming every malformed item."""
     now = time.time() if now is None else now
     judged, problems = [], []
     kinds: dict[str, object] = {}  # per version (a request's labels are mostly of one or two), REMOVED too
-    for index, item in taking_turns(items):
+    for index, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("id"), str):
             problems.append((index, 'expected an object with a string "id"'))
             continue
@@ -149,6 +137,50 @@ def judge(items: list, ids: PredictionIds, model: str, label_kind: LabelKind, ho
     if problems:
         raise InvalidFeedback(problems)
     return judged
+
+
+@dataclass
+class FeedbackTally:
+    """What a request's items add to the metrics, gathered where they were judged (``label_process``):
+    a count or a column of numbers per touched series, so the worker makes one write per series."""
+
+    outcomes: dict[tuple[str, str], int]  # (version, outcome): items; "" for an id naming no version
+    delays: dict[str, list[float]]  # version: seconds from prediction to label, per accepted item
+    confusion: dict[tuple[str, str, str], int]  # (version, predicted, actual): a classifier's accepted labels
+    errors: dict[str, list[float]]  # version: predicted minus actual, per accepted label of a regressor
+
+    @property
+    def accepted(self) -> int:
+        return sum(count for (_, outcome), count in self.outcomes.items() if outcome == ACCEPTED)
+
+
+def tally(judged: list[Judged], now: float) -> FeedbackTally:
+    counted = FeedbackTally({}, {}, {}, {})
+    for item in judged:
+        version = item.prediction.version if item.prediction else ""
+        counted.outcomes[version, item.outcome] = counted.outcomes.get((version, item.outcome), 0) + 1
+        if item.outcome != ACCEPTED:
+            continue
+        counted.delays.setdefault(version, []).append(max(0.0, now - item.prediction.issued))
+        if isinstance(item.actual, str):
+            pair = (version, str(item.prediction.output), item.actual)
+            counted.confusion[pair] = counted.confusion.get(pair, 0) + 1
+        else:
+            counted.errors.setdefault(version, []).append(float(item.prediction.output) - item.actual)
+    return counted
+
+
+def answers(judged: list[Judged]) -> list[dict]:
+    """The response's word on each item, in order."""
+    found = []
+    for item in judged:
+        answer = {"index": item.index, "outcome": item.outcome}
+        if item.prediction is not None:
+            answer["model_version"] = item.prediction.version
+        if item.reason:
+            answer["reason"] = item.reason
+        found.append(answer)
+    return found
 
 
 class LabelledIds:
@@ -253,13 +285,10 @@ class LabelledIds:
     @staticmethod
     def _insert(connection: sqlite3.Connection, rows: set[tuple[float, str]]) -> set[str]:
         """The signatures newly recorded: one multi-row ``INSERT OR IGNORE ... RETURNING`` per
-        CLAIM_ROWS (a statement per id cost as much again as judging them), in time order, a turn
-        for the worker's other threads between."""
+        CLAIM_ROWS (a statement per id cost as much again as judging them), in time order."""
         claimed: set[str] = set()
         rows = sorted(rows)
         for start in range(0, len(rows), CLAIM_ROWS):
-            if start:
-                time.sleep(0)  # a turn, not a wait: this holds the record's write lock
             chunk = rows[start:start + CLAIM_ROWS]
             values = ", ".join(("(?, ?)",) * len(chunk))
             cursor = connection.execute(f"INSERT OR IGNORE INTO claimed VALUES {values} RETURNING id",

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from gunicorn.workers.gthread import ThreadWorker
 
-from modelwatch.model_service import heap, priority, request_ledger
+from modelwatch.model_service import heap, request_ledger
 from modelwatch.model_service.metrics import KNOWN_METHODS
 from modelwatch.model_service.multiprocess import ENV_VAR
 
@@ -64,23 +64,17 @@ class RecyclingThreadWorker(ThreadWorker):
     def enqueue_req(self, conn):
         if request_ledger.current is not None:
             request_ledger.current.queued()  # the main thread: a connection with a request to read
-        priority.arrived()  # from now until answered, labels being judged in this worker give way
-        try:
-            super().enqueue_req(conn)
-        except BaseException:
-            priority.done()  # never handed to a thread
-            raise
+        super().enqueue_req(conn)
 
     def handle(self, conn):
         ledger = request_ledger.current
-        if ledger is not None:
-            ledger.started()
+        if ledger is None:
+            return super().handle(conn)
+        ledger.started()
         try:
             return super().handle(conn)  # one request: parsed, answered and sent
         finally:
-            if ledger is not None:
-                ledger.finished()
-            priority.done()
+            ledger.finished()
 
     def handle_request(self, req, conn):
         served = getattr(conn, "modelwatch_served", 0) + 1

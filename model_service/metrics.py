@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections import Counter as Tally
 import logging
 import threading
 import time
@@ -332,30 +331,22 @@ class ServiceMetrics:
 
     # -- labels sent later ----------------------------------------------------------------
     @_survives_a_full_disk
-    def feedback_received(self, model_name: str, judged: list, now: float) -> None:
-        """The outcome of each item of a feedback request, and what every accepted label says: one
-        write per touched series (a thousand labels would otherwise be four thousand locked writes)."""
-        outcomes = Tally((item.prediction.version if item.prediction else "", item.outcome) for item in judged)
-        for (version, outcome), count in outcomes.items():
+    def feedback_received(self, model_name: str, tally) -> None:
+        """A feedback request's ``feedback.FeedbackTally``: one write per touched series (a thousand
+        labels would otherwise be four thousand locked writes), histograms in bulk."""
+        for (version, outcome), count in tally.outcomes.items():
             self.feedback.labels(model_name, version, outcome).inc(count)
-        accepted: dict[str, list] = {}
-        for item in judged:
-            if item.outcome == "accepted":
-                accepted.setdefault(item.prediction.version, []).append(item)
-        for version, items in accepted.items():
-            apply_histogram(self.label_delay.labels(model_name, version),
-                            np.maximum(0.0, now - np.fromiter((i.prediction.issued for i in items), float, len(items))))
-            if isinstance(items[0].actual, str):
-                pairs = Tally((str(i.prediction.output), i.actual) for i in items)
-                for (predicted, actual), count in pairs.items():
-                    self.confusion.labels(model_name, version, predicted, actual).inc(count)
-                    if predicted == actual:
-                        self.correct.labels(model_name, version, actual).inc(count)
-            else:
-                errors = np.fromiter((float(i.prediction.output) - i.actual for i in items), float, len(items))
-                apply_histogram(self.absolute_error.labels(model_name, version), np.abs(errors))
-                apply_histogram(self.signed_error.labels(model_name, version), errors)
-                self.squared_error.labels(model_name, version).inc(float(np.square(errors).sum()))
+        for version, delays in tally.delays.items():
+            apply_histogram(self.label_delay.labels(model_name, version), np.asarray(delays, float))
+        for (version, predicted, actual), count in tally.confusion.items():
+            self.confusion.labels(model_name, version, predicted, actual).inc(count)
+            if predicted == actual:
+                self.correct.labels(model_name, version, actual).inc(count)
+        for version, errors in tally.errors.items():
+            errors = np.asarray(errors, float)
+            apply_histogram(self.absolute_error.labels(model_name, version), np.abs(errors))
+            apply_histogram(self.signed_error.labels(model_name, version), errors)
+            self.squared_error.labels(model_name, version).inc(float(np.square(errors).sum()))
 
     @_survives_a_full_disk
     def feedback_refused(self, model_name: str, items: int) -> None:

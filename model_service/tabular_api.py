@@ -7,13 +7,13 @@ one row) that labels sent later are joined on (``feedback``)."""
 from __future__ import annotations
 
 import json
-import time
 from time import perf_counter
 
 import numpy as np
 from flask import Request
 
-from modelwatch.model_service.feedback import ACCEPTED, InvalidFeedback, LabelledIds, LabelStoreUnavailable, judge
+from modelwatch.model_service.feedback import InvalidFeedback, LabelStoreUnavailable
+from modelwatch.model_service.label_process import LabelProcess
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.model_service.prediction_ids import PredictionIds
@@ -28,12 +28,12 @@ FEW_ROWS = 16  # up to this many rows, numeric buckets are found in plain Python
 
 class TabularApi:
     def __init__(self, servers: dict[str, ModelServer], metrics: ServiceMetrics | None, ids: PredictionIds,
-                 max_batch: int, labelled: LabelledIds | None = None):
+                 max_batch: int, labels: LabelProcess | None = None):
         self.servers = servers
         self.metrics = metrics
         self.ids = ids
         self.max_batch = max_batch
-        self.labelled = labelled
+        self.labels = labels
         self._schemas: dict[tuple[str, str], ModelSchema] = {}  # of versions no longer loaded
 
     def model(self, name: str, version: str | None) -> TabularModel:
@@ -131,31 +131,21 @@ class TabularApi:
         if len(items) > self.max_batch:
             raise InputError(f"{len(items)} feedback items: at most {self.max_batch} a request", "feedback",
                              status=413, code="batch_too_large")
-        if self.labelled is None:
+        if self.labels is None:
             raise InputError("this service keeps no record of labelled predictions", status=503,
                              code="feedback_unavailable")
         try:
-            judged = judge(items, self.ids, name, self._label_kind(name), self.labelled.horizon_seconds)
+            taken = self.labels.take(name, items, self._label_kind(name))
         except InvalidFeedback as exc:
             if self.metrics:
                 self.metrics.feedback_refused(name, len(exc.problems))
             raise InputError(str(exc), f"feedback[{exc.problems[0][0]}]", status=422, code="invalid_feedback") from None
-        try:
-            judged = self.labelled.claim(judged)
         except LabelStoreUnavailable as exc:
-            raise InputError(f"{exc}; nothing was counted, send it again later", status=503,
+            raise InputError(f"{exc}; send it again later", status=503,
                              code="feedback_unavailable") from None
         if self.metrics:
-            self.metrics.feedback_received(name, judged, time.time())
-        results = []
-        for item in judged:
-            result = {"index": item.index, "outcome": item.outcome}
-            if item.prediction is not None:
-                result["model_version"] = item.prediction.version
-            if item.reason:
-                result["reason"] = item.reason
-            results.append(result)
-        return {"model": name, "accepted": sum(item.outcome == ACCEPTED for item in judged), "results": results}
+            self.metrics.feedback_received(name, taken.tally)
+        return {"model": name, "accepted": taken.tally.accepted, "results": taken.answers}
 
     def _label_kind(self, name: str):
         """What a version of ``name`` takes as a label: its classes, or None (a regressor's number)."""

@@ -31,7 +31,7 @@ class ProcessCollector:
         self.pattern = re.compile(pattern) if pattern else None
 
     def processes(self) -> list[psutil.Process]:
-        """The service's live processes: master and workers (empty when it is not running)."""
+        """The service's live processes: master, workers and their label processes (empty when it is not running)."""
         found: dict[int, psutil.Process] = {}
         if self.pid_file is not None:
             try:
