@@ -11,9 +11,11 @@ every 5 ms at most), alone and with the flood — one client, kept-alive, postin
 1,000 labels per request at the given rate, for the round's length (bounded in
 time) — so the machine's drift falls on both. Measured: the prediction p99 of
 each pair and their ratio (median over rounds), the labels accepted per second,
-the flood's own latency, and the service's resident memory (master and
-workers) and record file before the floods and after each. Targets: p99 up by
-10 % at most; memory bounded (not growing with the labels counted).
+the flood's own latency, the service's resident memory (master, workers and
+their label processes) and record file before the floods and after each, and
+the CPU a thousand labels cost the workers (flooded minus quiet halves) and the
+label processes. Targets: p99 up by 10 % at most; memory bounded (not growing
+with the labels counted).
 
 Prints a table and writes bench/results/feedback-flood.json.
 """
@@ -113,11 +115,21 @@ class Flood(threading.Thread):
 
 
 def service_memory(master: int) -> dict:
-    """Resident memory of the master and its workers (workers as their sum)."""
+    """Resident memory of the master, its workers and their label processes (each kind as a sum)."""
     process = psutil.Process(master)
     workers = process.children()
+    label_processes = [child for worker in workers for child in worker.children()]
     return {"master_mib": round(process.memory_info().rss / 2**20, 1),
-            "workers_mib": round(sum(w.memory_info().rss for w in workers) / 2**20, 1)}
+            "workers_mib": round(sum(w.memory_info().rss for w in workers) / 2**20, 1),
+            "label_processes_mib": round(sum(p.memory_info().rss for p in label_processes) / 2**20, 1)}
+
+
+def cpu_seconds(master: int) -> dict:
+    """CPU time so far of the workers and of their label processes (``model_service/label_process.py``)."""
+    workers = psutil.Process(master).children()
+    label_processes = [child for worker in workers for child in worker.children()]
+    return {kind: sum(sum(p.cpu_times()[:2]) for p in processes)
+            for kind, processes in (("workers", workers), ("label_processes", label_processes))}
 
 
 def run(rounds: int, seconds: float, items_per_second: float) -> dict:
@@ -144,14 +156,22 @@ def run(rounds: int, seconds: float, items_per_second: float) -> dict:
         api_p99(api, key, 3, pace)  # warm-up
         memory = [service_memory(server.pid)]
         rows = []
+        worker_cpu = {"quiet": 0.0, "flooded": 0.0}
+        label_cpu = 0.0
         for number in range(rounds):
             bodies = label_bodies(ids[number * per_round:(number + 1) * per_round], classes)
             with console.status(f"round {number + 1} of {rounds}: quiet, then flooded"):
+                before = cpu_seconds(server.pid)
                 quiet = api_p99(api, key, seconds, pace)
+                between = cpu_seconds(server.pid)
                 flood = Flood(f"{base}/api/v1/models/iris/feedback", key, bodies, items_per_second, seconds)
                 flood.start()
                 flooded = api_p99(api, key, seconds, pace)
                 flood.join(120)
+                after = cpu_seconds(server.pid)
+            worker_cpu["quiet"] += between["workers"] - before["workers"]
+            worker_cpu["flooded"] += after["workers"] - between["workers"]
+            label_cpu += after["label_processes"] - between["label_processes"]
             memory.append(service_memory(server.pid))
             rows.append({"quiet_p99_ms": round(quiet * 1000, 2), "flooded_p99_ms": round(flooded * 1000, 2),
                          "ratio": round(flooded / quiet, 3),
@@ -165,10 +185,15 @@ def run(rounds: int, seconds: float, items_per_second: float) -> dict:
         server.terminate()
         server.wait(60)
         log.close()
+    labels = max(1.0, sum(r["labels_accepted_per_second"] * seconds for r in rows))
     return {"rounds": rows, "items_per_second": items_per_second, "seconds": seconds,
             "median_ratio": statistics.median(r["ratio"] for r in rows),
             "labels_accepted": sum(r["labels_accepted_per_second"] * seconds for r in rows),
-            "memory": memory, "record_file_mib": round(record_bytes / 2**20, 1)}
+            "memory": memory, "record_file_mib": round(record_bytes / 2**20, 1),
+            # per 1,000 labels: what the floods added to the workers (the same predictions both halves) and
+            # what the label processes spent
+            "cpu_ms_per_1000_labels": {"workers": round(1e6 * (worker_cpu["flooded"] - worker_cpu["quiet"]) / labels, 2),
+                                       "label_processes": round(1e6 * label_cpu / labels, 2)}}
 
 
 def _wait_ready(base: str, server: subprocess.Popen, timeout: float = 120) -> None:
@@ -211,10 +236,13 @@ def main(argv: list[str] | None = None) -> int:
                       str(row["flood_failed"]))
     console.print(table)
     first, last = result["memory"][0], result["memory"][-1]
+    cpu = result["cpu_ms_per_1000_labels"]
     console.print(f"median p99 ratio {result['median_ratio']:.3f} (target at most 1.10); resident memory before the "
-                  f"floods {first['master_mib']} + {first['workers_mib']} MiB (master + workers), after "
-                  f"{result['labels_accepted']:,.0f} labels {last['master_mib']} + {last['workers_mib']} MiB; "
-                  f"record file {result['record_file_mib']} MiB")
+                  f"floods {first['master_mib']} + {first['workers_mib']} + {first['label_processes_mib']} MiB "
+                  f"(master + workers + label processes), after {result['labels_accepted']:,.0f} labels "
+                  f"{last['master_mib']} + {last['workers_mib']} + {last['label_processes_mib']} MiB; record file "
+                  f"{result['record_file_mib']} MiB; CPU per 1,000 labels {cpu['workers']} ms in the workers, "
+                  f"{cpu['label_processes']} ms in the label processes")
     write_results(args.out, result, console)
     return 0 if result["median_ratio"] <= 1.10 else 1
 
