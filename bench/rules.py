@@ -2,7 +2,7 @@
 the project's rule groups over a realistic amount of data.
 
     python -m bench.rules [--replicas 10] [--seconds 330] [--interval 2] [--registered-models 5 --features 30]
-                          [--profile]
+                          [--drift-shards 32] [--profile]
 
 Synthetic data is backfilled with ``promtool tsdb create-blocks-from
 openmetrics`` at a 15 s resolution: the last 75 minutes of every raw series of
@@ -21,10 +21,11 @@ series, growing at the same rates, so the rules read fresh head chunks as in
 production (the backfilled blocks alone leave the one-minute rates empty after
 the first minute, and made the drift group look three times cheaper than it
 is). Feature series carry the shard label the scrape configurations' hashmod
-relabelling gives them (checked against Prometheus'). Prometheus (Debian's binary) then loads
-the generated rules, evaluates them every ``--interval`` seconds for
-``--seconds``, and scrapes itself every second; the table shows, per group,
-the median and maximum of ``prometheus_rule_group_last_duration_seconds``.
+relabelling gives them (checked against Prometheus'). Prometheus (Debian's
+binary) then loads the rules generated from the run's configuration
+(``--drift-shards`` changes it), evaluates them every ``--interval`` seconds
+for ``--seconds``, and scrapes itself every second; the table shows, per
+group, the median and maximum of ``prometheus_rule_group_last_duration_seconds``.
 Writes bench/results/rules.json. Target: every group under 50 ms.
 """
 
@@ -53,7 +54,7 @@ from modelwatch.models.baselines import MISSING, OTHER, UNSEEN, bucket_label
 from modelwatch.core.series import HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS
 from bench.service import free_port
 from modelwatch.core.config import Config, load_config
-from modelwatch.rules import GENERATED_DIR
+from modelwatch.rules import rule_files
 from modelwatch.rules.drift import SHARD_LABEL, SHARDED, shard_relabeling
 from modelwatch.rules.prometheus_config import scrape_job, write_prometheus_config
 
@@ -301,14 +302,22 @@ class LiveReplicas:
         self.server.server_close()
 
 
-def profile_records(base: str, rounds: int = 3) -> list[dict]:
+def write_rules(config: Config, folder: Path) -> Path:
+    """The rules this run's configuration generates (its drift shards, say), not the committed ones."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in rule_files(config).items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def profile_records(base: str, rules: Path, rounds: int = 3) -> list[dict]:
     """Each rule's own cost (recording and alerting, an alert as its "record"): its expression as an
     instant query, Prometheus' evalTotalTime (``stats=all``), the median of ``rounds``. A group's
     evaluation is about the sum of its rules'."""
     import yaml
 
     found = []
-    for path in sorted(GENERATED_DIR.glob("*.rules.yml")):
+    for path in sorted(rules.glob("*.rules.yml")):
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
                 name = rule.get("record") or f"alert {rule['alert']}"
@@ -328,7 +337,8 @@ def profile_records(base: str, rounds: int = 3) -> list[dict]:
 def measure(workdir: Path, config: Config, seconds: int, live: LiveReplicas,
             profile: bool = False) -> tuple[dict[str, dict], list[dict]]:
     port = int(config.prometheus.port)
-    config_file = write_prometheus_config(config, workdir / "prometheus.yml", GENERATED_DIR, extra_jobs=[
+    rules_dir = write_rules(config, workdir / "rules")
+    config_file = write_prometheus_config(config, workdir / "prometheus.yml", rules_dir, extra_jobs=[
         scrape_job("self", f"127.0.0.1:{port}", scrape_interval="1s"),
         # relabelled as the service is: a shard that differs from the backfill's would show as a second series
         scrape_job("replicas", live.target, honor_labels=True, metric_relabel_configs=shard_relabeling(config)),
@@ -381,7 +391,7 @@ def measure(workdir: Path, config: Config, seconds: int, live: LiveReplicas,
         ).json()["data"]["result"]}
         if profile:
             with console.status("timing every rule on its own"):
-                records = profile_records(base)
+                records = profile_records(base, rules_dir)
     finally:
         process.terminate()
         process.wait(30)
@@ -401,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=2.0, help="rule evaluation interval in seconds")
     parser.add_argument("--registered-models", type=int, default=0, help="registered classifiers on every replica")
     parser.add_argument("--features", type=int, default=30, help="features of each registered model")
+    parser.add_argument("--drift-shards", type=int, default=None,
+                        help="prometheus.drift_shards for this run (the rules are generated from it; default: the "
+                             "configuration's)")
     parser.add_argument("--keep", action="store_true", help="keep the working folder (TSDB, logs)")
     parser.add_argument("--profile", action="store_true", help="then time every rule on its own")
     parser.add_argument("--out", type=Path, default=Path("bench/results/rules.json"))
@@ -409,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(binary) is None:
             raise SystemExit(f"{binary} is not installed (scripts/setup.sh installs it)")
     workdir = Path(tempfile.mkdtemp(prefix="modelwatch-bench-rules-"))
+    shards = {} if args.drift_shards is None else {"MODELWATCH_PROMETHEUS__DRIFT_SHARDS": str(args.drift_shards)}
     config = load_config(env={
+        **shards,
         "MODELWATCH_PROMETHEUS__PORT": str(free_port()),
         "MODELWATCH_PROMETHEUS__EVALUATION_INTERVAL_SECONDS": str(args.interval),
         "MODELWATCH_SERVICE__PORT": str(free_port()),  # nothing listens: no live data is mixed in
