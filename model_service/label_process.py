@@ -80,6 +80,9 @@ class LabelProcess:
                 raise LabelStoreUnavailable(f"the process judging labels stopped ({exc or type(exc).__name__}); "
                                             "labels of this request it had recorded answer duplicate when sent "
                                             "again") from None
+            except BaseException:  # label_kind failed: the child still waits for its answer, out of step
+                self._stop()
+                raise
         if reply[0] == "taken":
             return Taken(reply[1], reply[2])
         if reply[0] == "invalid":

@@ -23,6 +23,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from modelwatch.models.baselines import bucket_label
+from modelwatch.model_service.feedback import FeedbackTally
 from modelwatch.model_service.metric_buffer import (
     EventColumns,
     Flusher,
@@ -331,8 +332,8 @@ class ServiceMetrics:
 
     # -- labels sent later ----------------------------------------------------------------
     @_survives_a_full_disk
-    def feedback_received(self, model_name: str, tally) -> None:
-        """A feedback request's ``feedback.FeedbackTally``: one write per touched series (a thousand
+    def feedback_received(self, model_name: str, tally: FeedbackTally) -> None:
+        """A feedback request's tally: one write per touched series (a thousand
         labels would otherwise be four thousand locked writes), histograms in bulk."""
         for (version, outcome), count in tally.outcomes.items():
             self.feedback.labels(model_name, version, outcome).inc(count)

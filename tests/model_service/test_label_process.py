@@ -147,6 +147,15 @@ def test_a_failure_in_the_child_is_an_error_and_the_child_serves_on(labels):
     assert labels.child_pid == first
 
 
+def test_a_worker_failing_to_describe_a_version_leaves_no_child_out_of_step(labels):
+    def broken(version):
+        raise RuntimeError("the registry could not be read")
+
+    with pytest.raises(RuntimeError, match="registry"):
+        labels.take("penguins", items(2), broken)
+    assert labels.take("penguins", items(2), penguins).tally.accepted == 2  # not a reply to the question before
+
+
 def test_threads_share_one_child_and_an_id_sent_by_two_counts_once(labels):
     shared = items(50)
     outcomes, errors = [], []
