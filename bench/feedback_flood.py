@@ -2,6 +2,7 @@
 would (10,000 items a second by default) while the API answers predictions.
 
     python -m bench.feedback_flood [--rounds 5] [--seconds 10] [--items-per-second 10000]
+                                   [--max-labels-per-second N]
 
 The real service (gunicorn, 2 workers, fully instrumented) with the Iris model.
 First enough real predictions are made (1,000-row batches) for every label of
@@ -9,7 +10,10 @@ the run to name a prediction of its own. Then rounds alternate: the API's p99
 under a steady load well below capacity (wrk, 4 connections, a request each
 every 5 ms at most), alone and with the flood — one client, kept-alive, posting
 1,000 labels per request at the given rate, for the round's length (bounded in
-time) — so the machine's drift falls on both. Measured: the prediction p99 of
+time), not slowing down when refused — so the machine's drift falls on both.
+The service keeps its configured label budget (``feedback.max_labels_per_second``
+per worker; ``--max-labels-per-second 0`` takes the flood whole): what it
+refuses is counted as throttled requests. Measured: the prediction p99 of
 each pair and their ratio (median over rounds), the labels accepted per second,
 the flood's own latency, the service's resident memory (master, workers and
 their label processes) and record file before the floods and after each, and
@@ -87,7 +91,7 @@ class Flood(threading.Thread):
         self.url, self.key, self.bodies = url, key, bodies
         self.interval = ITEMS_PER_REQUEST / items_per_second
         self.seconds = seconds
-        self.accepted = self.requests = self.failed = 0
+        self.accepted = self.requests = self.throttled = self.failed = 0
         self.latencies: list[float] = []
         self.elapsed = 0.0
 
@@ -103,9 +107,11 @@ class Flood(threading.Thread):
                 sent = time.monotonic()
                 try:
                     answer = session.post(self.url, data=body, headers=headers, timeout=30)
-                    self.latencies.append(time.monotonic() - sent)
                     if answer.status_code == 200:
+                        self.latencies.append(time.monotonic() - sent)  # of requests taken
                         self.accepted += answer.json()["accepted"]
+                    elif answer.status_code == 429:  # over the label budget: refused whole, as a flood is
+                        self.throttled += 1
                     else:
                         self.failed += 1
                 except requests.RequestException:
@@ -132,10 +138,12 @@ def cpu_seconds(master: int) -> dict:
             for kind, processes in (("workers", workers), ("label_processes", label_processes))}
 
 
-def run(rounds: int, seconds: float, items_per_second: float) -> dict:
+def run(rounds: int, seconds: float, items_per_second: float, max_labels_per_second: float | None) -> dict:
     state = Path(tempfile.mkdtemp(prefix="modelwatch-bench-flood-"))
     env = dict(os.environ, MODELWATCH_PATHS__STATE_DIR=str(state))
-    config = load_config(env={"MODELWATCH_PATHS__STATE_DIR": str(state)})
+    if max_labels_per_second is not None:
+        env["MODELWATCH_FEEDBACK__MAX_LABELS_PER_SECOND"] = f"{max_labels_per_second:g}"
+    config = load_config(env=env)
     with console.status("training the Iris model"):
         train(config)
     key = KeyStore(config.paths.keys_file).add("bench")
@@ -176,7 +184,8 @@ def run(rounds: int, seconds: float, items_per_second: float) -> dict:
             rows.append({"quiet_p99_ms": round(quiet * 1000, 2), "flooded_p99_ms": round(flooded * 1000, 2),
                          "ratio": round(flooded / quiet, 3),
                          "labels_accepted_per_second": round(flood.accepted / max(flood.elapsed, 1e-9)),
-                         "flood_requests": flood.requests, "flood_failed": flood.failed,
+                         "flood_requests": flood.requests, "flood_throttled": flood.throttled,
+                         "flood_failed": flood.failed,
                          "flood_p50_ms": round(statistics.median(flood.latencies) * 1000, 1) if flood.latencies else None,
                          "flood_max_ms": round(max(flood.latencies) * 1000, 1) if flood.latencies else None})
         record = config.paths.labelled_ids_file
@@ -187,6 +196,7 @@ def run(rounds: int, seconds: float, items_per_second: float) -> dict:
         log.close()
     labels = max(1.0, sum(r["labels_accepted_per_second"] * seconds for r in rows))
     return {"rounds": rows, "items_per_second": items_per_second, "seconds": seconds,
+            "max_labels_per_second_per_worker": config.feedback.max_labels_per_second, "workers": 2,
             "median_ratio": statistics.median(r["ratio"] for r in rows),
             "labels_accepted": sum(r["labels_accepted_per_second"] * seconds for r in rows),
             "memory": memory, "record_file_mib": round(record_bytes / 2**20, 1),
@@ -222,18 +232,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--items-per-second", type=float, default=10_000)
+    parser.add_argument("--max-labels-per-second", type=float, default=None,
+                        help="each worker's label budget (feedback.max_labels_per_second; 0: none); "
+                             "default: the configuration's")
     parser.add_argument("--out", type=Path, default=Path("bench/results/feedback-flood.json"))
     args = parser.parse_args(argv)
-    result = run(args.rounds, args.seconds, args.items_per_second)
+    result = run(args.rounds, args.seconds, args.items_per_second, args.max_labels_per_second)
+    budget = result["max_labels_per_second_per_worker"]
     table = Table(title=f"prediction p99 alone and under a flood of {args.items_per_second:,.0f} labels/s, "
-                        f"{args.seconds:g} s rounds")
+                        f"{args.seconds:g} s rounds; label budget "
+                        f"{f'{budget:,.0f} a second per worker' if budget else 'off'}")
     for column in ("round", "p99 alone ms", "p99 flooded ms", "ratio", "labels/s accepted", "flood p50 ms",
-                   "flood max ms", "flood failed"):
+                   "flood max ms", "flood 429s", "flood failed"):
         table.add_column(column, justify="right")
     for number, row in enumerate(result["rounds"], 1):
         table.add_row(str(number), f"{row['quiet_p99_ms']:.2f}", f"{row['flooded_p99_ms']:.2f}", f"{row['ratio']:.3f}",
                       f"{row['labels_accepted_per_second']:,}", str(row["flood_p50_ms"]), str(row["flood_max_ms"]),
-                      str(row["flood_failed"]))
+                      f"{row['flood_throttled']}/{row['flood_requests']}", str(row["flood_failed"]))
     console.print(table)
     first, last = result["memory"][0], result["memory"][-1]
     cpu = result["cpu_ms_per_1000_labels"]

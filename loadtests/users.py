@@ -144,15 +144,22 @@ class LabellingUser(SampleUser):
         self.send_due(now)
 
     def send_due(self, now: float) -> None:
-        items = []
+        items, sent = [], []
         while self.due and self.due[0][0] <= now:
-            _, prediction_id, label = heapq.heappop(self.due)
+            entry = heapq.heappop(self.due)
+            sent.append(entry)
+            _, prediction_id, label = entry
             items.append({"id": prediction_id, ("label" if self.task_kind == "classification" else "value"): label})
         if not items:
             return
         with self.client.post(f"/api/v1/models/{self.model}/feedback", json={"feedback": items}, headers=self.headers,
                               name=f"/api/v1/models/{self.model}/feedback", catch_response=True) as response:
-            if response.status_code != 200:
+            if response.status_code == 429:  # over the service's label budget: nothing was taken; again later
+                retry = now + float(response.headers.get("Retry-After", "1"))
+                for _, prediction_id, label in sent:
+                    heapq.heappush(self.due, (retry, prediction_id, label))
+                response.success()
+            elif response.status_code != 200:
                 response.failure(f"status {response.status_code}")
             elif response.json()["accepted"] != len(items):
                 response.failure(f"{len(items) - response.json()['accepted']} of {len(items)} labels not accepted")

@@ -22,6 +22,7 @@ from modelwatch.model_service.oip import create_oip
 from modelwatch.model_service.http_metrics import HttpMetricsMiddleware, RouteRecordingFlask
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.keys import KeyStore
+from modelwatch.model_service.label_budget import LabelBudget
 from modelwatch.model_service.label_process import LabelProcess
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.models.registry import Registry
@@ -117,7 +118,8 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
     key = _prediction_id_key(config)
     ids = PredictionIds(key)
     labels = LabelProcess(key, config.paths.labelled_ids_file, config.feedback.horizon_days * 86400)
-    tabular = TabularApi(servers, metrics, ids, config.service.max_batch_size, labels)
+    tabular = TabularApi(servers, metrics, ids, config.service.max_batch_size, labels,
+                         LabelBudget(config.feedback.max_labels_per_second))
 
     app.register_blueprint(create_api(keystore, metrics, tabular, config.model.name))
     app.register_blueprint(create_oip(keystore, metrics, tabular))
@@ -193,6 +195,7 @@ def create_app(config: Config | None = None, *, registry: CollectorRegistry | No
     @app.errorhandler(InputError)
     def input_error(exc: InputError):
         response = json_response(exc.body(), exc.status)
+        response.headers.update(exc.headers)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
         return response

@@ -189,8 +189,9 @@ class ServiceMetrics:
         # Labels sent later (model_service/feedback.py). Few next to predictions: updated directly.
         self.feedback = Counter(
             "model_feedback_total",
-            "Labels received, by outcome: accepted, duplicate (labelled before), unknown_id, expired, invalid "
-            "(model_version is empty where the id names none).",
+            "Labels received, by outcome: accepted, duplicate (labelled before), unknown_id, expired, invalid, "
+            "throttled (refused for the label budget, to be sent again; model_version is empty where the id "
+            "names none).",
             [*MODEL, "outcome"], **r,
         )
         self.confusion = Counter(
@@ -352,6 +353,11 @@ class ServiceMetrics:
     @_survives_a_full_disk
     def feedback_refused(self, model_name: str, items: int) -> None:
         self.feedback.labels(model_name, "", "invalid").inc(items)
+
+    @_survives_a_full_disk
+    def feedback_throttled(self, model_name: str, items: int) -> None:
+        """Labels of a request refused whole for the worker's label budget (sent again later)."""
+        self.feedback.labels(model_name, "", "throttled").inc(items)
 
     # -- access -------------------------------------------------------------------------
     @_survives_a_full_disk

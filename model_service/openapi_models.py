@@ -158,7 +158,7 @@ def _feedback_operation(model: TabularModel, name: str, max_batch: int, schemas:
     item = _ref("schemas", f"{name}.FeedbackItem")
     body = {"type": "object", "additionalProperties": False, "required": ["feedback"], "properties": {
         "feedback": {"type": "array", "minItems": 1, "maxItems": max_batch, "items": item}}}
-    errors = {**ERRORS, "422": "InvalidFeedback", "503": "FeedbackUnavailable"}
+    errors = {**ERRORS, "422": "InvalidFeedback", "429": "FeedbackThrottled", "503": "FeedbackUnavailable"}
     return {
         "tags": ["predictions"], "summary": f"Send the true {'class' if model.classes else 'value'} of {model.name}'s "
                                          "predictions, once known",

@@ -13,6 +13,7 @@ import numpy as np
 from flask import Request
 
 from modelwatch.model_service.feedback import InvalidFeedback, LabelStoreUnavailable
+from modelwatch.model_service.label_budget import LabelBudget, retry_after
 from modelwatch.model_service.label_process import LabelProcess
 from modelwatch.model_service.inputs import InputError
 from modelwatch.model_service.metrics import ServiceMetrics
@@ -28,12 +29,13 @@ FEW_ROWS = 16  # up to this many rows, numeric buckets are found in plain Python
 
 class TabularApi:
     def __init__(self, servers: dict[str, ModelServer], metrics: ServiceMetrics | None, ids: PredictionIds,
-                 max_batch: int, labels: LabelProcess | None = None):
+                 max_batch: int, labels: LabelProcess | None = None, label_budget: LabelBudget | None = None):
         self.servers = servers
         self.metrics = metrics
         self.ids = ids
         self.max_batch = max_batch
         self.labels = labels
+        self.label_budget = label_budget or LabelBudget(0)
         self._schemas: dict[tuple[str, str], ModelSchema] = {}  # of versions no longer loaded
 
     def model(self, name: str, version: str | None) -> TabularModel:
@@ -134,6 +136,14 @@ class TabularApi:
         if self.labels is None:
             raise InputError("this service keeps no record of labelled predictions", status=503,
                              code="feedback_unavailable")
+        wait = self.label_budget.admit(len(items))
+        if wait:
+            if self.metrics:
+                self.metrics.feedback_throttled(name, len(items))
+            raise InputError(f"labels arrive faster than this worker takes them ({self.label_budget.per_second:g} a "
+                             f"second, feedback.max_labels_per_second): nothing of this request was taken; send it "
+                             f"again in {retry_after(wait)} s", "feedback", status=429, code="feedback_throttled",
+                             headers={"Retry-After": retry_after(wait)})
         try:
             taken = self.labels.take(name, items, self._label_kind(name))
         except InvalidFeedback as exc:

@@ -13,6 +13,7 @@ Every bad value is reported at once, in one line.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import typing
@@ -160,6 +161,10 @@ class FeedbackConfig:
     # A label for a prediction older than this is refused (counted as expired): the record of
     # labelled ids, which keeps a label from counting twice, covers this long.
     horizon_days: float = 14.0
+    # Labels each worker takes a second, on average (model_service/label_budget.py): a request
+    # beyond it is refused whole with 429 and Retry-After, so a labelling job's backlog cannot take
+    # the CPU predictions need. 0: no limit.
+    max_labels_per_second: float = 1000.0
 
 
 @dataclass(frozen=True)
@@ -392,6 +397,8 @@ class Config:
                 problems.append(f"service.{name}: must be above 0")
         if not 0 < self.feedback.horizon_days <= 3650:
             problems.append("feedback.horizon_days: must be above 0 and at most 3650")
+        if not 0 <= self.feedback.max_labels_per_second < math.inf:
+            problems.append("feedback.max_labels_per_second: must be 0 (no limit) or above")
         for name in ("request_timeout_seconds", "client_timeout_seconds", "server_timeout_seconds"):
             if getattr(self.edge, name) <= 0:
                 problems.append(f"edge.{name}: must be above 0")

@@ -169,6 +169,23 @@ def test_the_labels_scenario_sends_true_labels_later_and_its_switch_flips_them(s
         assert accuracy == pytest.approx(reference, abs=0.1)
 
 
+def test_the_labels_scenario_waits_out_a_429_and_sends_the_same_labels_again(state_dir, keys, tmp_path, capsys,
+                                                                            monkeypatch):
+    monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
+    monkeypatch.setenv("MODELWATCH_FEEDBACK__MAX_LABELS_PER_SECOND", "3")  # far below the ~20 a second it sends
+    out = tmp_path / "run"
+    with served_and_scraped(state_dir, tmp_path) as (base, prometheus):
+        code = main(["load", "labels", "--users", "3", "--duration", "8", "--url", base, "--out", str(out),
+                     "--label-delay", "1s", "--label-share", "0.8", "--prometheus-url", prometheus])
+        counted = wait_for(prometheus, 'sum by (outcome) (model_feedback_total{model_name="iris"})',
+                           lambda r: {"accepted", "throttled"} <= {s["metric"]["outcome"] for s in r})
+    failures = (out / "locust_failures.csv").read_text() if (out / "locust_failures.csv").exists() else ""
+    assert code == 0, capsys.readouterr().out + failures  # a 429 is the service pacing the job, not a failure
+    outcomes = {s["metric"]["outcome"]: float(s["value"][1]) for s in counted}
+    assert outcomes["accepted"] > 0 and outcomes["throttled"] > 0
+    assert outcomes.get("duplicate", 0) == 0, outcomes  # a refused request was taken by none: sent again, counted once
+
+
 def test_the_labels_scenario_needs_targets_in_the_reference_sample(state_dir, keys, tmp_path, capsys, monkeypatch):
     from modelwatch.models.registry import REFERENCE_SAMPLE_FILE, Registry
 

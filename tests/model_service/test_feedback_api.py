@@ -12,8 +12,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sklearn.metrics import confusion_matrix, mean_squared_error
 
+from modelwatch.core.errors import ConfigError
 from modelwatch.model_service.app import create_app
+from modelwatch.model_service.label_budget import LabelBudget
 from modelwatch.model_service.registration import Request, register
+from tests.conftest import make_config
 from tests.model_service.openapi_check import check_response
 from tests.own_models import register_all, trusted_types
 
@@ -195,3 +198,35 @@ def test_an_unusable_record_of_labels_is_a_503_that_counts_nothing(served, confi
     assert "send it again later" in answer.json["error"]["message"] and "\n" not in answer.json["error"]["message"]
     assert sample(app, metrics, "model_feedback_total",
                   {"model_name": "penguins", "model_version": "v1", "outcome": "accepted"}) == 0
+
+
+def test_labels_beyond_the_workers_budget_are_a_429_that_takes_nothing_until_retried(served):
+    app, client, headers, metrics = served
+    ids = app.extensions["modelwatch"]["prediction_ids"]
+    now = [0.0]
+    app.extensions["modelwatch"]["tabular"].label_budget = LabelBudget(2, clock=lambda: now[0])
+    items = [{"id": ids.issue("penguins", "v1", "Adelie"), "label": "Adelie"} for _ in range(3)]
+    assert send(client, headers, "penguins", items[:1]).json["accepted"] == 1  # 2 -> 1
+    assert send(client, headers, "penguins", items[1:2]).json["accepted"] == 1  # 1 -> 0: over budget now
+    refused = send(client, headers, "penguins", items[2:])
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    check_response("POST", "/api/v1/models/penguins/feedback", refused)
+    error = refused.json["error"]
+    assert error["code"] == "feedback_throttled" and "feedback.max_labels_per_second" in error["message"]
+    assert "nothing of this request was taken" in error["message"] and "\n" not in error["message"]
+    assert sample(app, metrics, "model_feedback_total",
+                  {"model_name": "penguins", "model_version": "", "outcome": "throttled"}) == 1
+    now[0] += 1
+    again = send(client, headers, "penguins", items[2:])  # the very request, as the Retry-After said
+    assert again.status_code == 200 and [r["outcome"] for r in again.json["results"]] == ["accepted"]
+    assert sample(app, metrics, "model_feedback_total",
+                  {"model_name": "penguins", "model_version": "v1", "outcome": "accepted"}) == 3
+
+
+def test_the_configured_label_budget_is_each_workers(config, keys):
+    assert config.feedback.max_labels_per_second == 1000  # the default: bench/README, a feedback flood
+    slow = make_config(config.paths.state_dir, feedback__max_labels_per_second=5)
+    app = create_app(slow, registry=CollectorRegistry(), watch=False)
+    assert app.extensions["modelwatch"]["tabular"].label_budget.per_second == 5
+    with pytest.raises(ConfigError, match="^invalid configuration: feedback.max_labels_per_second: must be 0"):
+        make_config(config.paths.state_dir, feedback__max_labels_per_second=-1)
