@@ -421,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     for binary in ("prometheus", "promtool"):
         if shutil.which(binary) is None:
             raise SystemExit(f"{binary} is not installed (scripts/setup.sh installs it)")
+    prometheus_version = _version("prometheus")  # the first thing to say: 2.42 and 3.x differ (bench/README)
     workdir = Path(tempfile.mkdtemp(prefix="modelwatch-bench-rules-"))
     shards = {} if args.drift_shards is None else {"MODELWATCH_PROMETHEUS__DRIFT_SHARDS": str(args.drift_shards)}
     config = load_config(env={
@@ -448,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     series = len(raw)
     models = (f", {args.registered_models} registered models x {args.features} features" if args.registered_models
               else "")
-    table = Table(title=f"rule groups: {args.replicas} replicas{models}, {series:,} raw series, {lines:,} samples backfilled; "
+    table = Table(title=f"rule groups, Prometheus {prometheus_version}: {args.replicas} replicas{models}, {series:,} raw series, {lines:,} samples backfilled; "
                         f"evaluated every {args.interval:g} s for {args.seconds} s")
     for column in ("group", "rules", "evaluations", "median ms", "max ms", "under 50 ms"):
         table.add_column(column, justify="left" if column == "group" else "right", no_wrap=column == "group")
@@ -469,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"sum of group medians {total:.1f} ms per evaluation round; rule evaluation failures: "
                   f"{first['rule_failures_total']:.0f}; alerts active at the end: {first['active_alerts'] or 'none'}; "
                   f"backfill took {backfill_seconds:.0f} s")
-    write_results(args.out, {"replicas": args.replicas, "registered_models": args.registered_models,
+    write_results(args.out, {"prometheus_version": prometheus_version, "replicas": args.replicas, "registered_models": args.registered_models,
                                     "features": args.features, "raw_series": series, "samples": lines,
                                     "interval_seconds": args.interval, "seconds": args.seconds, "groups": groups,
                                     "records": records}, console)
@@ -478,6 +479,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         shutil.rmtree(workdir)
     return 0 if all(row["max_ms"] < TARGET_SECONDS * 1000 for row in groups.values()) else 1
+
+
+def _version(binary: str) -> str:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    found = re.search(r"version (\S+)", out.stdout + out.stderr)
+    return found.group(1) if found else "unknown"
 
 
 if __name__ == "__main__":
