@@ -126,6 +126,7 @@ def create_api(keystore: KeyStore, metrics: ServiceMetrics | None, tabular: Tabu
     @api.route("/models/<name>/feedback", methods=["POST"])
     @user
     def feedback(name: str):
+        tabular.refuse_labels_over_budget(_registered(name))
         _, body = parse_body(request._get_current_object(), allow_form=False)
         if body is None:
             raise InputError('send a JSON body: {"feedback": [{"id": "<prediction id>", "label": "<class>"}]}',

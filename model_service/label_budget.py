@@ -5,8 +5,10 @@ can would otherwise take the CPU the predictions' tail needs (bench/README,
 *a feedback flood*). The budget refills continuously up to one second's worth;
 a request is taken whole while the budget is above zero (it may go into debt,
 so any batch up to ``service.max_batch_size`` gets through) and refused whole
-while it is not, with the seconds until it is repaid: nothing of a refused
-request is judged or recorded, so the client sends it again as it was.
+while it is not, with the seconds until it is repaid — asked before the body is
+read (``wait``) and again, charging, once its labels are counted (``admit``).
+Nothing of a refused request is judged or recorded, so the client sends it
+again as it was.
 
 A token bucket is a dozen lines; a rate-limiting library would bring storage
 back-ends and a dependency for them.
@@ -30,18 +32,29 @@ class LabelBudget:
         self._updated = clock()
         self._lock = threading.Lock()  # the worker's threads share it
 
+    def wait(self) -> float:
+        """0 while the budget is above zero, else the seconds until it is: asked before a request's
+        body is read, so that refusing a flood costs no parsing."""
+        if not self.per_second:
+            return 0.0
+        with self._lock:
+            return self._refill()
+
     def admit(self, labels: int) -> float:
         """0 when a request of ``labels`` is taken (and charged), else the seconds to wait."""
         if not self.per_second:
             return 0.0
         with self._lock:
-            now = self._clock()
-            self._balance = min(self.per_second, self._balance + (now - self._updated) * self.per_second)
-            self._updated = now
-            if self._balance <= 0:
-                return max(-self._balance / self.per_second, 1e-3)
-            self._balance -= labels
-            return 0.0
+            wait = self._refill()
+            if not wait:
+                self._balance -= labels
+            return wait
+
+    def _refill(self) -> float:
+        now = self._clock()
+        self._balance = min(self.per_second, self._balance + (now - self._updated) * self.per_second)
+        self._updated = now
+        return max(-self._balance / self.per_second, 1e-3) if self._balance <= 0 else 0.0
 
 
 def retry_after(seconds: float) -> str:

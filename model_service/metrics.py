@@ -189,10 +189,15 @@ class ServiceMetrics:
         # Labels sent later (model_service/feedback.py). Few next to predictions: updated directly.
         self.feedback = Counter(
             "model_feedback_total",
-            "Labels received, by outcome: accepted, duplicate (labelled before), unknown_id, expired, invalid, "
-            "throttled (refused for the label budget, to be sent again; model_version is empty where the id "
-            "names none).",
+            "Labels received, by outcome: accepted, duplicate (labelled before), unknown_id, expired, invalid "
+            "(model_version is empty where the id names none).",
             [*MODEL, "outcome"], **r,
+        )
+        self.feedback_throttled_requests = Counter(
+            "model_feedback_throttled_requests_total",
+            "Feedback requests refused whole (429) for the worker's label budget, mostly before their body "
+            "was read: their labels are not counted until sent again.",
+            ["model_name"], **r,
         )
         self.confusion = Counter(
             "model_confusion_total",
@@ -355,9 +360,8 @@ class ServiceMetrics:
         self.feedback.labels(model_name, "", "invalid").inc(items)
 
     @_survives_a_full_disk
-    def feedback_throttled(self, model_name: str, items: int) -> None:
-        """Labels of a request refused whole for the worker's label budget (sent again later)."""
-        self.feedback.labels(model_name, "", "throttled").inc(items)
+    def feedback_throttled(self, model_name: str) -> None:
+        self.feedback_throttled_requests.labels(model_name).inc()
 
     # -- access -------------------------------------------------------------------------
     @_survives_a_full_disk

@@ -136,14 +136,7 @@ class TabularApi:
         if self.labels is None:
             raise InputError("this service keeps no record of labelled predictions", status=503,
                              code="feedback_unavailable")
-        wait = self.label_budget.admit(len(items))
-        if wait:
-            if self.metrics:
-                self.metrics.feedback_throttled(name, len(items))
-            raise InputError(f"labels arrive faster than this worker takes them ({self.label_budget.per_second:g} a "
-                             f"second, feedback.max_labels_per_second): nothing of this request was taken; send it "
-                             f"again in {retry_after(wait)} s", "feedback", status=429, code="feedback_throttled",
-                             headers={"Retry-After": retry_after(wait)})
+        self._refuse_if_waiting(name, self.label_budget.admit(len(items)))
         try:
             taken = self.labels.take(name, items, self._label_kind(name))
         except InvalidFeedback as exc:
@@ -156,6 +149,21 @@ class TabularApi:
         if self.metrics:
             self.metrics.feedback_received(name, taken.tally)
         return {"model": name, "accepted": taken.tally.accepted, "results": taken.answers}
+
+    def refuse_labels_over_budget(self, name: str) -> None:
+        """A 429 while this worker is over its label budget, before the body is read: a flood's refused
+        requests then cost the worker no parsing (bench/README, *a feedback flood*)."""
+        self._refuse_if_waiting(name, self.label_budget.wait())
+
+    def _refuse_if_waiting(self, name: str, wait: float) -> None:
+        if not wait:
+            return
+        if self.metrics:
+            self.metrics.feedback_throttled(name)
+        raise InputError(f"labels arrive faster than this worker takes them ({self.label_budget.per_second:g} a "
+                         f"second, feedback.max_labels_per_second): nothing of this request was taken; send it "
+                         f"again in {retry_after(wait)} s", "feedback", status=429, code="feedback_throttled",
+                         headers={"Retry-After": retry_after(wait)})
 
     def _label_kind(self, name: str):
         """What a version of ``name`` takes as a label: its classes, or None (a regressor's number)."""

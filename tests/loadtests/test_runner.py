@@ -177,7 +177,9 @@ def test_the_labels_scenario_waits_out_a_429_and_sends_the_same_labels_again(sta
     with served_and_scraped(state_dir, tmp_path) as (base, prometheus):
         code = main(["load", "labels", "--users", "3", "--duration", "8", "--url", base, "--out", str(out),
                      "--label-delay", "1s", "--label-share", "0.8", "--prometheus-url", prometheus])
-        counted = wait_for(prometheus, 'sum by (outcome) (model_feedback_total{model_name="iris"})',
+        counted = wait_for(prometheus, 'sum by (outcome) (model_feedback_total{model_name="iris"}) or '
+                                       'label_replace(model_feedback_throttled_requests_total, "outcome", '
+                                       '"throttled", "", "")',
                            lambda r: {"accepted", "throttled"} <= {s["metric"]["outcome"] for s in r})
     failures = (out / "locust_failures.csv").read_text() if (out / "locust_failures.csv").exists() else ""
     assert code == 0, capsys.readouterr().out + failures  # a 429 is the service pacing the job, not a failure

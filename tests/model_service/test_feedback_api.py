@@ -214,8 +214,10 @@ def test_labels_beyond_the_workers_budget_are_a_429_that_takes_nothing_until_ret
     error = refused.json["error"]
     assert error["code"] == "feedback_throttled" and "feedback.max_labels_per_second" in error["message"]
     assert "nothing of this request was taken" in error["message"] and "\n" not in error["message"]
-    assert sample(app, metrics, "model_feedback_total",
-                  {"model_name": "penguins", "model_version": "", "outcome": "throttled"}) == 1
+    assert sample(app, metrics, "model_feedback_throttled_requests_total", {"model_name": "penguins"}) == 1
+    unread = client.post("/api/v1/models/penguins/feedback", headers=headers, data="{not json",
+                         content_type="application/json")
+    assert unread.status_code == 429  # refused before its body is read: a refused flood costs no parsing
     now[0] += 1
     again = send(client, headers, "penguins", items[2:])  # the very request, as the Retry-After said
     assert again.status_code == 200 and [r["outcome"] for r in again.json["results"]] == ["accepted"]

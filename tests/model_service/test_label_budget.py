@@ -68,3 +68,13 @@ def test_threads_racing_for_the_budget_take_exactly_what_it_holds():
 @pytest.mark.parametrize("seconds, header", [(1e-3, "1"), (0.5, "1"), (1.0, "1"), (1.01, "2"), (29.2, "30")])
 def test_retry_after_rounds_up_to_whole_seconds(seconds, header):
     assert retry_after(seconds) == header
+
+
+def test_asking_whether_to_wait_charges_nothing():
+    clock = Clock()
+    budget = LabelBudget(10, clock)
+    assert all(budget.wait() == 0 for _ in range(100))
+    assert budget.admit(15) == 0  # 10 -> -5
+    assert budget.wait() == pytest.approx(0.5)
+    clock.now += 0.6
+    assert budget.wait() == 0 and LabelBudget(0).wait() == 0
