@@ -164,7 +164,7 @@ class FeedbackConfig:
     # Labels each worker takes a second, on average (model_service/label_budget.py): a request
     # beyond it is refused whole with 429 and Retry-After, so a labelling job's backlog cannot take
     # the CPU predictions need. 0: no limit.
-    max_labels_per_second: float = 1000.0
+    max_labels_per_second: float = 500.0
 
 
 @dataclass(frozen=True)

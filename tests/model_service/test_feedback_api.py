@@ -226,7 +226,7 @@ def test_labels_beyond_the_workers_budget_are_a_429_that_takes_nothing_until_ret
 
 
 def test_the_configured_label_budget_is_each_workers(config, keys):
-    assert config.feedback.max_labels_per_second == 1000  # the default: bench/README, a feedback flood
+    assert config.feedback.max_labels_per_second == 500  # the default: bench/README, a feedback flood
     slow = make_config(config.paths.state_dir, feedback__max_labels_per_second=5)
     app = create_app(slow, registry=CollectorRegistry(), watch=False)
     assert app.extensions["modelwatch"]["tabular"].label_budget.per_second == 5
