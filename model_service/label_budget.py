@@ -6,7 +6,7 @@ can would otherwise take the CPU the predictions' tail needs (bench/README,
 a request is taken whole while the budget is above zero (it may go into debt,
 so any batch up to ``service.max_batch_size`` gets through) and refused whole
 while it is not, with the seconds until it is repaid — asked before the body is
-read (``wait``) and again, charging, once its labels are counted (``admit``).
+parsed (``wait``) and again, charging, once its labels are counted (``admit``).
 Nothing of a refused request is judged or recorded, so the client sends it
 again as it was.
 

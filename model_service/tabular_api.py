@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from time import perf_counter
+from typing import Callable
 
 import numpy as np
 from flask import Request
@@ -150,10 +151,13 @@ class TabularApi:
             self.metrics.feedback_received(name, taken.tally)
         return {"model": name, "accepted": taken.tally.accepted, "results": taken.answers}
 
-    def refuse_labels_over_budget(self, name: str) -> None:
-        """A 429 while this worker is over its label budget, before the body is read: a flood's refused
+    def refuse_labels_over_budget(self, name: str, before_refusing: Callable[[], object]) -> None:
+        """A 429 while this worker is over its label budget, before the body is parsed: a flood's refused
         requests then cost the worker no parsing (bench/README, *a feedback flood*)."""
-        self._refuse_if_waiting(name, self.label_budget.wait())
+        wait = self.label_budget.wait()
+        if wait:
+            before_refusing()
+        self._refuse_if_waiting(name, wait)
 
     def _refuse_if_waiting(self, name: str, wait: float) -> None:
         if not wait:

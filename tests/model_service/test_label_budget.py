@@ -78,3 +78,27 @@ def test_asking_whether_to_wait_charges_nothing():
     assert budget.wait() == pytest.approx(0.5)
     clock.now += 0.6
     assert budget.wait() == 0 and LabelBudget(0).wait() == 0
+
+
+@pytest.mark.integration
+def test_a_kept_alive_client_over_budget_gets_every_429_on_its_connection(state_dir, keys, monkeypatch):
+    # Real gunicorn: answering before a large body is read would reset the connection under the client.
+    import json
+
+    import requests
+
+    from tests.model_service.served import serve
+
+    monkeypatch.setenv("MODELWATCH_FEEDBACK__MAX_LABELS_PER_SECOND", "1")
+    body = json.dumps({"feedback": [{"id": "x" * 60, "label": "Iris setosa"}] * 1000})
+    statuses, errors = [], []
+    with serve(state_dir, workers=1) as (base, _), requests.Session() as session:
+        for _ in range(100):
+            try:
+                statuses.append(session.post(f"{base}/api/v1/models/iris/feedback", data=body, timeout=30,
+                                             headers={"X-API-Key": keys["user"],
+                                                      "Content-Type": "application/json"}).status_code)
+            except requests.ConnectionError as exc:
+                errors.append(exc)
+    assert not errors, f"{len(errors)} of 100 requests lost their connection: {errors[0]}"
+    assert statuses.count(429) >= 95 and set(statuses) <= {200, 429}
