@@ -278,6 +278,7 @@ class ServiceMetrics:
         # Quality series at zero too: accuracy and RMSE are ratios of increases, from the first label on.
         for outcome in ("accepted", "duplicate", "expired"):
             self.feedback.labels(*labels, outcome)
+        self.feedback_throttled_requests.labels(model.name)
         self.label_delay.labels(*labels)
         if model.classes:
             for predicted in model.classes:
