@@ -34,7 +34,7 @@ class LabelBudget:
 
     def wait(self) -> float:
         """0 while the budget is above zero, else the seconds until it is: asked before a request's
-        body is read, so that refusing a flood costs no parsing."""
+        body is parsed, so that refusing a flood costs no parsing."""
         if not self.per_second:
             return 0.0
         with self._lock:
