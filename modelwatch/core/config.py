@@ -33,6 +33,7 @@ PREDICTOR_KINDS = ("fast", "onnx", "native")
 AUTOSCALER_BACKENDS = ("workers", "compose")
 SCALING_METRIC_NAMES = ("requests", "cpu", "inflight")
 DEFAULT_FILE = Path("modelwatch.yaml")
+MULTIPROC_DIR_NAME = "prometheus-multiproc"  # beside the service's pid file in paths.run_dir
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class PathsConfig:
 
     @property
     def multiproc_dir(self) -> Path:
-        return self.run_dir / "prometheus-multiproc"
+        return self.run_dir / MULTIPROC_DIR_NAME
 
     @property
     def service_pid_file(self) -> Path:

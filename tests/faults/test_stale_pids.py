@@ -58,17 +58,16 @@ def decoy(tmp_path):
         process.wait()
 
 
-def test_f16_an_unrelated_process_behind_service_pid_gets_no_signal(state_dir, decoy, report):
+def test_f16_an_unrelated_process_behind_service_pid_gets_no_signal(state_dir, decoy, report, monkeypatch):
     plain, plain_signals = decoy()
-    # A look-alike command line, started after the pid file was written: a reused pid.
+    # A reused pid that went to the model service of another state folder: the same command line.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(state_dir.parent / "other" / "run" / "prometheus-multiproc"))
     lookalike, lookalike_signals = decoy("gunicorn", "modelwatch.model_service.wsgi:app")
+    monkeypatch.undo()
     pid_file = state_dir / "run" / "service.pid"
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     for process, why in ((plain, "another process"), (lookalike, "another process")):
         pid_file.write_text(f"{process.pid}\n")
-        if process is lookalike:
-            written = psutil.Process(process.pid).create_time() - 60
-            os.utime(pid_file, (written, written))
         with pytest.raises(ModelwatchError, match=why):
             GunicornWorkers(pid_file).scale_to(3, timeout=2)
         assert ProcessCollector("model-service", pid_file).processes() == []
