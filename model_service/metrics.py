@@ -35,6 +35,8 @@ from modelwatch.core.series import (ABSOLUTE_ERROR_BUCKETS, BATCH_SIZE_BUCKETS, 
                                      HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS, LABEL_DELAY_BUCKETS,
                                      SIGNED_ERROR_BUCKETS)
 from modelwatch.models.registry import ModelLoadError
+from modelwatch.model_service.prediction_tally import TallyLayout
+from modelwatch.model_service.prometheus_internals import add_observations
 
 log = logging.getLogger(__name__)
 
@@ -257,15 +259,21 @@ class ServiceMetrics:
         filesystem the version serves anyway: its events are taken, and each flush tries again."""
         labels = (model.name, model.version)
         known = self._model_children.get(labels)  # a reload keeps the events not yet flushed
-        requests = known.requests if known else EventColumns(2)  # per request: seconds, rows
-        rows = known.rows if known else EventColumns(2 + len(model.schema.features))  # output, confidence, buckets
+        if known:
+            events = known.events
+        else:
+            layout = TallyLayout(len(model.classes) or len(model.output_edges) + 1, CONFIDENCE_BUCKETS,
+                                 [len(model.buckets[feature.name].labels) for feature in model.schema.features])
+            events = PredictionEvents(EventColumns(2),  # per request: seconds, rows
+                                      EventColumns(2 + len(model.schema.features)),  # output, confidence, buckets
+                                      EventColumns(layout.width), layout)
         try:
-            self._start_series(model, role, requests, rows)
+            self._start_series(model, role, events)
         except OSError as exc:
-            self._model_children[labels] = PendingSeries(requests, rows, model, role)
+            self._model_children[labels] = PendingSeries(events, model, role)
             log.error("cannot start the series of %s %s (%s); retrying at each flush", model.name, model.version, exc)
 
-    def _start_series(self, model, role: str, requests: "EventColumns", rows: "EventColumns") -> None:
+    def _start_series(self, model, role: str, events: "PredictionEvents") -> None:
         labels = (model.name, model.version)
         self.info.labels(*_info_labels(model, role)).set(1)
         self.load_duration.labels(*labels).set(model.load_seconds)
@@ -293,7 +301,7 @@ class ServiceMetrics:
             outputs = [self.prediction_bucket.labels(*labels, bucket_label(i)) for i in range(len(model.output_edges) + 1)]
         self.predictions.labels(*labels, "error")
         self._model_children[labels] = ModelSeries(
-            requests, rows, self.predictions.labels(*labels, "success"), self.inference.labels(*labels),
+            events, self.predictions.labels(*labels, "success"), self.inference.labels(*labels),
             self.batch_size.labels(*labels), self.confidence.labels(*labels), outputs, features,
         )
 
@@ -306,13 +314,14 @@ class ServiceMetrics:
     def observe_prediction(self, model, seconds: float, rows: int, events) -> None:
         """One request of ``rows`` rows: per row the output (class index, or prediction bucket), the
         confidence (NaN for regressors) and each feature's bucket index (negative: missing; see
-        ``FeatureBuckets.event``), as a flat list or an array of one line per row."""
-        series = self._model_children[(model.name, model.version)]
-        series.requests.extend((seconds, rows))
+        ``FeatureBuckets.event``), as a flat list (a few rows: kept for the flusher to count) or an array
+        of one line per row (a batch: counted here, see ``prediction_tally``)."""
+        recorded = self._model_children[(model.name, model.version)].events
+        recorded.requests.extend((seconds, rows))
         if isinstance(events, np.ndarray):
-            series.rows.extend_rows(events)
+            recorded.tallies.extend_rows(recorded.layout.tally(events))
         else:
-            series.rows.extend(events)
+            recorded.rows.extend(events)
 
     @_survives_a_full_disk
     def model_registered(self, model_name: str) -> None:
@@ -409,44 +418,39 @@ class ServiceMetrics:
         for series in list(self._model_children.values()):
             if isinstance(series, PendingSeries):
                 try:
-                    self._start_series(series.model, series.role, series.requests, series.rows)
+                    self._start_series(series.model, series.role, series.events)
                 except OSError:
-                    series.requests.drain(), series.rows.drain()  # still no room: memory must not grow
+                    series.events.drain()  # still no room: memory must not grow
                     raise
                 series = self._model_children[(series.model.name, series.model.version)]
             self._flush_model(series)
 
     @staticmethod
     def _flush_model(series: "ModelSeries") -> None:
-        rows = _drain(series)
-        if not len(rows):
+        """Apply a version's per-request events (inference time, batch size) and its tallies: the batches'
+        own, and one of the rows single-row requests left."""
+        requests, rows, tallies = series.events.drain()
+        if len(requests):
+            apply_histogram(series.inference, requests[:, 0])
+            apply_histogram(series.batch_size, requests[:, 1])
+        if not len(rows) and not len(tallies):
             return
-        _count(series.outputs, rows[:, 0].astype(np.int64))
-        confidences = rows[:, 1]
-        apply_histogram(series.confidence, confidences[~np.isnan(confidences)])
-        for column, (buckets, missing) in enumerate(series.features, start=2):
-            # -1: a missing number (no bucket); -(b + 2): a missing category, counted in bucket b too
-            indexes = rows[:, column].astype(np.int64)
-            absent = indexes < 0
-            if absent.any():
-                missing.inc(int(absent.sum()))
-            indexes = np.where(absent, -indexes - 2, indexes)
-            _count(buckets, indexes[indexes >= 0])
+        layout = series.events.layout
+        total = layout.tally(rows) + tallies.sum(axis=0)
+        outputs = total[:layout.outputs].astype(np.int64).tolist()
+        series.predictions.inc(sum(outputs))  # every predicted row has one output
+        _inc_nonzero(series.outputs, outputs)
+        confidences = total[layout.confidence_counts].astype(np.int64)
+        if confidences.any():  # a regressor has none
+            add_observations(series.confidence, float(total[layout.confidence_sum]), confidences.tolist())
+        for (buckets, missing), (counts, missed) in zip(series.features, layout.feature_counts(total)):
+            if missed:
+                missing.inc(missed)
+            _inc_nonzero(buckets, counts)
 
 
-def _drain(series) -> np.ndarray:
-    """Apply a version's per-request events (inference time, batch size, rows); its per-row events."""
-    requests, rows = series.requests.drain(), series.rows.drain()
-    if len(requests):
-        apply_histogram(series.inference, requests[:, 0])
-        apply_histogram(series.batch_size, requests[:, 1])
-    if len(rows):
-        series.predictions.inc(len(rows))
-    return rows
-
-
-def _count(children: list, indexes: np.ndarray) -> None:
-    for child, count in zip(children, np.bincount(indexes, minlength=len(children)).tolist()):
+def _inc_nonzero(children: list, counts: list[int]) -> None:
+    for child, count in zip(children, counts):
         if count:
             child.inc(count)
 
@@ -456,20 +460,30 @@ def _info_labels(model, role: str) -> tuple:
     return (model.name, model.version, role, model.sha256, meta.get("algorithm", meta["format"]), meta["created"])
 
 
+class PredictionEvents(NamedTuple):
+    """A loaded version's events not yet applied to its series."""
+
+    requests: EventColumns
+    rows: EventColumns  # single-row requests' rows
+    tallies: EventColumns  # batches' tallies
+    layout: TallyLayout
+
+    def drain(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.requests.drain(), self.rows.drain(), self.tallies.drain()
+
+
 class PendingSeries(NamedTuple):
     """A loaded version whose series could not be started yet (a full metrics filesystem)."""
 
-    requests: EventColumns
-    rows: EventColumns
+    events: PredictionEvents
     model: object
     role: str
 
 
 class ModelSeries(NamedTuple):
-    """A loaded model version's event columns and its labelled children."""
+    """A loaded model version's events and its labelled children."""
 
-    requests: EventColumns
-    rows: EventColumns
+    events: PredictionEvents
     predictions: object
     inference: object
     batch_size: object

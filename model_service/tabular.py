@@ -99,6 +99,17 @@ class TabularModel:
         names = tuple(f.name for f in self.schema.features if f.kind == "numeric")
         return names, padded_edges([self.buckets[name].edges for name in names])
 
+    @cached_property
+    def numeric_columns(self) -> slice | np.ndarray:
+        """Where the numeric features' buckets go in a prediction's metric events (after the output and the
+        confidence): a slice when they sit side by side, as in an all-numeric model."""
+        columns = [2 + i for i, f in enumerate(self.schema.features) if f.kind == "numeric"]
+        if not columns:
+            return slice(2, 2)
+        if columns[-1] - columns[0] == len(columns) - 1:
+            return slice(columns[0], columns[-1] + 1)
+        return np.array(columns, dtype=np.int64)
+
 
 def _buckets(spec: dict) -> FeatureBuckets:
     labels = tuple(spec["buckets"])

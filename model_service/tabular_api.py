@@ -95,16 +95,22 @@ class TabularApi:
         if frame is None:
             values = np.array([[np.nan if row[name] is None else row[name] for name in names] for row in rows],
                               dtype=np.float64).reshape(len(rows), len(names))
-        elif len(frame.columns) == len(names) and tuple(frame.columns) == names:
+        elif len(frame.columns) == len(names) and frame.columns.tolist() == list(names):  # tolist: one C call
             values = frame.to_numpy(dtype=np.float64)  # all numeric: the frame's one block as is, no column selection
         else:
             values = frame[list(names)].to_numpy(dtype=np.float64)
-        numeric = dict(zip(names, np.where(np.isnan(values), -1.0, bucket_matrix(edges, values)).T))
-        columns = [numeric[feature.name] if feature.name in numeric else
-                   model.buckets[feature.name].categorical_events([row[feature.name] for row in rows])
-                   for feature in model.schema.features]
-        self.metrics.observe_prediction(model, elapsed, len(rows),
-                                        np.column_stack([outputs, confidences, *columns]))
+        # output, confidence, a bucket per feature; column by column, as the frame and bucket_matrix hold them
+        events = np.empty((len(rows), 2 + len(model.schema.features)), order="F")
+        events[:, 0], events[:, 1] = outputs, confidences
+        numeric = events[:, model.numeric_columns]  # a view when the numeric features sit side by side
+        numeric[...] = bucket_matrix(edges, values)
+        numeric[np.isnan(values)] = -1.0  # a missing number: no bucket
+        if not isinstance(model.numeric_columns, slice):
+            events[:, model.numeric_columns] = numeric  # fancy indexing copied: write back
+        for column, feature in enumerate(model.schema.features, start=2):
+            if feature.kind != "numeric":
+                events[:, column] = model.buckets[feature.name].categorical_events([row[feature.name] for row in rows])
+        self.metrics.observe_prediction(model, elapsed, len(rows), events)
 
     def classify(self, name: str, version: str | None, request: Request, form, body) -> tuple[dict, dict]:
         model = self.model(name, version)
