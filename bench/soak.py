@@ -140,6 +140,14 @@ def growth(result: dict) -> dict[str, float]:
     return {name: end[name] / start_[name] - 1 for name in end if start_.get(name)}
 
 
+def per_series(stage: dict | None) -> float | None:
+    """Prometheus's resident bytes per head series: its memory grows with the series by design (the canary
+    adds its version's half way), so a leak shows here, not in its RSS alone."""
+    series = (stage or {}).get("prometheus_head_series")
+    rss = (stage or {}).get("rss_bytes", {}).get("prometheus")
+    return rss / series if rss and series else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30)
@@ -151,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     with console.status(f"soaking {args.minutes:g} minutes at {rps:.0f} requests/s"):
         result = soak(args.minutes, rps, args.kill_every)
     result["rss_growth_after_warm_up"] = growth(result)
+    warmed_per_series, end_per_series = per_series(result["after_warm_up"]), per_series(result["end"])
+    result["prometheus_bytes_per_head_series_growth"] = (end_per_series / warmed_per_series - 1
+                                                         if warmed_per_series and end_per_series else None)
     table = Table(title=f"soak: {args.minutes:g} min at {rps:.0f} requests/s offered, {result['kills']} worker kills, "
                         f"canary switched: {result['canary_switched']}")
     for column in ("measure", "before", "after warm-up", "end", "target"):
@@ -161,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in sorted(result["end"]["rss_bytes"]):
         cells = [f"{s['rss_bytes'].get(name, 0) / 2**20:.1f} MiB" for s in stages]
         table.add_row(f"RSS {name}", *cells, f"{result['rss_growth_after_warm_up'].get(name, 0):+.1%} (< +5%)")
+    per_series_growth = result["prometheus_bytes_per_head_series_growth"]
+    table.add_row("Prometheus RSS per head series",
+                  *[f"{value / 1024:.1f} KiB" if value else "-" for value in map(per_series, stages)],
+                  f"{per_series_growth:+.1%} (< +5%)" if per_series_growth is not None else "-")
     for key, label in (("workers", "service workers (autoscaled)"), ("metric_files", "metric files"),
                        ("metric_bytes", "metric bytes"),
                        ("prometheus_head_series", "Prometheus head series")):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench.soak import DEFAULT_RPS, _killed_in_flight, default_rps, growth
+from bench.soak import DEFAULT_RPS, _killed_in_flight, default_rps, growth, per_series
 
 
 def test_the_default_rate_is_70_percent_of_the_highest_rate_that_held(tmp_path):
@@ -25,6 +25,13 @@ def test_growth_is_from_the_end_of_the_warm_up(tmp_path):
               "after_warm_up": {"rss_bytes": {"service": 100, "exporter": 200}},
               "end": {"rss_bytes": {"service": 103, "exporter": 200, "new": 10}}}
     assert growth(result) == {"service": pytest.approx(0.03), "exporter": 0.0}
+
+
+def test_prometheus_memory_is_also_judged_per_head_series():
+    assert per_series({"rss_bytes": {"prometheus": 80 * 2**20}, "prometheus_head_series": 2048}) == 40 * 1024
+    for stage in (None, {"rss_bytes": {}, "prometheus_head_series": 10},
+                  {"rss_bytes": {"prometheus": 1}, "prometheus_head_series": None}):
+        assert per_series(stage) is None  # not measured: no figure rather than a wrong one
 
 
 def test_the_requests_killed_workers_held_are_read_from_the_masters_log(tmp_path):
