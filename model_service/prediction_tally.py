@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from modelwatch.model_service.metric_buffer import bucket_counts
+
 
 class TallyLayout:
     """Where each count sits in a version's tally vector."""
@@ -44,8 +46,7 @@ class TallyLayout:
         total[:self.outputs] = np.bincount(events[:, 0].astype(np.int64), minlength=self.outputs)
         confidences = events[:, 1]
         confidences = confidences[~np.isnan(confidences)]
-        total[self.confidence_counts] = np.bincount(np.searchsorted(self.confidence_bounds, confidences, side="left"),
-                                                    minlength=len(self.confidence_bounds))
+        total[self.confidence_counts] = bucket_counts(self.confidence_bounds, confidences)
         total[self.confidence_sum] = confidences.sum()
         if self.feature_buckets:
             # -1: a missing number, in no bucket; -(b + 2): a missing category, counted in its bucket b too
