@@ -13,7 +13,10 @@ pinned core and driven by wrk from the other, interleaved round by round as in
 - (d) MLServer 1.7.1 serving the same fitted pipeline (a joblib file) with the
   V2 protocol, asked for its class probabilities, as (b) and (c) compute them.
 
-Two loads: one row per request, and 1,000-row batches (reported as rows/s).
+Two loads: one row per request (wrk), and 1,000-row batches (reported as
+rows/s), driven by ``bench.closed_loop`` so that each window ends drained: wrk
+would leave 32 requests of tens of milliseconds in flight, a fifth of a window
+paid by the next one.
 Then the series one model version adds to (c)'s /metrics. Prints tables and
 writes bench/results/own-model.json. Target: (c) / (b) >= 0.95 for both loads.
 """
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in (1, BATCH):
         with console.status(f"building variants for {size}-row requests"):
             variants = build_variants(work, registered, size)
-        results = run_rounds(variants, args.rounds, args.duration, work)
+        results = run_rounds(variants, args.rounds, args.duration, work, drained=size > 1)
         summary = summarise(variants, results)
         for row in summary.values():
             row["rows_per_second_median"] = row["rps_median"] * size

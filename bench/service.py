@@ -49,6 +49,7 @@ from modelwatch.core.config import load_config
 CONNECTIONS = 32
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
 SERVER_CORE, LOAD_CORE = "0", "1"
+SETTLE_SECONDS = 1.5  # after a drained load: the metrics' write-behind flush runs every second
 BREAKDOWN = ("instrumented-nofreeze", "instrumented-norecycle", "instrumented-nogrpc", "instrumented-edge")
 console = Console()
 
@@ -279,8 +280,24 @@ def measure_scrape(variant: Variant, port: int, work: Path, target_requests: int
         running.stop()
 
 
-def run_rounds(variants: list[tuple[Variant, int]], rounds: int, duration: float, work: Path) -> dict[str, list[dict]]:
-    """Each round starts every variant in turn, warms it up and loads it; the order rotates from round to round."""
+def run_drained(variant: Variant, url: str, seconds: float, work: Path) -> dict:
+    """``bench.closed_loop`` on the load core: the run ends when every request sent is answered."""
+    body = work / f"{variant.name}.json"
+    if not body.exists():
+        body.write_text(json.dumps(variant.body))
+    command = ["taskset", "-c", LOAD_CORE, sys.executable, "-m", "bench.closed_loop", url, "--body", str(body),
+               "--seconds", f"{seconds:g}", "--connections", str(CONNECTIONS)]
+    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True,
+                                     cwd=Path(__file__).resolve().parent.parent).stdout)
+
+
+def run_rounds(variants: list[tuple[Variant, int]], rounds: int, duration: float, work: Path,
+               drained: bool = False) -> dict[str, list[dict]]:
+    """Each round starts every variant in turn, warms it up and loads it; the order rotates from round to round.
+
+    ``drained`` loads with ``bench.closed_loop`` instead of wrk (requests long enough that the ones wrk
+    leaves in flight would skew the window), and counts the CPU of the write-behind flush after the last
+    answer (``SETTLE_SECONDS``) for every variant alike."""
     results: dict[str, list[dict]] = {v.name: [] for v, _ in variants}
     for round_no in range(1, rounds + 1):
         # Rotate the order each round, so no variant always follows the same one.
@@ -294,9 +311,16 @@ def run_rounds(variants: list[tuple[Variant, int]], rounds: int, duration: float
                     except RuntimeError as exc:  # one broken competitor must not sink the run
                         console.print(f"[red]round {round_no}: {exc}")
                         continue
-                    run_wrk(running.url, 2, wrk_script(variant, work))  # warm-up
-                    cpu_before = tree_cpu_seconds(running.process.pid)
-                    result = run_wrk(running.url, duration, wrk_script(variant, work))
+                    if drained:
+                        run_drained(variant, running.url, 2, work)  # warm-up
+                        time.sleep(SETTLE_SECONDS)
+                        cpu_before = tree_cpu_seconds(running.process.pid)
+                        result = run_drained(variant, running.url, duration, work)
+                        time.sleep(SETTLE_SECONDS)
+                    else:
+                        run_wrk(running.url, 2, wrk_script(variant, work))  # warm-up
+                        cpu_before = tree_cpu_seconds(running.process.pid)
+                        result = run_wrk(running.url, duration, wrk_script(variant, work))
                     # CPU per request is steadier than req/s on a shared machine.
                     result["cpu_us_per_request"] = (tree_cpu_seconds(running.process.pid) - cpu_before) / result["requests"] * 1e6
                     result["round"] = round_no

@@ -16,3 +16,36 @@ def test_rounds_a_variant_missed_are_left_out_and_nothing_paired_gives_none():
     assert paired_ratio(results, "c", "b") == 0.8
     assert paired_ratio({"c": results["c"], "b": []}, "c", "b") is None
     assert paired_ratio(results, "c", "absent") is None
+
+
+# A server whose every answer costs 5 ms of its own CPU (spun, so a busy machine slows it but does not cheat it).
+_SPINNING_SERVER = """
+import sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        end = time.process_time() + 0.005
+        while time.process_time() < end:
+            pass
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def test_drained_rounds_charge_each_request_its_own_cpu(tmp_path):
+    import sys
+
+    from bench.service import Variant, free_port, run_rounds
+
+    port = free_port()
+    variant = Variant("spinning", "a 5 ms server", [sys.executable, "-c", _SPINNING_SERVER, str(port)], "/predict",
+                      body={"instances": [[1.0, 2.0]]})
+    results = run_rounds([(variant, port)], rounds=1, duration=1, work=tmp_path, drained=True)
+    [run] = results["spinning"]
+    assert run["round"] == 1 and run["non_2xx"] == 0 and run["requests"] > 10
+    # wrk's leftovers would add a previous window's requests; drained, the CPU per request is the server's own
+    assert 4_000 <= run["cpu_us_per_request"] <= 8_000

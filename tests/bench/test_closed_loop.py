@@ -1,0 +1,107 @@
+"""The drained load: every request the server handled is one the load counted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from bench import closed_loop
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Server:
+    """A loopback server whose answers take ``delay`` seconds; it counts what it handled."""
+
+    def __init__(self, delay: float, status: int = 200, close_every: int = 0):
+        self.handled = 0
+        self.bodies: set[bytes] = set()
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(delay)
+                with lock:
+                    outer.handled += 1
+                    outer.bodies.add(body)
+                    closing = close_every and outer.handled % close_every == 0
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                if closing:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(b"{}")
+                if closing:
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/predict?key=k"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_the_load_ends_drained_with_every_handled_request_counted():
+    # requests far longer than wrk's would leave in flight: all of them must be answered and counted
+    server = _Server(delay=0.05)
+    try:
+        result = closed_loop.run(server.url, b'{"instances": [[1]]}', seconds=0.6, connections=8)
+        handled_at_return = server.handled
+        time.sleep(0.2)
+        assert server.handled == handled_at_return == result["requests"]  # nothing left in flight
+        assert result["requests"] >= 8
+        assert result["non_2xx"] == 0 and result["socket_errors"] == ""
+        assert 50 <= result["p50_ms"] <= result["p99_ms"]
+        assert server.bodies == {b'{"instances": [[1]]}'}
+    finally:
+        server.close()
+
+
+def test_answers_that_are_not_2xx_are_counted_and_closed_connections_reopened():
+    server = _Server(delay=0.0, status=400, close_every=3)
+    try:
+        result = closed_loop.run(server.url, b"{}", seconds=0.3, connections=2)
+        assert result["requests"] == server.handled > 6
+        assert result["non_2xx"] == result["requests"]
+        assert result["socket_errors"] == ""
+    finally:
+        server.close()
+
+
+def test_a_server_that_is_down_is_a_clear_error_not_a_figure():
+    server = _Server(delay=0.0)
+    url = server.url
+    server.close()
+    with pytest.raises(RuntimeError, match="no request .* was answered"):
+        closed_loop.run(url, b"{}", seconds=0.2, connections=2)
+
+
+def test_the_command_prints_one_json_object(tmp_path):
+    server = _Server(delay=0.0)
+    body = tmp_path / "body.json"
+    body.write_text('{"instances": []}')
+    try:
+        out = subprocess.run([sys.executable, "-m", "bench.closed_loop", server.url, "--body", str(body),
+                              "--seconds", "0.2", "--connections", "2"],
+                             capture_output=True, text=True, check=True, cwd=ROOT, timeout=60).stdout
+        result = json.loads(out)
+        assert result["requests"] == server.handled > 0
+        assert set(result) >= {"rps", "requests", "p50_ms", "p99_ms", "non_2xx", "socket_errors"}
+    finally:
+        server.close()
