@@ -1,6 +1,9 @@
 """Closed-loop HTTP load that ends drained: every request sent is answered and counted.
 
-    python -m bench.closed_loop URL --body FILE [--seconds 6] [--connections 32]
+    python -m bench.closed_loop [URL] --body FILE [--seconds 6] [--connections 32]
+
+The URL may instead come from ``$MODELWATCH_BENCH_URL``: a URL holding an API
+key then stays out of the command line, which every local user can read.
 
 wrk stops at its deadline with a request in flight on every connection. The
 server still works through those after wrk has gone, so a window that starts
@@ -19,11 +22,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+
+URL_VARIABLE = "MODELWATCH_BENCH_URL"
 
 
 class _Connection:
@@ -87,11 +93,13 @@ def run(url: str, body: bytes, seconds: float, connections: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.closed_loop", description=__doc__.split("\n\n")[0])
-    parser.add_argument("url")
+    parser.add_argument("url", nargs="?", default=os.environ.get(URL_VARIABLE))
     parser.add_argument("--body", type=Path, required=True, help="a file holding the JSON body to POST")
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args(argv)
+    if not args.url:
+        parser.error(f"give the URL, or set {URL_VARIABLE}")
     print(json.dumps(run(args.url, args.body.read_bytes(), args.seconds, args.connections)))
     return 0
 

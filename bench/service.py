@@ -41,7 +41,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.output import write_results
-from bench import competitors
+from bench import closed_loop, competitors
 from modelwatch.local.edge import haproxy_config
 from modelwatch.model_service.keys import KeyStore
 from modelwatch.model_service.training import train
@@ -291,9 +291,11 @@ def run_drained(variant: Variant, url: str, seconds: float, work: Path) -> dict:
     body = work / f"{variant.name}.json"
     if not body.exists():
         body.write_text(json.dumps(variant.body))
-    command = ["taskset", "-c", LOAD_CORE, sys.executable, "-m", "bench.closed_loop", url, "--body", str(body),
+    command = ["taskset", "-c", LOAD_CORE, sys.executable, "-m", "bench.closed_loop", "--body", str(body),
                "--seconds", f"{seconds:g}", "--connections", str(CONNECTIONS)]
+    # the URL carries the API key: in the environment, not on the command line every user can read
     return json.loads(subprocess.run(command, capture_output=True, text=True, check=True,
+                                     env={**os.environ, closed_loop.URL_VARIABLE: url},
                                      cwd=Path(__file__).resolve().parent.parent).stdout)
 
 

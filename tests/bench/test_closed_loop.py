@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -105,3 +106,19 @@ def test_the_command_prints_one_json_object(tmp_path):
         assert set(result) >= {"rps", "requests", "p50_ms", "p99_ms", "non_2xx", "socket_errors"}
     finally:
         server.close()
+
+
+def test_the_url_can_stay_off_the_command_line(tmp_path):
+    server = _Server(delay=0.0)
+    body = tmp_path / "body.json"
+    body.write_text("{}")
+    command = [sys.executable, "-m", "bench.closed_loop", "--body", str(body), "--seconds", "0.2", "--connections", "1"]
+    try:
+        env = {**os.environ, closed_loop.URL_VARIABLE: server.url}
+        out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT, env=env, timeout=60).stdout
+        assert json.loads(out)["requests"] == server.handled > 0
+    finally:
+        server.close()
+    env = {k: v for k, v in os.environ.items() if k != closed_loop.URL_VARIABLE}
+    missing = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert missing.returncode == 2 and closed_loop.URL_VARIABLE in missing.stderr.splitlines()[-1]
