@@ -82,7 +82,8 @@ def run(url: str, body: bytes, seconds: float, connections: int) -> dict:
     elapsed = time.perf_counter() - started
     latencies = sorted(x for loop in loops for x in loop.latencies)
     if not latencies:
-        raise RuntimeError(f"no request to {url} was answered in {seconds:g} s")
+        where = urlsplit(url)  # the query may hold an API key: left out of the message
+        raise RuntimeError(f"no request to {where.hostname}:{where.port}{where.path} was answered in {seconds:g} s")
     errors = sum(loop.errors for loop in loops)
     return {"rps": len(latencies) / elapsed, "requests": len(latencies),
             "p50_ms": statistics.median(latencies) * 1e3,
@@ -100,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.url:
         parser.error(f"give the URL, or set {URL_VARIABLE}")
-    print(json.dumps(run(args.url, args.body.read_bytes(), args.seconds, args.connections)))
+    try:
+        result = run(args.url, args.body.read_bytes(), args.seconds, args.connections)
+    except (OSError, RuntimeError) as exc:
+        parser.exit(1, f"closed_loop: {exc}\n")
+    print(json.dumps(result))
     return 0
 
 

@@ -288,15 +288,18 @@ def measure_scrape(variant: Variant, port: int, work: Path, target_requests: int
 
 def run_drained(variant: Variant, url: str, seconds: float, work: Path) -> dict:
     """``bench.closed_loop`` on the load core: the run ends when every request sent is answered."""
+    if variant.body is None:
+        raise ValueError(f"{variant.name}: a drained load POSTs a body, and this variant has none")
     body = work / f"{variant.name}.json"
-    if not body.exists():
-        body.write_text(json.dumps(variant.body))
+    body.write_text(json.dumps(variant.body))  # every time, as wrk_script: one name can carry several sizes
     command = ["taskset", "-c", LOAD_CORE, sys.executable, "-m", "bench.closed_loop", "--body", str(body),
                "--seconds", f"{seconds:g}", "--connections", str(CONNECTIONS)]
     # the URL carries the API key: in the environment, not on the command line every user can read
-    return json.loads(subprocess.run(command, capture_output=True, text=True, check=True,
-                                     env={**os.environ, closed_loop.URL_VARIABLE: url},
-                                     cwd=Path(__file__).resolve().parent.parent).stdout)
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, closed_loop.URL_VARIABLE: url},
+                          cwd=Path(__file__).resolve().parent.parent)
+    if done.returncode:
+        raise RuntimeError(f"{variant.name}: {(done.stderr.strip().splitlines() or ['closed loop failed'])[-1]}")
+    return json.loads(done.stdout)
 
 
 def run_rounds(variants: list[tuple[Variant, int]], rounds: int, duration: float, work: Path,

@@ -6,61 +6,20 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from bench import closed_loop
+from tests.bench.conftest import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _Server:
-    """A loopback server whose answers take ``delay`` seconds; it counts what it handled."""
-
-    def __init__(self, delay: float, status: int = 200, close_every: int = 0):
-        self.handled = 0
-        self.bodies: set[bytes] = set()
-        lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(delay)
-                with lock:
-                    outer.handled += 1
-                    outer.bodies.add(body)
-                    closing = close_every and outer.handled % close_every == 0
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                if closing:
-                    self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(b"{}")
-                if closing:
-                    self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/predict?key=k"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_the_load_ends_drained_with_every_handled_request_counted():
     # requests far longer than wrk's would leave in flight: all of them must be answered and counted
-    server = _Server(delay=0.05)
+    server = LoopbackServer(delay=0.05)
     try:
         result = closed_loop.run(server.url, b'{"instances": [[1]]}', seconds=0.6, connections=8)
         handled_at_return = server.handled
@@ -75,7 +34,7 @@ def test_the_load_ends_drained_with_every_handled_request_counted():
 
 
 def test_answers_that_are_not_2xx_are_counted_and_closed_connections_reopened():
-    server = _Server(delay=0.0, status=400, close_every=3)
+    server = LoopbackServer(delay=0.0, status=400, close_every=3)
     try:
         result = closed_loop.run(server.url, b"{}", seconds=0.3, connections=2)
         assert result["requests"] == server.handled > 6
@@ -86,7 +45,7 @@ def test_answers_that_are_not_2xx_are_counted_and_closed_connections_reopened():
 
 
 def test_a_server_that_is_down_is_a_clear_error_not_a_figure():
-    server = _Server(delay=0.0)
+    server = LoopbackServer(delay=0.0)
     url = server.url
     server.close()
     with pytest.raises(RuntimeError, match="no request .* was answered"):
@@ -94,7 +53,7 @@ def test_a_server_that_is_down_is_a_clear_error_not_a_figure():
 
 
 def test_the_command_prints_one_json_object(tmp_path):
-    server = _Server(delay=0.0)
+    server = LoopbackServer(delay=0.0)
     body = tmp_path / "body.json"
     body.write_text('{"instances": []}')
     try:
@@ -109,7 +68,7 @@ def test_the_command_prints_one_json_object(tmp_path):
 
 
 def test_the_url_can_stay_off_the_command_line(tmp_path):
-    server = _Server(delay=0.0)
+    server = LoopbackServer(delay=0.0)
     body = tmp_path / "body.json"
     body.write_text("{}")
     command = [sys.executable, "-m", "bench.closed_loop", "--body", str(body), "--seconds", "0.2", "--connections", "1"]
@@ -122,3 +81,17 @@ def test_the_url_can_stay_off_the_command_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != closed_loop.URL_VARIABLE}
     missing = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert missing.returncode == 2 and closed_loop.URL_VARIABLE in missing.stderr.splitlines()[-1]
+
+
+def test_an_unreadable_body_or_a_silent_server_is_one_line_without_the_key(tmp_path):
+    server = LoopbackServer(delay=0.0)
+    url = server.url.replace("key=k", "key=mw_secret")
+    server.close()
+    body = tmp_path / "body.json"
+    body.write_text("{}")
+    for argv in ([url, "--body", str(tmp_path / "missing.json")], [url, "--body", str(body), "--seconds", "0.2"]):
+        done = subprocess.run([sys.executable, "-m", "bench.closed_loop", *argv], capture_output=True, text=True,
+                              cwd=ROOT, timeout=60)
+        assert done.returncode == 1 and done.stdout == ""
+        assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("closed_loop: ")
+        assert "mw_secret" not in done.stderr

@@ -1,5 +1,7 @@
 """The benchmark's pairing of variants measured in the same round."""
 
+import pytest
+
 from bench.service import paired_ratio
 
 
@@ -49,3 +51,24 @@ def test_drained_rounds_charge_each_request_its_own_cpu(tmp_path):
     assert run["round"] == 1 and run["non_2xx"] == 0 and run["requests"] > 10
     # wrk's leftovers would add a previous window's requests; drained, the CPU per request is the server's own
     assert 4_000 <= run["cpu_us_per_request"] <= 8_000
+
+
+def test_a_drained_load_sends_the_body_it_is_given_each_time(tmp_path):
+    from bench.service import Variant, run_drained
+
+    import json
+
+    from tests.bench.conftest import LoopbackServer
+
+    server = LoopbackServer(delay=0.0)
+    try:
+        for rows in (1, 3):  # the same variant name with two batch sizes, as bench.own_model runs them
+            variant = Variant("instrumented", "", [], "/predict", body={"instances": [[0.5]] * rows})
+            run_drained(variant, server.url, 0.2, tmp_path)
+            assert json.loads(server.last_body) == {"instances": [[0.5]] * rows}
+        with pytest.raises(ValueError, match="has none"):
+            run_drained(Variant("get-only", "", [], "/"), server.url, 0.2, tmp_path)
+    finally:
+        server.close()
+    with pytest.raises(RuntimeError, match="instrumented: closed_loop: no request"):
+        run_drained(variant, server.url, 0.2, tmp_path)
