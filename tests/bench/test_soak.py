@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench.soak import DEFAULT_RPS, _killed_in_flight, default_rps, growth, per_series
+from bench.soak import DEFAULT_RPS, _killed_in_flight, default_rps, growth, late_growth, per_series
 
 
 def test_the_default_rate_is_70_percent_of_the_highest_rate_that_held(tmp_path):
@@ -41,3 +41,15 @@ def test_the_requests_killed_workers_held_are_read_from_the_masters_log(tmp_path
                    "[WARNING] worker 19 died with 1 request(s) in flight; counted as 500s\n")
     assert _killed_in_flight(log) == 3
     assert _killed_in_flight(tmp_path / "none.log") == 0
+
+
+def test_the_last_half_starts_once_the_canary_has_settled():
+    samples = [{"elapsed": t, "rss_bytes": {"edge": 100 + t // 60, "prometheus": 100}} for t in range(0, 1800, 60)]
+    samples[17]["rss_bytes"]["prometheus"] = 120  # 17 min: the canary's series are in (switch at 15, +2)
+    samples[16]["rss_bytes"]["prometheus"] = 90
+    result = {"minutes": 30, "timeline": samples, "end": {"rss_bytes": {"edge": 130, "prometheus": 123}}}
+    late = late_growth(result)
+    assert late["edge"] == pytest.approx(130 / 117 - 1)  # a steady climb shows in the last half too
+    assert late["prometheus"] == pytest.approx(123 / 120 - 1)  # the step at the switch does not
+    assert late_growth({**result, "timeline": samples[:10]}) == {}  # a run cut short: no figure
+    assert late_growth({"minutes": 30, "end": result["end"]}) == {}  # an older result without minute samples
