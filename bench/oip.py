@@ -4,7 +4,7 @@ MLServer 1.7 serving the same artifact over its gRPC and REST, side by side.
     python -m bench.oip [--rounds 3] [--duration 8] [--concurrency 32]
 
 Both servers run on one pinned core (taskset -c 0) with 2 workers (modelwatch:
-gunicorn 2 x 4 threads, full metrics; MLServer: parallel_workers 2) and serve
+gunicorn 2 workers x 2 threads, full metrics; MLServer: parallel_workers 2) and serve
 the Iris classifier this run trains (MLServer its joblib copy). Both get the
 very same requests: one FP64 tensor named "predict" of 1 row or of 100 rows
 (for modelwatch a matrix of rows, for MLServer's scikit-learn runtime its

@@ -12,11 +12,13 @@ shared and noisy. Then /metrics of the instrumented service is timed after
 Variants: (a) reference: bare Flask + scikit-learn, no metrics; (b) our
 service, instrumentation off; (c) our service, fully instrumented; (d) MLServer
 1.7.1 (parallel_workers 2 and 0); (e) BentoML 1.4. All serve the same fitted
-model with 2 workers (gunicorn gthread 2 x 4 for a-c).
+model with 2 workers (gunicorn gthread: 4 threads each for (a), modelwatch's
+default of 2 for (b) and (c)).
 
 --breakdown adds (c) with one suspected source of tail latency changed each:
 the heap not frozen after loading, kept-alive connections never recycled or
-recycled every 1,000 requests instead of 100, 2 threads a worker, the gRPC
+recycled every 1,000 requests instead of 100, 4 threads a worker (the
+default until 2026-12-02), the gRPC
 server off, and behind the local edge (HAProxy); ``--only`` picks some of
 them by name. Each variant's p99 is compared with (a)'s of the same round.
 """
@@ -51,7 +53,7 @@ CONNECTIONS = 32
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
 SERVER_CORE, LOAD_CORE = "0", "1"
 SETTLE_SECONDS = 1.5  # after a drained load: the metrics' write-behind flush runs every second
-BREAKDOWN = ("instrumented-nofreeze", "instrumented-norecycle", "instrumented-recycle1000", "instrumented-threads2",
+BREAKDOWN = ("instrumented-nofreeze", "instrumented-norecycle", "instrumented-recycle1000", "instrumented-threads4",
              "instrumented-nogrpc", "instrumented-edge")
 console = Console()
 
@@ -243,7 +245,7 @@ def build_variants(work: Path, only: set[str] | None, breakdown: bool = False) -
                 # a recycled connection's next request waits for a reconnect and an accept: 1 % of them at 100
                 ("instrumented-recycle1000", "(c) connections recycled every 1,000 requests",
                  {"MODELWATCH_SERVICE__KEEPALIVE_MAX_REQUESTS": "1000"}),
-                ("instrumented-threads2", "(c) 2 threads a worker", {"MODELWATCH_SERVICE__THREADS": "2"}),
+                ("instrumented-threads4", "(c) 4 threads a worker", {"MODELWATCH_SERVICE__THREADS": "4"}),
                 ("instrumented-nogrpc", "(c) gRPC server off", {"MODELWATCH_SERVICE__GRPC_PORT": "0"})):
             add(name, label, lambda port, name=name, label=label, setting=setting: Variant(
                 name, label, [*serve, "--port", str(port)], f"/api/v1/classify?{QUERY}&key={key}",

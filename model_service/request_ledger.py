@@ -30,7 +30,7 @@ from typing import NamedTuple
 log = logging.getLogger(__name__)
 HEADER = struct.Struct("Q")  # connections queued for a thread (written by the worker's main thread)
 SLOT = struct.Struct("dQ8s120s")  # started (Unix time; 0: idle), connections picked up, method, route
-SLOTS = 256  # more threads than this go unrecorded (the default is 4 per worker)
+SLOTS = 256  # more threads than this go unrecorded (the default is 2 per worker)
 SIZE = HEADER.size + SLOTS * SLOT.size
 UNMATCHED_ROUTE = "unmatched"
 UNKNOWN_METHOD = "_OTHER"  # not parsed yet (OpenTelemetry's value for a method it does not know)

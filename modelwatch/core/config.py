@@ -98,7 +98,10 @@ class ServiceConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
-    threads: int = 4
+    # Two, not four: a worker's threads share one GIL, so four requests in a worker all finish
+    # late together, while two leave the rest queued in order (p99 0.69-0.86x of four's in four
+    # paired bench.service runs, bench/README "Tail latency"). More help only with slow I/O.
+    threads: int = 2
     # "fast": exact numpy evaluation of the linear model; "onnx": onnxruntime on
     # the portable artifact; "native": scikit-learn's predict_proba.
     predictor: str = "fast"

@@ -2,7 +2,7 @@
 
 gunicorn's threaded workers read a request on one of their few threads, so a
 client that sends half a request and stalls takes a thread until it gives up;
-32 such clients leave a 2×4-thread service unable to answer ``/healthz``.
+32 such clients leave a 2-worker service unable to answer ``/healthz``.
 HAProxy reads requests on its event loop and forwards only complete ones (the
 head, and a body up to its 16 KiB buffer), cutting a client whose request is not
 in within ``edge.request_timeout_seconds`` with a 408. It also refuses a declared
