@@ -99,8 +99,9 @@ class ServiceConfig:
     port: int = 8000
     workers: int = 2
     # Two, not four: a worker's threads share one GIL, so four requests in a worker all finish
-    # late together, while two leave the rest queued in order (p99 0.69-0.86x of four's in four
-    # paired bench.service runs, bench/README "Tail latency"). More help only with slow I/O.
+    # late together, while two leave the rest queued in order: p99 0.69-0.86x of four's, for
+    # 8-16 % fewer requests a second at saturation (bench/README "Tail latency"). Four suit
+    # throughput-bound batch scoring; more help only with slow I/O.
     threads: int = 2
     # "fast": exact numpy evaluation of the linear model; "onnx": onnxruntime on
     # the portable artifact; "native": scikit-learn's predict_proba.
