@@ -100,7 +100,7 @@ class ServiceConfig:
     workers: int = 2
     # Two, not four: a worker's threads share one GIL, so four requests in a worker all finish
     # late together, while two leave the rest queued in order: p99 0.69-0.86x of four's, for
-    # 8-16 % fewer requests a second at saturation (bench/README "Tail latency"). Four suit
+    # 6-16 % fewer requests a second at saturation (bench/README "Tail latency"). Four suit
     # throughput-bound batch scoring; more help only with slow I/O.
     threads: int = 2
     # "fast": exact numpy evaluation of the linear model; "onnx": onnxruntime on
