@@ -26,7 +26,8 @@ from modelwatch.model_service.label_budget import LabelBudget
 from modelwatch.model_service.label_process import LabelProcess
 from modelwatch.model_service.metrics import ServiceMetrics
 from modelwatch.models.registry import Registry
-from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
+from modelwatch.core.secret_keys import load_or_create_key
+from modelwatch.model_service.prediction_ids import PredictionIds
 from modelwatch.model_service.serving import ModelServer
 from modelwatch.model_service.tabular_api import TabularApi
 from modelwatch.core.config import Config, load_config
@@ -69,8 +70,8 @@ def _model_servers(config: Config, metrics, watch: bool, rng) -> dict[str, Model
     names = [config.model.name, *(n for n in Registry.models(config.paths.registry_dir) if n != config.model.name)]
     servers = {}
     for name in names:
-        server = ModelServer(Registry(config.paths.registry_dir, name), config.service.predictor, metrics,
-                             **({"rng": rng} if rng else {}))
+        registry = Registry(config.paths.registry_dir, name, config.paths.registry_key_file)
+        server = ModelServer(registry, config.service.predictor, metrics, **({"rng": rng} if rng else {}))
         try:
             server.reload()
         except ModelwatchError:

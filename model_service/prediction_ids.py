@@ -18,10 +18,8 @@ import hmac
 import itertools
 import os
 import secrets
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import orjson
 
@@ -57,31 +55,6 @@ _FROM_URL_SAFE = bytes.maketrans(b"-_", b"+/")
 def _unb64(text: str) -> bytes:
     # binascii straight too: base64.urlsafe_b64decode's layers were a quarter of reading an id
     return binascii.a2b_base64((text + "=" * (-len(text) % 4)).encode("ascii").translate(_FROM_URL_SAFE))
-
-
-def load_or_create_key(path: Path) -> bytes:
-    """The shared signing key: read from ``path``, or made there (0600) by the first worker.
-
-    Workers start together: the key is written to a temporary file and linked into place, so a
-    worker that finds the file finds it whole (a created-then-written file was read empty once)."""
-    path = Path(path)
-    try:
-        return _unb64(path.read_text().strip())
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(_b64(key) + "\n")
-        try:
-            os.link(temporary, path)  # appears whole or not at all; the first worker's wins
-        except FileExistsError:
-            return _unb64(path.read_text().strip())
-    finally:
-        os.unlink(temporary)
-    return key
 
 
 class PredictionIds:

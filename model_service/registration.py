@@ -210,7 +210,7 @@ def _load_sample(model_input, schema: ModelSchema, truth=None) -> dict:
 
 def register(config: Config, request: Request) -> Registered:
     """Check everything, then write the new version; raises RegistrationError (one line) otherwise."""
-    registry = Registry(config.paths.registry_dir, request.name)
+    registry = Registry(config.paths.registry_dir, request.name, config.paths.registry_key_file)
     if not registry.name_is_valid():
         raise RegistrationError(f"invalid model name {request.name!r}: letters, digits, '.', '_' or '-', 64 at most")
     artifact = load_artifact(request.artifact, request.trusted_types, request.trust_pickle)
@@ -300,10 +300,17 @@ def register(config: Config, request: Request) -> Registered:
             "sha256": {name: sha256_of(staging / name) for name in files},
         }
         write_json_atomically(staging / METADATA_FILE, metadata)
+        try:
+            adopted = registry.sign(staging)
+        except OSError as exc:
+            raise RegistrationError(f"cannot keep the registry key in {registry.key_file}: {exc.strerror}") from None
         folder = registry.commit(staging, version)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    if adopted:
+        warnings.append(f"made the registry key {registry.key_file} and signed the {len(adopted)} version(s) "
+                        f"registered before it: {', '.join(adopted)}")
     if not registry.deployment_file.exists():
         registry.set_deployment(Deployment(stable=version))  # the first version serves
     return Registered(request.name, version, folder, schema, quality, series, tuple(warnings))

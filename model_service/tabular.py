@@ -120,18 +120,17 @@ def _buckets(spec: dict) -> FeatureBuckets:
 
 
 def load_version(registry: Registry, version: str, predictor_kind: str = "native") -> TabularModel:
-    """Load and verify a registered version: checksums first (before any file is parsed), then the
+    """Load and verify a registered version: its signature and checksums first (before any file is parsed), then the
     artifact as it was trusted at registration, evaluated as ``predictor_kind`` says
     (model_service.predictors), then the probe rows' recorded answers."""
     started = time.perf_counter()
     if not VERSION_PATTERN.match(version) or not registry.version_dir(version).is_dir():
         raise ModelLoadError(version, "missing", f"no such version in {registry.model_dir}")
-    metadata = registry.metadata(version)
+    metadata = registry.verified_metadata(version)
     if "format" not in metadata:
         raise ModelLoadError(version, "unreadable", "written by a modelwatch from before `modelwatch models add`; "
                              "register the model again (modelwatch train, for the Iris example)")
     folder = registry.version_dir(version)
-    registry.verify(version, metadata)
     try:
         schema = ModelSchema.from_dict(json.loads((folder / SCHEMA_FILE).read_text()))
         baseline = json.loads((folder / DATA_BASELINE_FILE).read_text())

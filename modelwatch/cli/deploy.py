@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    registry = Registry(config.paths.registry_dir, config.model.name)
+    registry = Registry(config.paths.registry_dir, config.model.name, config.paths.registry_key_file)
     current = registry.deployment()
     canary = None if args.no_canary else (args.canary or current.canary)
     weight = 0.0 if canary is None else (args.weight if args.weight is not None else (current.canary_weight or 0.1))

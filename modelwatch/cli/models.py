@@ -1,6 +1,7 @@
 """modelwatch models: register a version of your own model from its artifact
 and reference data (add), list what is registered (list), remove a model or a
-version that does not serve (remove)."""
+version that does not serve (remove), sign versions registered before the
+registry key existed (sign)."""
 
 from __future__ import annotations
 
@@ -37,10 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser, config: Config) -> None:
     actions.add_parser("list", help="the registered models, their versions and what serves")
     remove = actions.add_parser("remove", help="remove NAME (every version) or NAME/VERSION (one that does not serve)")
     remove.add_argument("target", metavar="NAME[/VERSION]")
+    sign = actions.add_parser("sign", help="sign NAME's versions (or NAME/VERSION) with the registry key",
+                              description="Vouch for versions the service refuses as unsigned (registered before "
+                                          "the registry key, or copied in): only those whose files match the "
+                                          "sha256s in their metadata are signed.")
+    sign.add_argument("target", metavar="NAME[/VERSION]")
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    return {"add": _add, "list": _list, "remove": _remove}[args.action](args, config)
+    return {"add": _add, "list": _list, "remove": _remove, "sign": _sign}[args.action](args, config)
 
 
 def _add(args: argparse.Namespace, config: Config) -> int:
@@ -88,4 +94,19 @@ def _remove(args: argparse.Namespace, config: Config) -> int:
             raise ModelwatchError(f"{name} is the service's default model (model.name): choose another first")
         registry.remove()
     print(f"removed {args.target}")
+    return 0
+
+
+def _sign(args: argparse.Namespace, config: Config) -> int:
+    name, _, version = args.target.partition("/")
+    registry = Registry(config.paths.registry_dir, name, config.paths.registry_key_file)
+    versions = [version] if version else registry.versions()
+    if not registry.name_is_valid() or not versions or not set(versions) <= set(registry.versions()):
+        raise ModelwatchError(f"no {args.target!r} in {config.paths.registry_dir}")
+    for each in versions:
+        try:
+            registry.sign_version(each)
+        except OSError as exc:
+            raise ModelwatchError(f"cannot sign {name}/{each}: {exc.filename}: {exc.strerror}") from None
+        print(f"signed {name}/{each} with {registry.key_file}")
     return 0

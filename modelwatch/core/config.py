@@ -46,6 +46,9 @@ class PathsConfig:
     # The prediction-id key when it is not state_dir/secrets/prediction-id.key: on
     # Kubernetes, inside its Secret's mounted folder (every replica must share it).
     prediction_id_key_path: str = ""
+    # The key signing registered versions when it is not state_dir/secrets/registry.key:
+    # outside the registry, so whoever can write the registry cannot sign what is in it.
+    registry_key_path: str = ""
 
     @property
     def registry_dir(self) -> Path:
@@ -78,6 +81,10 @@ class PathsConfig:
         if self.prediction_id_key_path:
             return Path(self.prediction_id_key_path)
         return self.state_dir / "secrets" / "prediction-id.key"
+
+    @property
+    def registry_key_file(self) -> Path:
+        return Path(self.registry_key_path) if self.registry_key_path else self.state_dir / "secrets" / "registry.key"
 
 
 @dataclass(frozen=True)

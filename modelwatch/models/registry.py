@@ -8,12 +8,18 @@ Layout, below ``paths.registry_dir``::
     <model>/v1/model.onnx          its portable form, when registered with one
     <model>/v1/schema.json         the features the API validates against
     <model>/v1/metadata.json       version, sha256s, quality, features, classes, probe rows
+    <model>/v1/metadata.sig        its HMAC-SHA256 with the registry key (modelwatch.models.signatures)
     <model>/v1/data-baseline.json  per-feature buckets and class mix (or prediction buckets)
     <model>/v1/reference-sample.json  reference rows the load tests send
     <model>/deployment.json        {"stable": "v1", "canary": null, "canary_weight": 0.0}
 
 A version is written into a temporary folder and renamed into place, so a
 reader never sees half a version and registering one never touches another.
+
+The registry key lives outside this folder (``<state_dir>/secrets/registry.key`` by
+default). Where it is, the service loads only versions whose signature verifies; where
+it is not (an image without the key mounted), versions are checked by their sha256s
+alone and a pickled artifact, which runs code as it loads, is refused.
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ from typing import Any
 from modelwatch.core.config import MODEL_NAME_PATTERN
 from modelwatch.core.errors import ModelwatchError
 from modelwatch.core.files import write_json_atomically
+from modelwatch.core.secret_keys import load_or_create_key, read_key
+from modelwatch.models import signatures
 
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 ONNX_FILE = "model.onnx"  # a version's portable form
-METADATA_FILE = "metadata.json"
+METADATA_FILE = signatures.METADATA_FILE
 DATA_BASELINE_FILE = "data-baseline.json"
 DEPLOYMENT_FILE = "deployment.json"
 # A registered version's sample of its reference rows (the load tests send them), and the task and
@@ -45,7 +53,7 @@ REFERENCE_SAMPLE_FILE = "reference-sample.json"
 class ModelLoadError(ModelwatchError):
     """A version could not be loaded; ``reason`` is a bounded metric label value."""
 
-    REASONS = ("missing", "checksum", "unreadable", "mismatch")
+    REASONS = ("missing", "checksum", "unreadable", "mismatch", "signature")
 
     def __init__(self, version: str, reason: str, detail: str):
         assert reason in self.REASONS
@@ -93,10 +101,12 @@ class RegistryNotWritable(ModelwatchError):
 
 
 class Registry:
-    def __init__(self, root: Path, model_name: str):
+    def __init__(self, root: Path, model_name: str, key_file: Path | None = None):
         self.root = Path(root)
         self.model_name = model_name
         self.model_dir = self.root / model_name
+        # paths.registry_key_file; by default beside the registry (state_dir/secrets next to state_dir/models)
+        self.key_file = Path(key_file) if key_file else self.root.parent / "secrets" / "registry.key"
 
     def name_is_valid(self) -> bool:
         return bool(MODEL_NAME_PATTERN.match(self.model_name))
@@ -147,15 +157,73 @@ class Registry:
         except (OSError, ValueError) as exc:
             raise ModelLoadError(version, "unreadable", f"{path}: {exc}") from None
 
-    def verify(self, version: str, metadata: dict[str, Any]) -> None:
-        """Every file the metadata lists has its recorded sha256 (checked before any is parsed)."""
+    def verified_metadata(self, version: str) -> dict[str, Any]:
+        """A version's metadata as signed at registration, every file it lists checked against its
+        recorded sha256: all before any of them is parsed."""
         folder = self.version_dir(version)
+        try:
+            raw = (folder / METADATA_FILE).read_bytes()
+        except FileNotFoundError:
+            raise ModelLoadError(version, "missing", f"{folder / METADATA_FILE} does not exist") from None
+        except OSError as exc:
+            raise ModelLoadError(version, "unreadable", f"{folder / METADATA_FILE}: {exc.strerror}") from None
+        key = self._verifying_key(version)
+        if key is not None:
+            signed = signatures.matches(folder, raw, key)
+            if signed is None:
+                raise ModelLoadError(version, "signature", "unsigned: registered before the registry key or copied "
+                                     f"in; if you trust it: modelwatch models sign {self.model_name}/{version}")
+            if not signed:
+                raise ModelLoadError(version, "signature", f"{METADATA_FILE} does not match its signature: changed "
+                                     "since registration, or signed with another registry key")
+        try:
+            metadata = json.loads(raw)
+        except ValueError as exc:
+            raise ModelLoadError(version, "unreadable", f"{folder / METADATA_FILE}: {exc}") from None
+        if key is None and metadata.get("trusted", {}).get("pickle"):
+            raise ModelLoadError(version, "signature", "its pickled artifact runs code as it loads, so it loads only "
+                                 f"with a signature that verifies, and there is no registry key at {self.key_file}")
         for filename, expected in metadata.get("sha256", {}).items():
             path = folder / filename
             if not path.exists():
                 raise ModelLoadError(version, "missing", f"{filename} is missing")
             if sha256_of(path) != expected:
                 raise ModelLoadError(version, "checksum", f"{filename} does not match its recorded sha256")
+        return metadata
+
+    def _verifying_key(self, version: str) -> bytes | None:
+        try:
+            return read_key(self.key_file)
+        except FileNotFoundError:
+            return None
+        except (OSError, ModelwatchError) as exc:  # a key there but unusable: refuse rather than verify less
+            raise ModelLoadError(version, "signature", f"cannot read the registry key {self.key_file}: "
+                                 f"{getattr(exc, 'strerror', None) or exc}") from None
+
+    # -- signing ------------------------------------------------------------------
+    def sign(self, folder: Path) -> list[str]:
+        """Sign the metadata in ``folder`` (a staging folder, or a registered version's) with the registry
+        key, made now if there is none. A new key also signs the versions registered before it whose
+        files match their sha256s; returns those ("model/version")."""
+        created = not self.key_file.exists()
+        key = load_or_create_key(self.key_file)
+        signatures.sign(folder, key)
+        return signatures.adopt_unsigned(self.root, key, sha256_of) if created else []
+
+    def sign_version(self, version: str) -> None:
+        """Sign a registered version whose files still match their recorded sha256s."""
+        if version not in self.versions():
+            raise ModelwatchError(f"no version {version!r} of {self.model_name}")
+        folder = self.version_dir(version)
+        try:
+            metadata = json.loads((folder / METADATA_FILE).read_bytes())
+            intact = signatures.files_match(folder, metadata, sha256_of)
+        except (OSError, ValueError) as exc:
+            raise ModelwatchError(f"{self.model_name}/{version}: {folder / METADATA_FILE} is unreadable: {exc}") from None
+        if not intact:
+            raise ModelwatchError(f"{self.model_name}/{version}: its files do not match the sha256s in its metadata; "
+                                  "not signed")
+        self.sign(folder)
 
     # -- deployment ---------------------------------------------------------------
     @property

@@ -24,7 +24,8 @@ import pytest
 import requests
 
 from modelwatch.model_service.keys import KeyStore
-from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
+from modelwatch.core.secret_keys import load_or_create_key
+from modelwatch.model_service.prediction_ids import PredictionIds
 from modelwatch.protocol import open_inference_grpc_pb2 as pb
 from modelwatch.protocol import open_inference_grpc_pb2_grpc as pb_grpc
 from tests.conftest import IMAGE_TAG, ROOT, require_binary

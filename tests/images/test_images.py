@@ -16,7 +16,8 @@ import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from modelwatch.model_service.keys import KeyStore
-from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
+from modelwatch.core.secret_keys import load_or_create_key
+from modelwatch.model_service.prediction_ids import PredictionIds
 from tests.conftest import IMAGE_TAG as TAG
 from tests.conftest import IMAGE_NAMES, ROOT, VENDOR_LABEL, built_images, make_config
 from tests.model_service.served import free_port

@@ -29,6 +29,7 @@ def test_a_version_saved_with_another_scikit_learn_loads_and_says_so(config, key
     metadata = json.loads(metadata_file.read_text())
     metadata["libraries"]["scikit-learn"] = "0.24.2"
     metadata_file.write_text(json.dumps(metadata))
+    Registry(config.paths.registry_dir, "wine").sign(metadata_file.parent)  # as registered there
     metrics = CollectorRegistry()
     with caplog.at_level(logging.WARNING):
         app = create_app(config, registry=metrics, watch=False)

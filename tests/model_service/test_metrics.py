@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from modelwatch.models.baselines import bucket_indexes, bucket_of
+from modelwatch.models.registry import Registry
 
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
 CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -176,6 +177,7 @@ def test_catalogue_lists_exactly_the_series_served(config, keys, models):
                                  trusted_types=trusted_types(item)))
     metadata = config.paths.registry_dir / "diabetes" / "v1" / "metadata.json"  # saved with another numpy
     metadata.write_text(metadata.read_text().replace('"numpy": "', '"numpy": "0.'))
+    Registry(config.paths.registry_dir, "diabetes").sign(metadata.parent)  # as registered there
     registry = CollectorRegistry()
     app = create_app(config, registry=registry, watch=False)
     app.test_client().get(f"/api/v1/classify?{QUERY}", headers={"X-API-Key": keys["user"]})

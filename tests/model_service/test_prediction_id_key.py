@@ -7,7 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import stat
 
-from modelwatch.model_service.prediction_ids import load_or_create_key
+from modelwatch.core.secret_keys import load_or_create_key
 
 
 def _worker(path, barrier, results):

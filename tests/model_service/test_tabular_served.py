@@ -9,7 +9,8 @@ import stat
 import pytest
 import requests
 
-from modelwatch.model_service.prediction_ids import PredictionIds, load_or_create_key
+from modelwatch.core.secret_keys import load_or_create_key
+from modelwatch.model_service.prediction_ids import PredictionIds
 from modelwatch.model_service.registration import Request, register
 from tests.conftest import make_config
 from tests.model_service.served import serve
