@@ -31,8 +31,11 @@ Even so, one group over every feature's buckets grows with models x features x
 replicas (~370 ms an evaluation at 5 x 30 x 10). The per-bucket and per-feature
 records therefore run in ``prometheus.drift_shards`` groups, one per shard of
 features; the scrape configurations label the series with their shard
-(``shard_relabeling``), and the per-version records come after, in a group of
-their own.
+(``shard_relabeling``), and the per-version records come after, in groups of
+their own. Each stage is two groups: the one-minute rates of the raw counters,
+every evaluation, and the hour's figures from them, every
+``prometheus.drift_every_evaluations`` evaluations (they move slowly, and their
+alerts wait 15 minutes).
 """
 
 from __future__ import annotations
@@ -108,20 +111,41 @@ def groups(s: Selectors) -> list[Group]:
     # group reads the shards' feature figures as last evaluated, at most an interval old.
     # Each shard's records carry their shard as a static label too: rules of the same name in several
     # groups must differ in their labels (promtool's lint), and unlabelled series (shard 0) get one.
-    shards = [Group(f"modelwatch-drift-shard-{shard}.rules",
-                    [Record(r.name, r.expr, {**r.labels, SHARD_LABEL: str(shard)})
-                     for r in _feature_records(s, _shard_matcher(shard), hour_of)],
-                    interval=duration(interval))
-              for shard in range(s.config.prometheus.drift_shards)]
+    # The raw counters are read into one-minute rates every evaluation (the hour is their sum over time);
+    # the hour's figures, which move slowly and alert after 15 minutes, are recomputed every
+    # prometheus.drift_every_evaluations evaluations, in groups of their own.
+    figures_interval = duration(interval * s.config.prometheus.drift_every_evaluations)
+
+    def sharded(name: str, records: list[Record], every: str) -> list[Group]:
+        return [Group(name.format(shard=shard), [Record(r.name, r.expr, {**r.labels, SHARD_LABEL: str(shard)})
+                                                 for r in records(_shard_matcher(shard))], interval=every)
+                for shard in range(s.config.prometheus.drift_shards)]
+
+    version_rates, version_figures = _version_records(s, hour_of)
     return [
-        *shards,
-        Group("modelwatch-drift.rules", _version_records(s, hour_of), interval=duration(interval)),
+        *sharded("modelwatch-drift-rate-shard-{shard}.rules", lambda shard: [_feature_rate(s, shard)],
+                 duration(interval)),
+        *sharded("modelwatch-drift-shard-{shard}.rules", lambda shard: _feature_records(s, shard, hour_of),
+                 figures_interval),
+        Group("modelwatch-drift-rates.rules", version_rates, interval=duration(interval)),
+        Group("modelwatch-drift.rules", version_figures, interval=figures_interval),
         Group("modelwatch-drift.alerts", alerts),
     ]
 
 
+def _feature_rate(s: Selectors, shard: str) -> Record:
+    """The one-minute rate of one shard's raw bucket counters (replicas x versions x features x buckets),
+    summed across replicas: the only drift record that reads them."""
+    return Record(
+        queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M,
+        f"sum by (job, {MODEL}, feature, bucket, {SHARD_LABEL}) "
+        f"(rate(model_input_feature_bucket_total{{{s.service}, {shard}}}[1m]))",
+    )
+
+
 def _feature_records(s: Selectors, shard: str, hour_of) -> list[Record]:
-    """Every per-bucket and per-feature record, for the features of one shard (``shard``: its matcher)."""
+    """Every per-bucket and per-feature figure over the hour, for the features of one shard (``shard``: its
+    matcher), from the rates ``_feature_rate`` records."""
     cfg = s.config.alerts
     feature = f"{MODEL}, feature"
     per_feature = f"job, {feature}"
@@ -133,11 +157,6 @@ def _feature_records(s: Selectors, shard: str, hour_of) -> list[Record]:
         return f"{name}{{{s.exporter}, {shard}}}"
 
     hour = [
-        Record(
-            queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M,
-            f"sum by (job, {feature}, bucket, {SHARD_LABEL}) "
-            f"(rate(model_input_feature_bucket_total{{{s.service}, {shard}}}[1m]))",
-        ),
         Record(queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H,
                hour_of(f"{queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M}{{{shard}}}")),
         Record(ROWS, f"sum without (bucket) ({increase})"),
@@ -295,9 +314,10 @@ def _js_records(s: Selectors, shard: str, enough: str) -> list[Record]:
     ]
 
 
-def _version_records(s: Selectors, hour_of) -> list[Record]:
-    """Per model version: the predicted class mix, a regressor's prediction buckets, the missing shares
-    and the share of drifting features, in stage order."""
+def _version_records(s: Selectors, hour_of) -> tuple[list[Record], list[Record]]:
+    """Per model version: the one-minute rates of the raw counters; then, from them, the predicted class
+    mix, a regressor's prediction buckets, the missing shares and the share of drifting features, in
+    stage order."""
     cfg = s.config.alerts
     version = f"job, {MODEL}"
     predicted_hour = f"sum_over_time({queries.MODEL_VERSION_MODEL_PREDICTIONS_RATE1M}[1h])"
@@ -352,7 +372,7 @@ def _version_records(s: Selectors, hour_of) -> list[Record]:
             / count by ({version}) ({psi})
             """),
     ]
-    return rates + hour + reference
+    return rates, hour + reference
 
 
 def _registered_model_alerts(cfg: AlertsConfig, only: str) -> list[Alert]:

@@ -332,6 +332,9 @@ class PrometheusConfig:
     # (Prometheus evaluates groups in parallel): at 5 models x 30 features x 10 replicas one group took
     # ~370 ms an evaluation, eight ~40 ms (bench/rules.py). The scrape configurations label the series.
     drift_shards: int = 16
+    # The drift figures over the hour (PSI, KS, JS, shares) are recomputed every this many evaluations;
+    # the raw counters' one-minute rates, which they sum, every evaluation. Drift alerts wait 15 minutes.
+    drift_every_evaluations: int = 4
     retention: str = "15d"
     alertmanager_port: int = 9093
     # Webhooks for paging (critical) and ticket (warning) alerts; empty: not sent anywhere.
@@ -489,6 +492,8 @@ class Config:
                 problems.append(f"autoscaler.{name}: must be at least 1")
         if not 1 <= self.prometheus.drift_shards <= 64:
             problems.append("prometheus.drift_shards: must be between 1 and 64")
+        if not 1 <= self.prometheus.drift_every_evaluations <= 20:
+            problems.append("prometheus.drift_every_evaluations: must be between 1 and 20")
         for name in ("scrape_interval_seconds", "evaluation_interval_seconds"):
             if not 0 < getattr(self.prometheus, name) <= 30:
                 problems.append(f"prometheus.{name}: must be above 0 and at most 30 (the drift rules read 1-minute rates)")

@@ -22,6 +22,9 @@ pytestmark = pytest.mark.integration
 FEATURES = ("sl", "sw", "pl", "pw")
 
 
+PATIENCE = 180  # seconds: the committed rules recompute the hour's figures every minute (4 x 15 s)
+
+
 def _by_version(result: list[dict]) -> dict[tuple[str, str], float]:
     return {(r["metric"]["model_version"], r["metric"].get("feature", "")): float(r["value"][1]) for r in result}
 
@@ -54,12 +57,12 @@ def test_drifted_inputs_cross_the_drift_thresholds_and_normal_ones_do_not(state_
                     assert answer.status_code == 200, answer.text
 
             every = lambda r: len(r) == 2 * len(FEATURES)  # noqa: E731 - both versions, every feature
-            psi = _by_version(wait_for(prometheus, "model_version_feature:model_input_feature:psi1h", every))
-            ks = _by_version(wait_for(prometheus, "model_version_feature:model_input_feature:ks1h", every))
-            out = _by_version(wait_for(prometheus, "model_version_feature:model_input_feature:out_of_range_ratio1h", every))
-            mix = _by_version(wait_for(prometheus, "model_version:model_predicted_class:psi1h", lambda r: len(r) == 2))
+            psi = _by_version(wait_for(prometheus, "model_version_feature:model_input_feature:psi1h", every, timeout=PATIENCE))
+            ks = _by_version(wait_for(prometheus, "model_version_feature:model_input_feature:ks1h", every, timeout=PATIENCE))
+            out = _by_version(wait_for(prometheus, "model_version_feature:model_input_feature:out_of_range_ratio1h", every, timeout=PATIENCE))
+            mix = _by_version(wait_for(prometheus, "model_version:model_predicted_class:psi1h", lambda r: len(r) == 2, timeout=PATIENCE))
             pending = wait_for(prometheus, 'ALERTS{alertname="ModelwatchFeatureDrift", alertstate="pending"}',
-                               lambda r: len(r) > 0)
+                               lambda r: len(r) > 0, timeout=PATIENCE)
             recorded = query(prometheus, '{__name__=~"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+"}')
 
     # Every recorded series carries exactly the labels the catalogue gives it.

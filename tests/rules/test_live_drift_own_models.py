@@ -24,7 +24,7 @@ from tests.own_models import register_all, request_rows
 from tests.prometheus_server import query, run_prometheus, wait_for
 
 pytestmark = pytest.mark.integration
-PATIENCE = 180  # seconds: the hour's records integrate one-minute rates evaluated every second
+PATIENCE = 180  # seconds: the hour's figures integrate one-minute rates and are recomputed every minute
 
 
 def _by_version(result: list[dict]) -> dict[tuple[str, str, str], float]:

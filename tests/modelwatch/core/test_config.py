@@ -85,6 +85,7 @@ def test_slo_and_alert_thresholds_are_checked():
             "MODELWATCH_ALERTS__DRIFT_PSI_CRITICAL": "0.05",
             "MODELWATCH_SLO__ROUTE_REGEX": "(",
             "MODELWATCH_PROMETHEUS__DRIFT_SHARDS": "0",
+            "MODELWATCH_PROMETHEUS__DRIFT_EVERY_EVALUATIONS": "0",
         })
     message = str(error.value)
     assert "slo.latency_threshold_seconds: must be a latency bucket bound, one of 0.001, 0.0025" in message
@@ -92,6 +93,7 @@ def test_slo_and_alert_thresholds_are_checked():
     assert "alerts.drift_psi_critical: must not be below drift_psi_warning" in message
     assert "slo.route_regex: not a regular expression" in message
     assert "prometheus.drift_shards: must be between 1 and 64" in message
+    assert "prometheus.drift_every_evaluations: must be between 1 and 20" in message
     assert "\n" not in message
     assert load_config(env={"MODELWATCH_SLO__LATENCY_THRESHOLD_SECONDS": "0.1"}).slo.latency_threshold_seconds == 0.1
 
