@@ -207,6 +207,10 @@ def test_the_keys_secret_is_mounted_as_a_folder_the_kubelet_updates(overlay):
         assert keys_path.parent == Path(keys_mount["mountPath"]) and keys_path.name == "keys.json"
         id_mount = next(m for m in mounts if m["name"] == "prediction-id")
         assert Path(env["MODELWATCH_PATHS__PREDICTION_ID_KEY_PATH"]).parent == Path(id_mount["mountPath"])
+        registry_mount = next(m for m in mounts if m["name"] == "registry-key")  # optional: sha256s only without it
+        assert Path(env["MODELWATCH_PATHS__REGISTRY_KEY_PATH"]).parent == Path(registry_mount["mountPath"])
+        assert registry_mount["readOnly"] and not Path(env["MODELWATCH_PATHS__REGISTRY_KEY_PATH"]).is_relative_to(
+            Path(env["MODELWATCH_PATHS__STATE_DIR"]) / "models")  # outside the registry it vouches for
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
