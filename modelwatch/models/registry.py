@@ -180,6 +180,9 @@ class Registry:
             metadata = json.loads(raw)
         except ValueError as exc:
             raise ModelLoadError(version, "unreadable", f"{folder / METADATA_FILE}: {exc}") from None
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("trusted", {}), dict) \
+                or not isinstance(metadata.get("sha256", {}), dict):
+            raise ModelLoadError(version, "unreadable", f"{folder / METADATA_FILE} is not a version's metadata")
         if key is None and metadata.get("trusted", {}).get("pickle"):
             raise ModelLoadError(version, "signature", "its pickled artifact runs code as it loads, so it loads only "
                                  f"with a signature that verifies, and there is no registry key at {self.key_file}")

@@ -149,3 +149,15 @@ def test_registrations_making_the_key_at_once_share_it(config, registry):
     assert all(signer.exitcode == 0 for signer in signers)
     for folder in folders:
         assert load_version(registry, folder.name).version == folder.name
+
+
+@pytest.mark.parametrize("text", ["[]", '{"sha256": []}', '{"trusted": "yes"}', "{"])
+def test_metadata_that_is_not_a_versions_is_refused_as_unreadable(config, registry, text):
+    """Signed as it is (a key holder's mistake, or no key): refused with a reason, never an exception
+    that would end a worker's reload watcher."""
+    folder = registry.version_dir("v2")
+    (folder / "metadata.json").write_text(text)
+    registry.sign(folder)
+    with pytest.raises(ModelLoadError) as caught:
+        load_version(registry, "v2")
+    assert caught.value.reason == "unreadable"
