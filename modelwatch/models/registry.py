@@ -186,13 +186,21 @@ class Registry:
         if key is None and metadata.get("trusted", {}).get("pickle"):
             raise ModelLoadError(version, "signature", "its pickled artifact runs code as it loads, so it loads only "
                                  f"with a signature that verifies, and there is no registry key at {self.key_file}")
+        damage = self._damage(version, metadata)
+        if damage is not None:
+            raise damage
+        return metadata
+
+    def _damage(self, version: str, metadata: dict[str, Any]) -> ModelLoadError | None:
+        """The first file the metadata lists that is missing or differs from its recorded sha256."""
+        folder = self.version_dir(version)
         for filename, expected in metadata.get("sha256", {}).items():
             path = folder / filename
-            if not path.exists():
-                raise ModelLoadError(version, "missing", f"{filename} is missing")
+            if not path.is_file():
+                return ModelLoadError(version, "missing", f"{filename} is missing")
             if sha256_of(path) != expected:
-                raise ModelLoadError(version, "checksum", f"{filename} does not match its recorded sha256")
-        return metadata
+                return ModelLoadError(version, "checksum", f"{filename} does not match its recorded sha256")
+        return None
 
     def _verifying_key(self, version: str) -> bytes | None:
         try:
@@ -211,22 +219,34 @@ class Registry:
         created = not self.key_file.exists()
         key = load_or_create_key(self.key_file)
         signatures.sign(folder, key)
-        return signatures.adopt_unsigned(self.root, key, sha256_of) if created else []
+        if not created:
+            return []
+        adopted = []
+        for name in self.models(self.root):
+            registry = Registry(self.root, name, self.key_file)
+            for version in registry.versions():
+                if not (registry.version_dir(version) / signatures.SIGNATURE_FILE).exists() \
+                        and registry._intact(version):
+                    signatures.sign(registry.version_dir(version), key)
+                    adopted.append(f"{name}/{version}")
+        return adopted
 
     def sign_version(self, version: str) -> None:
         """Sign a registered version whose files still match their recorded sha256s."""
         if version not in self.versions():
             raise ModelwatchError(f"no version {version!r} of {self.model_name}")
-        folder = self.version_dir(version)
+        if not self._intact(version):
+            raise ModelwatchError(f"{self.model_name}/{version}: its metadata is unreadable or its files do not "
+                                  "match the sha256s in it; not signed")
+        self.sign(self.version_dir(version))
+
+    def _intact(self, version: str) -> bool:
+        """Whether a version's metadata reads as one and every file it lists matches its sha256."""
         try:
-            metadata = json.loads((folder / METADATA_FILE).read_bytes())
-            intact = signatures.files_match(folder, metadata, sha256_of)
-        except (OSError, ValueError) as exc:
-            raise ModelwatchError(f"{self.model_name}/{version}: {folder / METADATA_FILE} is unreadable: {exc}") from None
-        if not intact:
-            raise ModelwatchError(f"{self.model_name}/{version}: its files do not match the sha256s in its metadata; "
-                                  "not signed")
-        self.sign(folder)
+            metadata = json.loads((self.version_dir(version) / METADATA_FILE).read_bytes())
+            return isinstance(metadata, dict) and self._damage(version, metadata) is None
+        except (OSError, ValueError, AttributeError):  # AttributeError: a "sha256" that is not a mapping
+            return False
 
     # -- deployment ---------------------------------------------------------------
     @property

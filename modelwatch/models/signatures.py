@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from pathlib import Path
 
 from modelwatch.core.files import write_atomically
@@ -36,28 +35,3 @@ def matches(folder: Path, metadata: bytes, key: bytes) -> bool | None:
     except FileNotFoundError:
         return None
     return hmac.compare_digest(recorded, signature_of(key, metadata))
-
-
-def files_match(folder: Path, metadata: dict, sha256_of) -> bool:
-    """Every file ``metadata`` lists is there with its recorded sha256."""
-    return all((Path(folder) / name).is_file() and sha256_of(Path(folder) / name) == digest
-               for name, digest in metadata.get("sha256", {}).items())
-
-
-def adopt_unsigned(root: Path, key: bytes, sha256_of) -> list[str]:
-    """Sign the versions registered before the key existed ("model/version" of each), those whose files
-    still match their sha256s; the others stay unsigned and are refused."""
-    adopted = []
-    for metadata_file in sorted(Path(root).glob(f"*/*/{METADATA_FILE}")):
-        folder = metadata_file.parent
-        if folder.name.startswith(".") or (folder / SIGNATURE_FILE).exists():
-            continue
-        try:
-            raw = metadata_file.read_bytes()
-            if not files_match(folder, json.loads(raw), sha256_of):
-                continue
-        except (OSError, ValueError, AttributeError):
-            continue
-        write_atomically(folder / SIGNATURE_FILE, signature_of(key, raw) + "\n")
-        adopted.append(f"{folder.parent.name}/{folder.name}")
-    return adopted
