@@ -87,7 +87,10 @@ def _seconds(start: float, end: float) -> str:
 
 def model_drift(config: Config, prometheus: PrometheusApi, start: float, end: float) -> list[ModelDrift]:
     """Every model version that predicted rows in the range, with each drift figure at its highest."""
-    window = _seconds(start, end)
+    # The figures are recomputed every drift_every_evaluations evaluations: a range shorter than that
+    # may hold none of their samples, so look back at least to the last one.
+    prom = config.prometheus
+    window = _seconds(min(start, end - prom.evaluation_interval_seconds * prom.drift_every_evaluations), end)
     # increase() starts from the first sample inside its window: look one scrape further back, so
     # rows predicted just after ``start`` (before its first scrape) count.
     counted = _seconds(start - 2 * config.prometheus.scrape_interval_seconds, end)

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from modelwatch.core.config import Config, load_config
-from modelwatch.reports.drift import ModelDrift, Worst, _level, _thresholds, figures, psi_chart_expr
+from modelwatch.core.prometheus_api import Sample
+from modelwatch.reports.drift import ModelDrift, Worst, _level, _thresholds, figures, model_drift, psi_chart_expr
 from modelwatch.reports.report import drift_html
 
 
@@ -36,3 +37,29 @@ def test_the_table_escapes_names_and_marks_levels():
 
 def test_the_chart_query_quotes_a_model_name():
     assert '{model_name="a\\"b"}' in psi_chart_expr('a"b')
+
+
+class _RecordingPrometheus:
+    """Answers one model version that predicted, and a PSI; keeps every query it was asked."""
+
+    def __init__(self):
+        self.asked = []
+
+    def query(self, expr, at=None):
+        self.asked.append(expr)
+        if "model_predictions_total" in expr:
+            return [Sample({"model_name": "m", "model_version": "v1"}, 300.0)]
+        if "psi1h" in expr and "model_input_feature" in expr:
+            return [Sample({"model_name": "m", "model_version": "v1", "feature": "x"}, 0.5)]
+        return []
+
+
+def test_a_range_shorter_than_the_figures_interval_still_reaches_their_last_sample():
+    """The figures come once a minute (4 x 15 s): a 20 s report range looks back the whole minute."""
+    prometheus = _RecordingPrometheus()
+    drift = model_drift(Config(), prometheus, 1_000.0, 1_020.0)
+    assert drift[0].worst["PSI (inputs)"].value == 0.5
+    assert all("[60s]" in expr for expr in prometheus.asked if "max_over_time" in expr)
+    prometheus = _RecordingPrometheus()
+    model_drift(Config(), prometheus, 1_000.0, 1_300.0)  # longer: its own range
+    assert all("[300s]" in expr for expr in prometheus.asked if "max_over_time" in expr)
