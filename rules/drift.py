@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 from modelwatch.core import queries
 from modelwatch.core.config import AlertsConfig, Config
@@ -107,16 +108,14 @@ def groups(s: Selectors) -> list[Group]:
 
     alerts = [alert for thresholds, only in model_thresholds(cfg)
               for alert in (*_drift_alerts(thresholds, only), *_registered_model_alerts(thresholds, only))]
-    # In each group, in stage order: a record reads those above it as evaluated this round. The version
-    # group reads the shards' feature figures as last evaluated, at most an interval old.
+    # In each group, in stage order: a record reads those above it as evaluated this round. A figures
+    # group reads the rates as last evaluated, and the version figures read the shards' figures as last
+    # evaluated, at most a figures interval old (the module docstring says why two intervals).
     # Each shard's records carry their shard as a static label too: rules of the same name in several
     # groups must differ in their labels (promtool's lint), and unlabelled series (shard 0) get one.
-    # The raw counters are read into one-minute rates every evaluation (the hour is their sum over time);
-    # the hour's figures, which move slowly and alert after 15 minutes, are recomputed every
-    # prometheus.drift_every_evaluations evaluations, in groups of their own.
     figures_interval = duration(interval * s.config.prometheus.drift_every_evaluations)
 
-    def sharded(name: str, records: list[Record], every: str) -> list[Group]:
+    def sharded(name: str, records: Callable[[str], list[Record]], every: str) -> list[Group]:
         return [Group(name.format(shard=shard), [Record(r.name, r.expr, {**r.labels, SHARD_LABEL: str(shard)})
                                                  for r in records(_shard_matcher(shard))], interval=every)
                 for shard in range(s.config.prometheus.drift_shards)]
