@@ -4,7 +4,13 @@ per job) and per model version. Everything else builds on these.
 
 Raw counters are read once per evaluation: the request rate by route and
 status code and the bucket rates by route; route, job and SLO figures are sums
-of those, which keeps the group cheap with many replicas.
+of those, which keeps the group cheap with many replicas. The same holds per
+model version: rows by outcome and inference buckets are read once, and the
+version's figures are sums of them.
+
+HTTP, gRPC and the per-version records are three groups: Prometheus evaluates
+groups side by side, and the per-version records grow with the registered
+models while the others grow with the replicas only.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ GRPC_BUCKETS = queries.JOB_LE_RPC_SERVER_INFERENCE_DURATION_MILLISECONDS_BUCKET_
 BY_STATUS = queries.JOB_ROUTE_STATUS_HTTP_SERVER_REQUESTS_RATE5M
 BUCKETS = queries.JOB_ROUTE_LE_HTTP_SERVER_REQUEST_DURATION_SECONDS_BUCKET_RATE5M
 MODEL = "job, model_name, model_version"
+BY_OUTCOME = queries.JOB_MODEL_VERSION_OUTCOME_MODEL_PREDICTIONS_RATE5M
+INFERENCE_BUCKETS = queries.JOB_MODEL_VERSION_LE_MODEL_INFERENCE_DURATION_SECONDS_BUCKET_RATE5M
 
 
 def api_routes(s: Selectors) -> str:
@@ -62,7 +70,8 @@ def _grpc_inference(s: Selectors) -> list[Record]:
     ]
 
 
-def groups(s: Selectors) -> list[Group]:
+def _http(s: Selectors) -> list[Record]:
+    """Requests by route and by job (the model API's routes): rate, 5xx share, latency quantiles."""
     api = api_routes(s)
     rules = [
         Record(BY_STATUS, f"sum by (job, http_route, http_response_status_code) (rate({HTTP}_count{{{s.service}}}[5m]))"),
@@ -74,20 +83,32 @@ def groups(s: Selectors) -> list[Group]:
         errors = f"""sum by ({by}) ({_select(BY_STATUS, selector, 'http_response_status_code=~"5.."')})"""
         rules.append(Record(f"{level}:http_server_request_errors:ratio_rate5m", _error_ratio(errors, total)))
         rules += _quantiles(f"{level}:{HTTP}:histogram_quantile", by, _select(BUCKETS, selector))
+    return rules
 
-    rules += _grpc_inference(s)
 
+def _model_versions(s: Selectors) -> list[Record]:
+    """Rows, the share that raised, and inference time per model version; which versions serve."""
     predictions = queries.JOB_MODEL_VERSION_MODEL_PREDICTIONS_RATE5M
-    rules.append(Record(predictions, f"sum by ({MODEL}) (rate(model_predictions_total{{{s.service}}}[5m]))"))
-    errors = f'sum by ({MODEL}) (rate(model_predictions_total{{{s.service}, outcome="error"}}[5m]))'
-    rules.append(Record(queries.JOB_MODEL_VERSION_MODEL_PREDICTION_ERRORS_RATIO_RATE5M, _error_ratio(errors, predictions)))
-    rules += _quantiles(
-        queries.JOB_MODEL_VERSION_MODEL_INFERENCE_DURATION_SECONDS_HISTOGRAM_QUANTILE, MODEL,
-        f"rate(model_inference_duration_seconds_bucket{{{s.service}}}[5m])",
-    )
-    # Which versions serve, and in which role; replicas each report it, once is enough.
-    rules.append(Record(
-        queries.MODELWATCH_MODEL_VERSION_INFO,
-        f"max by (model_name, model_version, role) (model_info{{{s.service}}} == 1)",
-    ))
-    return [Group("modelwatch-service.rules", rules)]
+    return [
+        Record(BY_OUTCOME, f"sum by ({MODEL}, outcome) (rate(model_predictions_total{{{s.service}}}[5m]))"),
+        Record(INFERENCE_BUCKETS, f"sum by ({MODEL}, le) (rate(model_inference_duration_seconds_bucket{{{s.service}}}[5m]))"),
+        Record(predictions, f"sum by ({MODEL}) ({BY_OUTCOME})"),
+        Record(
+            queries.JOB_MODEL_VERSION_MODEL_PREDICTION_ERRORS_RATIO_RATE5M,
+            _error_ratio(f'sum by ({MODEL}) ({BY_OUTCOME}{{outcome="error"}})', predictions),
+        ),
+        *_quantiles(queries.JOB_MODEL_VERSION_MODEL_INFERENCE_DURATION_SECONDS_HISTOGRAM_QUANTILE, MODEL, INFERENCE_BUCKETS),
+        # Which versions serve, and in which role; replicas each report it, once is enough.
+        Record(
+            queries.MODELWATCH_MODEL_VERSION_INFO,
+            f"max by (model_name, model_version, role) (model_info{{{s.service}}} == 1)",
+        ),
+    ]
+
+
+def groups(s: Selectors) -> list[Group]:
+    return [
+        Group("modelwatch-service.rules", _http(s)),
+        Group("modelwatch-service-grpc.rules", _grpc_inference(s)),
+        Group("modelwatch-model-versions.rules", _model_versions(s)),
+    ]

@@ -63,7 +63,7 @@ def test_keda_and_prometheus_adapter_scale_on_the_local_autoscalers_promql():
 def test_the_prometheus_rule_is_the_rule_files():
     groups = load("base/generated/prometheusrule.yaml")["spec"]["groups"]
     expected = [g for name in MODULES for g in yaml.safe_load(rule_files(Config())[name])["groups"]]
-    assert groups == expected and len(groups) == 20 + 2 * Config().prometheus.drift_shards  # rates and figures
+    assert groups == expected and len(groups) == 22 + 2 * Config().prometheus.drift_shards  # rates and figures
 
 
 def test_the_service_monitors_label_the_drift_shards_as_the_other_runtimes_scrape_configurations_do():
