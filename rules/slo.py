@@ -35,6 +35,11 @@ TOTAL = f"({HTTP_TOTAL} or {ZERO}) + ({GRPC_TOTAL} or {ZERO})"
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 # Windows long enough to read the 5-minute copies (only ticket alerts use them).
 FROM_COPIES = ("1d", "3d")
+# Each 5m rate and its 5-minute-resolution copy, written by the budget group.
+COPY_OF = {
+    queries.SLO_SLI_BAD_RATE5M: queries.SLO_SLI_BAD_AVG_OVER_TIME5M_RATE5M,
+    queries.SLO_SLI_TOTAL_RATE5M: queries.SLO_SLI_TOTAL_AVG_OVER_TIME5M_RATE5M,
+}
 
 
 class BurnRate(NamedTuple):
@@ -82,9 +87,8 @@ def slos(s: Selectors) -> list[Slo]:
 
 
 def _window_ratio(window: str, sel: str, label: dict[str, str]) -> Record:
-    copies = window in FROM_COPIES
-    bad = queries.SLO_SLI_BAD_AVG_OVER_TIME5M_RATE5M if copies else queries.SLO_SLI_BAD_RATE5M
-    total = queries.SLO_SLI_TOTAL_AVG_OVER_TIME5M_RATE5M if copies else queries.SLO_SLI_TOTAL_RATE5M
+    bad, total = (COPY_OF[rate] if window in FROM_COPIES else rate
+                  for rate in (queries.SLO_SLI_BAD_RATE5M, queries.SLO_SLI_TOTAL_RATE5M))
     return Record(
         queries.slo_error_ratio(window),
         f"sum_over_time({bad}{sel}[{window}]) / sum_over_time({total}{sel}[{window}])",
@@ -108,8 +112,7 @@ def groups(s: Selectors) -> list[Group]:
         records += [_window_ratio(window, sel, label) for window in WINDOWS[1:]]
         records.append(Record(queries.SLO_OBJECTIVE_RATIO, f"vector({number(slo.target)})", label))
         budgets += [
-            Record(f"slo:sli_{kind}:avg_over_time5m_rate5m", f"avg_over_time(slo:sli_{kind}:rate5m{sel}[5m])", label)
-            for kind in ("bad", "total")
+            Record(copy, f"avg_over_time({rate}{sel}[5m])", label) for rate, copy in COPY_OF.items()
         ]
         budgets.append(Record(
             queries.SLO_ERROR_BUDGET_REMAINING_RATIO,
