@@ -20,8 +20,8 @@ history too, and after the backfill a loopback target serves the same raw
 series, growing at the same rates, so the rules read fresh head chunks as in
 production (the backfilled blocks alone leave the one-minute rates empty after
 the first minute, and made the drift group look three times cheaper than it
-is). Feature series carry the shard label the scrape configurations' hashmod
-relabelling gives them (checked against Prometheus'). Prometheus (Debian's
+is). The backfilled feature series carry the shard label the scrape
+configurations' relabelling gives the target's (checked against Prometheus'). Prometheus (Debian's
 binary) then loads the rules generated from the run's configuration
 (``--drift-shards`` and ``--drift-every`` change it), evaluates them every
 ``--interval`` seconds for ``--seconds`` (the drift figures every
@@ -35,7 +35,6 @@ Writes bench/results/rules.json. Target: every group under 50 ms.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import re
 import shutil
@@ -54,7 +53,7 @@ from rich.table import Table
 from bench.output import write_results
 from modelwatch.core import queries
 from modelwatch.models.baselines import MISSING, OTHER, UNSEEN, bucket_label
-from modelwatch.core.series import HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS
+from modelwatch.core.series import FEATURE_SLOT, HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS, feature_slots
 from bench.service import free_port
 from modelwatch.core.config import Config, load_config
 from modelwatch.rules import rule_files
@@ -102,6 +101,7 @@ def registered_series(config: Config, replicas: int, models: int, features: int)
     series: list[tuple[str, float, float]] = []
     for m in range(models):
         name = f"model-{m}"
+        slots = feature_slots(name, (feature for feature, _ in shapes))
         for r in range(replicas):
             model = dict(job=service, instance=f"replica-{r}:8000", model_name=name, model_version="v1")
             series.append((f"model_info{_labels(**model, role='stable', sha256='x', algorithm='Pipeline', created='2026-11-30')}", 1, 0))
@@ -110,7 +110,8 @@ def registered_series(config: Config, replicas: int, models: int, features: int)
                 series.append((f"model_predicted_class_total{_labels(**model, **{'class': klass})}", 0, 5))
             for feature, kind in shapes:
                 for bucket, share in shares(kind).items():
-                    series.append((f"model_input_feature_bucket_total{_labels(**model, feature=feature, bucket=bucket)}",
+                    series.append((f"model_input_feature_bucket_total"
+                                   f"{_labels(**model, feature=feature, feature_slot=slots[feature], bucket=bucket)}",
                                    0, 10 * share))
                 series.append((f"model_input_feature_missing_total{_labels(**model, feature=feature)}", 0, 0.1))
         exp = dict(job=exporter, instance="exporter:9188", model_name=name, model_version="v1")
@@ -119,11 +120,12 @@ def registered_series(config: Config, replicas: int, models: int, features: int)
             series.append((f"modelwatch_baseline_class_fraction{_labels(**exp, **{'class': klass})}", 0.5, 0))
         for feature, kind in shapes:
             labels = buckets(kind)
-            series.append((f"modelwatch_baseline_feature_missing_fraction{_labels(**exp, feature=feature)}", 0.01, 0))
+            series.append((f"modelwatch_baseline_feature_missing_fraction"
+                           f"{_labels(**exp, feature=feature, feature_slot=slots[feature])}", 0.01, 0))
             cumulative = 0.0
             for b, (bucket, share) in enumerate(shares(kind).items()):
                 cumulative += share
-                ref = _labels(**exp, feature=feature, bucket=bucket)
+                ref = _labels(**exp, feature=feature, feature_slot=slots[feature], bucket=bucket)
                 series.append((f"modelwatch_baseline_feature_fraction{ref}", share, 0))
                 if kind == "numeric":
                     series.append((f"modelwatch_baseline_feature_cumulative_fraction{ref}", min(cumulative, 1.0), 0))
@@ -136,6 +138,7 @@ def raw_series(config: Config, replicas: int, models: int = 0, features: int = 0
     """(series, value at the start, increase per second) for every raw series."""
     service, exporter = config.alerts.service_job, config.alerts.exporter_job
     buckets = config.model.feature_buckets + 2
+    slots = feature_slots("iris", FEATURES)
     series: list[tuple[str, float, float]] = []
     for r in range(replicas):
         svc = dict(job=service, instance=f"replica-{r}:8000")
@@ -162,8 +165,8 @@ def raw_series(config: Config, replicas: int, models: int = 0, features: int = 0
             for feature in FEATURES:
                 for b in range(buckets):
                     share = 0.0 if b in (0, buckets - 1) else 1 / (buckets - 2)
-                    series.append((f"model_input_feature_bucket_total{_labels(**model, feature=feature, bucket=bucket_label(b))}",
-                                   0, 10 * share))
+                    labels = _labels(**model, feature=feature, feature_slot=slots[feature], bucket=bucket_label(b))
+                    series.append((f"model_input_feature_bucket_total{labels}", 0, 10 * share))
         proc = dict(job=exporter, instance="exporter:9188", groupname=config.exporter.process_groupname, pid=str(1000 + r))
         for mode, rate in (("user", 0.3), ("system", 0.05)):
             series.append((f"modelwatch_process_cpu_seconds_total{_labels(**proc, mode=mode)}", 0, rate))
@@ -180,7 +183,7 @@ def raw_series(config: Config, replicas: int, models: int = 0, features: int = 0
             for b in range(buckets):
                 share = 0.0 if b in (0, buckets - 1) else 1 / (buckets - 2)
                 cumulative += share
-                labels = _labels(**model, feature=feature, bucket=bucket_label(b))
+                labels = _labels(**model, feature=feature, feature_slot=slots[feature], bucket=bucket_label(b))
                 series.append((f"modelwatch_baseline_feature_fraction{labels}", share, 0))
                 series.append((f"modelwatch_baseline_feature_cumulative_fraction{labels}", min(cumulative, 1.0), 0))
                 series.append((f"modelwatch_baseline_feature_bucket_upper_bound{labels}",
@@ -190,20 +193,21 @@ def raw_series(config: Config, replicas: int, models: int = 0, features: int = 0
         for name, value in (("requests_per_second_per_replica", 30), ("cpu_seconds_per_request", 0.012),
                             ("memory_bytes_per_replica", 150e6), ("error_ratio", 0.005)):
             series.append((f"modelwatch_baseline_{name}{_labels(**model)}", value, 0))
-    return [_sharded(entry, config.prometheus.drift_shards)
-            for entry in series + registered_series(config, replicas, models, features)]
+    return series + registered_series(config, replicas, models, features)
 
 
-def _sharded(entry: tuple[str, float, float], shards: int) -> tuple[str, float, float]:
-    """A feature's bucket series with the shard label the scrape configuration's relabelling gives it
-    (Prometheus' hashmod: the last 8 bytes of the MD5 of the ';'-joined values, big-endian, modulo)."""
-    series, start, rate = entry
-    if not re.match(f"({SHARDED}){{", series):
-        return entry
-    labels = dict(LABEL.findall(series))
-    digest = hashlib.md5(f"{labels['model_name']};{labels['feature']}".encode()).digest()
-    shard = int.from_bytes(digest[8:], "big") % shards
-    return f'{series[:-1]},{SHARD_LABEL}="{shard}"}}', start, rate
+def as_stored(raw: list[tuple[str, float, float]], shards: int) -> list[tuple[str, float, float]]:
+    """The series as Prometheus stores them after the scrape configuration's relabelling
+    (``shard_relabeling``): a feature's bucket series has its slot modulo the shards as its shard, and
+    no slot."""
+    stored = []
+    for series, start, rate in raw:
+        if re.match(f"({SHARDED}){{", series):
+            labels = dict(LABEL.findall(series))
+            labels[SHARD_LABEL] = str(int(labels.pop(FEATURE_SLOT)) % shards)
+            series = series[: series.index("{")] + _labels(**labels)
+        stored.append((series, start, rate))
+    return stored
 
 
 # The drift group's per-version rates of raw counters, as (record, raw metric, labels kept): their hour
@@ -386,7 +390,7 @@ def measure(workdir: Path, config: Config, seconds: int, live: LiveReplicas,
             " / count(group by (model_name, feature) (last_over_time(model_input_feature_bucket_total[2h])))")},
             timeout=30).json()["data"]["result"]
         if not pairs or float(pairs[0]["value"][1]) != 1:
-            raise SystemExit("the backfill's shard labels differ from Prometheus' hashmod relabelling")
+            raise SystemExit("the backfill's shard labels differ from Prometheus' relabelling")
         # The data is a steady state: an alert active here would be an error of the data, and its
         # evaluation (templates, ALERTS series) a cost the steady state does not have.
         active = {r["metric"]["alertname"]: int(float(r["value"][1])) for r in requests.get(
@@ -440,7 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     end = int(time.time())
     raw = raw_series(config, args.replicas, args.registered_models, args.features)
     with console.status("writing synthetic series"):
-        lines = write_openmetrics(workdir / "data.om", config, args.replicas, end, raw)
+        lines = write_openmetrics(workdir / "data.om", config, args.replicas, end,
+                                  as_stored(raw, config.prometheus.drift_shards))
     with console.status(f"backfilling {lines:,} samples with promtool"):
         started = time.monotonic()
         subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=744h",

@@ -31,9 +31,9 @@ from modelwatch.model_service.metric_buffer import (
     apply_histogram,
     grouped,
 )
-from modelwatch.core.series import (ABSOLUTE_ERROR_BUCKETS, BATCH_SIZE_BUCKETS, CONFIDENCE_BUCKETS, RPC_DURATION_BUCKETS_MS,
-                                     HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS, LABEL_DELAY_BUCKETS,
-                                     SIGNED_ERROR_BUCKETS)
+from modelwatch.core.series import (ABSOLUTE_ERROR_BUCKETS, BATCH_SIZE_BUCKETS, CONFIDENCE_BUCKETS, FEATURE_SLOT,
+                                     RPC_DURATION_BUCKETS_MS, HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS,
+                                     LABEL_DELAY_BUCKETS, SIGNED_ERROR_BUCKETS, feature_slots)
 from modelwatch.models.registry import ModelLoadError
 from modelwatch.model_service.prediction_tally import TallyLayout
 from modelwatch.model_service.prometheus_internals import add_observations
@@ -124,8 +124,9 @@ class ServiceMetrics:
         )
         self.feature_bucket = Counter(
             "model_input_feature_bucket_total",
-            "Input values by feature and data-baseline bucket (00: below the training range, last: above it).",
-            [*MODEL, "feature", "bucket"],
+            "Input values by feature and data-baseline bucket (00: below the training range, last: above it); "
+            "the feature's slot places it in a drift rule shard.",
+            [*MODEL, "feature", FEATURE_SLOT, "bucket"],
             **r,
         )
         self.feature_missing = Counter(
@@ -280,8 +281,10 @@ class ServiceMetrics:
         for found in model.library_mismatches:
             self.library_mismatch.labels(*labels, *found).set(1)
         features = []
+        slots = feature_slots(model.name, (feature.name for feature in model.schema.features))
         for feature in model.schema.features:
-            buckets = [self.feature_bucket.labels(*labels, feature.name, b) for b in model.buckets[feature.name].labels]
+            buckets = [self.feature_bucket.labels(*labels, feature.name, slots[feature.name], b)
+                       for b in model.buckets[feature.name].labels]
             features.append((buckets, self.feature_missing.labels(*labels, feature.name)))
         # Quality series at zero too: accuracy and RMSE are ratios of increases, from the first label on.
         for outcome in ("accepted", "duplicate", "expired"):

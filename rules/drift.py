@@ -31,7 +31,7 @@ Even so, one group over every feature's buckets grows with models x features x
 replicas (~370 ms an evaluation at 5 x 30 x 10). The per-bucket and per-feature
 records therefore run in ``prometheus.drift_shards`` groups, one per shard of
 features; the scrape configurations label the series with their shard
-(``shard_relabeling``), and the per-version records come after, in groups of
+(``shard_relabeling``, from the feature's slot), and the per-version records come after, in groups of
 their own. Each stage is two groups: the one-minute rates of the raw counters,
 every evaluation, and the hour's figures from them, every
 ``prometheus.drift_every_evaluations`` evaluations (they move slowly, and their
@@ -46,6 +46,7 @@ from collections.abc import Callable
 
 from modelwatch.core import queries
 from modelwatch.core.config import AlertsConfig, Config
+from modelwatch.core.series import FEATURE_SLOT, FEATURE_SLOTS
 from modelwatch.models.baselines import UNSEEN
 from modelwatch.rules.builder import Alert, Group, Record, duration
 from modelwatch.rules.selectors import PSI_FLOOR, Selectors, number
@@ -76,16 +77,18 @@ SHARDED = "model_input_feature_bucket_total|modelwatch_baseline_feature_[a-z_]+"
 
 def shard_relabeling(config: Config) -> list[dict]:
     """Scrape-time relabelling (``metric_relabel_configs``) that gives each feature's bucket series, on the
-    service and on the exporter alike, a ``shard`` label: a hash of model and feature, modulo
-    ``prometheus.drift_shards``. Series without it (a Prometheus configured otherwise) fall in shard 0:
-    the results are the same, only that group does all the work."""
+    service and on the exporter alike, a ``shard`` label: the ``feature_slot`` both label them with, modulo
+    ``prometheus.drift_shards`` (one rule a shard: relabelling has no arithmetic), and drops the slot.
+    Prometheus relabels a series when it first sees it, not at every scrape. Series without a shard (a
+    Prometheus configured otherwise) fall in shard 0: the results are the same, only that group does
+    all the work."""
+    shards = config.prometheus.drift_shards
     return [
-        {"source_labels": ["model_name", "feature"], "modulus": config.prometheus.drift_shards,
-         "target_label": "__tmp_drift_shard", "action": "hashmod"},
-        {"source_labels": ["__name__", "__tmp_drift_shard"], "regex": f"({SHARDED});(.+)",
-         "target_label": SHARD_LABEL, "replacement": "$2", "action": "replace"},
-        # metric relabelling, unlike target relabelling, keeps "__"-labels: the scratch label goes explicitly
-        {"regex": "__tmp_drift_shard", "action": "labeldrop"},
+        *({"source_labels": ["__name__", FEATURE_SLOT], "target_label": SHARD_LABEL, "replacement": str(shard),
+           "regex": f"({SHARDED});({'|'.join(str(slot) for slot in range(shard, FEATURE_SLOTS, shards))})",
+           "action": "replace"}
+          for shard in range(shards)),
+        {"regex": FEATURE_SLOT, "action": "labeldrop"},
     ]
 
 

@@ -11,7 +11,7 @@ Labels match the service's ``model_input_feature_bucket_total`` and
 
     # HELP modelwatch_baseline_feature_fraction Share of reference rows in each feature bucket ...
     # TYPE modelwatch_baseline_feature_fraction gauge
-    modelwatch_baseline_feature_fraction{bucket="01",feature="pl",model_name="iris",model_version="v1"} 0.166667
+    modelwatch_baseline_feature_fraction{bucket="01",feature="pl",feature_slot="3",model_name="iris",model_version="v1"} 0.166667
 
 A baseline file is re-read when it changes. An unreadable or invalid one (or a
 missing data baseline) is rejected — logged, counted in
@@ -32,6 +32,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from modelwatch.models.baselines import (PERFORMANCE_BASELINE_FILE, BaselineError, parse_data_baseline,
                                          parse_performance_baseline, parse_reference_quality)
 from modelwatch.core.errors import ModelwatchError
+from modelwatch.core.series import FEATURE_SLOT, feature_slots
 from modelwatch.models.registry import DATA_BASELINE_FILE, METADATA_FILE, Registry
 
 log = logging.getLogger(__name__)
@@ -137,15 +138,15 @@ class _Families:
 
         self.fraction = gauge("modelwatch_baseline_feature_fraction", "Share of reference rows in each feature bucket "
                               "(numeric buckets, or a categorical feature's top categories, other, unseen, missing).",
-                              "feature", "bucket")
+                              "feature", FEATURE_SLOT, "bucket")
         self.cumulative = gauge("modelwatch_baseline_feature_cumulative_fraction",
                                 "Share of reference rows in this numeric feature bucket and the ones below it "
-                                "(for KS distances).", "feature", "bucket")
+                                "(for KS distances).", "feature", FEATURE_SLOT, "bucket")
         self.upper = gauge("modelwatch_baseline_feature_bucket_upper_bound",
                            "Upper edge of each numeric feature bucket, in the feature's unit (+Inf for the bucket "
-                           "above the reference range).", "feature", "bucket")
+                           "above the reference range).", "feature", FEATURE_SLOT, "bucket")
         self.missing = gauge("modelwatch_baseline_feature_missing_fraction",
-                             "Share of reference rows in which the feature is missing.", "feature")
+                             "Share of reference rows in which the feature is missing.", "feature", FEATURE_SLOT)
         self.classes = gauge("modelwatch_baseline_class_fraction", "Share of reference rows predicted as each class.",
                              "class")
         self.prediction = gauge("modelwatch_baseline_prediction_fraction",
@@ -173,13 +174,15 @@ class _Families:
             family.add_metric([model, version], recorded[field])
 
     def add_data(self, model: str, version: str, baseline: dict) -> None:
+        slots = feature_slots(model, baseline["features"])
         for feature, spec in baseline["features"].items():
+            labels = [model, version, feature, slots[feature]]
             if spec.get("kind") == "categorical":
                 for bucket, share in zip(spec["buckets"], spec["reference_fractions"]):
-                    self.fraction.add_metric([model, version, feature, bucket], share)
+                    self.fraction.add_metric([*labels, bucket], share)
             else:
-                _numeric(spec, [model, version, feature], self.fraction, self.cumulative, self.upper)
-            self.missing.add_metric([model, version, feature], spec.get("missing_fraction", 0.0))
+                _numeric(spec, labels, self.fraction, self.cumulative, self.upper)
+            self.missing.add_metric(labels, spec.get("missing_fraction", 0.0))
         for label, share in baseline.get("class_mix", {}).items():
             self.classes.add_metric([model, version, label], share)
         if "prediction" in baseline:

@@ -450,7 +450,8 @@ class Config:
         for name in ("availability_target", "latency_target"):
             if not 0 < getattr(self.slo, name) < 1:
                 problems.append(f"slo.{name}: must be between 0 and 1 (e.g. 0.999)")
-        from modelwatch.core.series import HTTP_DURATION_BUCKETS  # the SLO counts requests per bucket
+        # the SLO counts requests per bucket; a drift shard is a feature's slot modulo drift_shards
+        from modelwatch.core.series import FEATURE_SLOTS, HTTP_DURATION_BUCKETS
 
         if self.slo.latency_threshold_seconds not in HTTP_DURATION_BUCKETS:
             problems.append(
@@ -490,8 +491,8 @@ class Config:
         for name in ("scale_up_percent", "scale_up_pods", "scale_down_percent"):
             if getattr(scaler, name) < 1:
                 problems.append(f"autoscaler.{name}: must be at least 1")
-        if not 1 <= self.prometheus.drift_shards <= 64:
-            problems.append("prometheus.drift_shards: must be between 1 and 64")
+        if not 1 <= self.prometheus.drift_shards <= FEATURE_SLOTS:
+            problems.append(f"prometheus.drift_shards: must be between 1 and {FEATURE_SLOTS}")
         if not 1 <= self.prometheus.drift_every_evaluations <= 20:
             problems.append("prometheus.drift_every_evaluations: must be between 1 and 20")
         for name in ("scrape_interval_seconds", "evaluation_interval_seconds"):

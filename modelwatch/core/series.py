@@ -3,6 +3,9 @@ threshold must be one of the latency bounds (the configuration checks it), and
 the rules, dashboards and benchmarks read the same tuples.
 """
 
+import zlib
+from collections.abc import Iterable
+
 # OpenTelemetry's advised buckets, with 1 ms and 2.5 ms in front: an Iris
 # prediction takes well under a millisecond, and a latency SLO needs a bucket
 # boundary near its threshold.
@@ -23,3 +26,19 @@ SIGNED_ERROR_BUCKETS = (-1000, -100, -10, -1, -0.1, -0.01, 0, 0.01, 0.1, 1, 10, 
 def bucket_label(index: int) -> str:
     """The ``bucket`` label of a feature's bucket: "00" below the reference range, then "01".."""
     return f"{index:02d}"
+
+
+# The per-bucket drift rules run in shards (rules/drift.py); a feature's shard is its slot modulo
+# ``prometheus.drift_shards``, which is at most this many.
+FEATURE_SLOTS = 64
+FEATURE_SLOT = "feature_slot"
+
+
+def feature_slots(model_name: str, features: Iterable[str]) -> dict[str, str]:
+    """The ``feature_slot`` label of each feature of a model version, as the service and the exporter
+    both label its bucket series: consecutive slots, in name order, from an offset given by the model's
+    name. A model's features then go round the shards in turn (no shard holds two more of them than
+    another when the shards divide the slots), where a hash of model and feature filled some shards
+    three times fuller than others."""
+    offset = zlib.crc32(model_name.encode())
+    return {name: str((offset + i) % FEATURE_SLOTS) for i, name in enumerate(sorted(features))}

@@ -7,6 +7,7 @@ import json
 import pytest
 from prometheus_client import CollectorRegistry
 
+from modelwatch.core.series import FEATURE_SLOT, feature_slots
 from modelwatch.exporter.collectors.baseline import BaselineCollector
 from modelwatch.models.baselines import BaselineError, parse_data_baseline
 from modelwatch.models.registry import Deployment, Registry
@@ -26,15 +27,17 @@ def baseline_file(config, version="v1"):
 def test_publishes_the_data_baseline(config, registry):
     baseline = json.loads(baseline_file(config).read_text())
     model = {"model_name": "iris", "model_version": "v1"}
+    slots = feature_slots("iris", baseline["features"])
     for feature, spec in baseline["features"].items():
+        of_feature = {**model, "feature": feature, FEATURE_SLOT: slots[feature]}
         for bucket, share in zip(spec["buckets"], spec["reference_fractions"]):
             assert registry.get_sample_value("modelwatch_baseline_feature_fraction",
-                                             {**model, "feature": feature, "bucket": bucket}) == share
+                                             {**of_feature, "bucket": bucket}) == share
         last = spec["buckets"][-1]
         assert registry.get_sample_value("modelwatch_baseline_feature_cumulative_fraction",
-                                         {**model, "feature": feature, "bucket": last}) == pytest.approx(1.0, abs=1e-5)
+                                         {**of_feature, "bucket": last}) == pytest.approx(1.0, abs=1e-5)
         assert registry.get_sample_value("modelwatch_baseline_feature_bucket_upper_bound",
-                                         {**model, "feature": feature, "bucket": last}) == float("inf")
+                                         {**of_feature, "bucket": last}) == float("inf")
     for label, share in baseline["class_mix"].items():
         assert registry.get_sample_value("modelwatch_baseline_class_fraction", {**model, "class": label}) == share
     assert registry.get_sample_value("modelwatch_baseline_rows", model) == baseline["rows"]
@@ -127,15 +130,19 @@ def test_every_registered_model_is_published_with_categorical_missing_and_regres
                                  trusted_types=trusted_types(item)))
     collector_registry = CollectorRegistry()
     collector_registry.register(BaselineCollector(config.paths.registry_dir))  # no name: every model
+    slots = {s.labels["feature"]: s.labels[FEATURE_SLOT] for family in collector_registry.collect()
+             for s in family.samples if s.name == "modelwatch_baseline_feature_missing_fraction"
+             and s.labels["model_name"] == "penguins"}
+    assert len(slots) == 6 and slots == feature_slots("penguins", slots)  # six features, six slots in turn
     penguins = {"model_name": "penguins", "model_version": "v1"}
     island = [collector_registry.get_sample_value("modelwatch_baseline_feature_fraction",
-                                                  {**penguins, "feature": "island", "bucket": bucket})
+                                                  {**penguins, "feature": "island", FEATURE_SLOT: slots["island"],
+                                                   "bucket": bucket})
               for bucket in ("Biscoe", "Dream", "Torgersen", "(other)", "(unseen)", "(missing)")]
     assert sum(island) == pytest.approx(1.0, abs=1e-5) and island[4] == 0
     assert collector_registry.get_sample_value("modelwatch_baseline_feature_cumulative_fraction",
-                                               {**penguins, "feature": "island", "bucket": "Dream"}) is None
-    assert collector_registry.get_sample_value("modelwatch_baseline_feature_missing_fraction",
-                                               {**penguins, "feature": "sex"}) is not None
+                                               {**penguins, "feature": "island", FEATURE_SLOT: slots["island"],
+                                                "bucket": "Dream"}) is None
     diabetes = {"model_name": "diabetes", "model_version": "v1"}
     assert collector_registry.get_sample_value("modelwatch_baseline_class_fraction", {**diabetes, "class": "0"}) is None
     top = collector_registry.get_sample_value("modelwatch_baseline_prediction_cumulative_fraction", {**diabetes, "bucket": "11"})

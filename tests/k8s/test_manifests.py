@@ -77,7 +77,8 @@ def test_the_service_monitors_label_the_drift_shards_as_the_other_runtimes_scrap
         expected = scrape[job]["metric_relabel_configs"]
         assert [{k.replace("_", ""): v for k, v in r.items()} for r in expected] == \
             [{k.lower(): v for k, v in r.items()} for r in relabelings]
-        assert relabelings[0]["modulus"] == config.prometheus.drift_shards
+        shards = [r["replacement"] for r in relabelings if r.get("targetLabel") == "shard"]
+        assert shards == [str(shard) for shard in range(config.prometheus.drift_shards)]
 
 
 def test_the_dashboards_configmap_holds_the_generated_dashboards():

@@ -9,6 +9,7 @@ import math
 import pytest
 from prometheus_client import CollectorRegistry
 
+from modelwatch.core.series import FEATURE_SLOT, feature_slots
 from modelwatch.model_service.app import create_app
 from modelwatch.model_service.prediction_ids import InvalidPredictionId
 from modelwatch.model_service.registration import Request, register
@@ -32,6 +33,9 @@ def served(config, keys, models):
 
 def _sample(app, metrics, name, labels):
     app.extensions["modelwatch"]["metrics"].flush()
+    if name == "model_input_feature_bucket_total":  # its slot follows from the model's features
+        model = app.extensions["modelwatch"]["servers"][labels["model_name"]].state.models[labels["model_version"]]
+        labels = {**labels, FEATURE_SLOT: feature_slots(labels["model_name"], model.schema.feature_names)[labels["feature"]]}
     return metrics.get_sample_value(name, labels) or 0.0
 
 

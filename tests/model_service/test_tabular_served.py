@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from modelwatch.core.secret_keys import load_or_create_key
+from modelwatch.core.series import feature_slots
 from modelwatch.model_service.prediction_ids import PredictionIds
 from modelwatch.model_service.registration import Request, register
 from tests.conftest import make_config
@@ -41,8 +42,9 @@ def test_a_registered_model_under_gunicorn(state_dir, keys, models):
 
         def scraped():
             text = requests.get(f"{base}/metrics", timeout=10).text
-            unseen = 'model_input_feature_bucket_total{bucket="(unseen)",feature="island",model_name="penguins",' \
-                     'model_version="v1"} 20.0'
+            slot = feature_slots("penguins", PENGUIN)["island"]
+            unseen = f'model_input_feature_bucket_total{{bucket="(unseen)",feature="island",feature_slot="{slot}",' \
+                     'model_name="penguins",model_version="v1"} 20.0'
             return text if unseen in text else None
 
         text = wait_until(scraped, 30, lambda: "the unseen islands were not counted on /metrics")

@@ -15,6 +15,7 @@ import requests
 
 from modelwatch.models.registry import Deployment, Registry
 from modelwatch.core.prometheus_api import PrometheusApi
+from modelwatch.core.series import feature_slots
 from modelwatch.reports.drift import WORST_FEATURES_CHARTED
 from modelwatch.reports.report import build as build_report, to_html
 from tests.conftest import make_config
@@ -58,13 +59,21 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
             wait_for(prometheus, "modelwatch_baseline_prediction_fraction", lambda r: len(r) > 0, timeout=PATIENCE)
             wait_for(prometheus, 'modelwatch_baseline_feature_fraction{model_name="penguins"}', lambda r: len(r) > 0,
                      timeout=PATIENCE)
-            # Scrape-time relabelling put each feature's live and reference buckets in one drift shard.
+            # Scrape-time relabelling put each feature's live and reference buckets in one drift shard, the
+            # slot the service and the exporter gave it modulo the shards, and dropped the slot.
             shards = {}
             for side in ("model_input_feature_bucket_total", "modelwatch_baseline_feature_fraction"):
-                for r in query(prometheus, f'group by (model_name, feature, shard) ({side}{{model_name=~"penguins|diabetes"}})'):
+                for r in query(prometheus, f'group by (model_name, feature, shard, feature_slot) '
+                                           f'({side}{{model_name=~"penguins|diabetes"}})'):
+                    assert "feature_slot" not in r["metric"], r["metric"]
                     shards.setdefault((r["metric"]["model_name"], r["metric"]["feature"]), set()).add(r["metric"]["shard"])
             assert all(len(found) == 1 for found in shards.values()), shards
-            assert len({s for found in shards.values() for s in found}) > 1  # 16 features spread over the shards
+            for name in ("penguins", "diabetes"):  # 6 and 10 features: each in a shard of its own among 16
+                features = [feature for model, feature in shards if model == name]
+                slots = feature_slots(name, features)
+                assert {f: shards[name, f] for f in features} == \
+                    {f: {str(int(slot) % prom_config.prometheus.drift_shards)} for f, slot in slots.items()}
+                assert len({s for f in features for s in shards[name, f]}) == len(features)
             headers = {"X-API-Key": keys["user"]}
             started = time.time()
             for (name, version), frame in traffic.items():
