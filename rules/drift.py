@@ -98,8 +98,16 @@ def _unsharded(selector: str) -> str:
     return f"max without ({SHARD_LABEL}) ({selector})"
 
 
-def _shard_matcher(shard: int) -> str:
-    return f'{SHARD_LABEL}=~"0|"' if shard == 0 else f'{SHARD_LABEL}="{shard}"'
+def _recorded_shard(shard: int) -> str:
+    """The matcher of a shard's records: each carries its shard as a static label."""
+    return f'{SHARD_LABEL}="{shard}"'
+
+
+def _raw_shard(shard: int) -> str:
+    """The matcher of a shard's raw series, where shard 0 also takes series without a shard. Only raw
+    series use it: a matcher that matches the empty value costs more (Prometheus subtracts every other
+    shard's series), which made shard 0's figures group the slowest once the shards were even."""
+    return f'{SHARD_LABEL}=~"0|"' if shard == 0 else _recorded_shard(shard)
 
 
 def groups(s: Selectors) -> list[Group]:
@@ -118,9 +126,9 @@ def groups(s: Selectors) -> list[Group]:
     # groups must differ in their labels (promtool's lint), and unlabelled series (shard 0) get one.
     figures_interval = duration(interval * s.config.prometheus.drift_every_evaluations)
 
-    def sharded(name: str, records: Callable[[str], list[Record]], every: str) -> list[Group]:
+    def sharded(name: str, records: Callable[[int], list[Record]], every: str) -> list[Group]:
         return [Group(name.format(shard=shard), [Record(r.name, r.expr, {**r.labels, SHARD_LABEL: str(shard)})
-                                                 for r in records(_shard_matcher(shard))], interval=every)
+                                                 for r in records(shard)], interval=every)
                 for shard in range(s.config.prometheus.drift_shards)]
 
     version_rates, version_figures = _version_records(s, hour_of)
@@ -135,20 +143,21 @@ def groups(s: Selectors) -> list[Group]:
     ]
 
 
-def _feature_rate(s: Selectors, shard: str) -> Record:
+def _feature_rate(s: Selectors, shard: int) -> Record:
     """The one-minute rate of one shard's raw bucket counters (replicas x versions x features x buckets),
     summed across replicas: the only drift record that reads them."""
     return Record(
         queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M,
         f"sum by (job, {MODEL}, feature, bucket, {SHARD_LABEL}) "
-        f"(rate(model_input_feature_bucket_total{{{s.service}, {shard}}}[1m]))",
+        f"(rate(model_input_feature_bucket_total{{{s.service}, {_raw_shard(shard)}}}[1m]))",
     )
 
 
-def _feature_records(s: Selectors, shard: str, hour_of) -> list[Record]:
-    """Every per-bucket and per-feature figure over the hour, for the features of one shard (``shard``: its
-    matcher), from the rates ``_feature_rate`` records."""
+def _feature_records(s: Selectors, number_of_shard: int, hour_of) -> list[Record]:
+    """Every per-bucket and per-feature figure over the hour, for the features of one shard, from the
+    rates ``_feature_rate`` records."""
     cfg = s.config.alerts
+    shard = _recorded_shard(number_of_shard)
     feature = f"{MODEL}, feature"
     per_feature = f"job, {feature}"
     live, rows = f"{LIVE}{{{shard}}}", f"{ROWS}{{{shard}}}"
@@ -156,7 +165,7 @@ def _feature_records(s: Selectors, shard: str, hour_of) -> list[Record]:
     enough = f"and on ({per_feature}) {rows} >= {cfg.drift_min_rows}"
 
     def baseline(name: str) -> str:
-        return f"{name}{{{s.exporter}, {shard}}}"
+        return f"{name}{{{s.exporter}, {_raw_shard(number_of_shard)}}}"
 
     hour = [
         Record(queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H,
@@ -220,7 +229,7 @@ def _feature_records(s: Selectors, shard: str, hour_of) -> list[Record]:
         Record(queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_UNSEEN_RATIO1H,
                f'sum without (bucket) ({LIVE}{{{shard}, bucket="{UNSEEN}"}}) {enough}'),
     ]
-    return hour + reference + shape + _js_records(s, shard, enough)
+    return hour + reference + shape + _js_records(s, number_of_shard, enough)
 
 
 def model_thresholds(cfg: AlertsConfig) -> list[tuple[AlertsConfig, str]]:
@@ -289,13 +298,14 @@ def _drift_alerts(cfg: AlertsConfig, only: str) -> list[Alert]:
     return alerts
 
 
-def _js_records(s: Selectors, shard: str, enough: str) -> list[Record]:
+def _js_records(s: Selectors, number_of_shard: int, enough: str) -> list[Record]:
     """Jensen-Shannon distance (base 2: 0 alike, 1 disjoint) of each categorical feature's live shares
     against the reference's: the square root of the mean KL divergence of each from their average.
     PromQL evaluates a selector once per mention, and the distance mentions each share four times: the
     categorical buckets are picked out first (numeric features, those with cumulative shares, have KS
     instead), so those mentions read half the buckets."""
     feature = f"{MODEL}, feature"
+    shard = _recorded_shard(number_of_shard)
     categorical = queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CATEGORICAL_FRACTION1H
     categorical_reference = queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_CATEGORICAL_REFERENCE_FRACTION
     live = f"clamp_min({categorical}{{{shard}}}, 1e-12)"
@@ -304,7 +314,7 @@ def _js_records(s: Selectors, shard: str, enough: str) -> list[Record]:
     return [
         Record(categorical, f"""
             {LIVE}{{{shard}}} unless on ({feature}) max without (instance, job) (
-              modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}, {shard}}})
+              modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}, {_raw_shard(number_of_shard)}}})
             """),
         Record(categorical_reference,
                f"{REFERENCE}{{{shard}}} and on (job, {feature}, bucket) {categorical}{{{shard}}}"),

@@ -328,9 +328,9 @@ class PrometheusConfig:
     port: int = 9090
     scrape_interval_seconds: float = 15.0
     evaluation_interval_seconds: float = 15.0
-    # The per-bucket drift rules run in this many groups, each over the features that hash to it
-    # (Prometheus evaluates groups in parallel): at 5 models x 30 features x 10 replicas one group took
-    # ~370 ms an evaluation, eight ~40 ms (bench/rules.py). The scrape configurations label the series.
+    # The per-bucket drift rules run in this many groups, a feature's group being its slot (core/series.py)
+    # modulo this; Prometheus evaluates groups in parallel. At 5 models x 30 features x 10 replicas one
+    # group took ~370 ms an evaluation, eight ~40 ms (bench/rules.py). The scrape configurations label the series.
     drift_shards: int = 16
     # The drift figures over the hour (PSI, KS, JS, shares) are recomputed every this many evaluations;
     # the raw counters' one-minute rates, which they sum, every evaluation. Drift alerts wait 15 minutes.
