@@ -106,7 +106,7 @@ def _recorded_shard(shard: int) -> str:
 def _raw_shard(shard: int) -> str:
     """The matcher of a shard's raw series, where shard 0 also takes series without a shard. Only raw
     series use it: a matcher that matches the empty value costs more (Prometheus subtracts every other
-    shard's series), which made shard 0's figures group the slowest once the shards were even."""
+    shard's series), and shard 0's groups were the slowest once the shards were even (bench/README.md)."""
     return f'{SHARD_LABEL}=~"0|"' if shard == 0 else _recorded_shard(shard)
 
 
