@@ -20,8 +20,7 @@ history too, and after the backfill a loopback target serves the same raw
 series, growing at the same rates, so the rules read fresh head chunks as in
 production (the backfilled blocks alone leave the one-minute rates empty after
 the first minute, and made the drift group look three times cheaper than it
-is). The backfilled feature series carry the shard label the scrape
-configurations' relabelling gives the target's (checked against Prometheus'). Prometheus (Debian's
+is). Prometheus (Debian's
 binary) then loads the rules generated from the run's configuration
 (``--drift-shards`` and ``--drift-every`` change it), evaluates them every
 ``--interval`` seconds for ``--seconds`` (the drift figures every
@@ -57,7 +56,7 @@ from modelwatch.core.series import FEATURE_SLOT, HTTP_DURATION_BUCKETS, INFERENC
 from bench.service import free_port
 from modelwatch.core.config import Config, load_config
 from modelwatch.rules import rule_files
-from modelwatch.rules.drift import SHARD_LABEL, SHARDED, shard_relabeling
+from modelwatch.rules.drift import SHARD_LABEL
 from modelwatch.rules.prometheus_config import scrape_job, write_prometheus_config
 
 STEP = 15
@@ -196,25 +195,11 @@ def raw_series(config: Config, replicas: int, models: int = 0, features: int = 0
     return series + registered_series(config, replicas, models, features)
 
 
-def as_stored(raw: list[tuple[str, float, float]], shards: int) -> list[tuple[str, float, float]]:
-    """The series as Prometheus stores them after the scrape configuration's relabelling
-    (``shard_relabeling``): a feature's bucket series has its slot modulo the shards as its shard, and
-    no slot."""
-    stored = []
-    for series, start, rate in raw:
-        if re.match(f"({SHARDED}){{", series):
-            labels = dict(LABEL.findall(series))
-            labels[SHARD_LABEL] = str(int(labels.pop(FEATURE_SLOT)) % shards)
-            series = series[: series.index("{")] + _labels(**labels)
-        stored.append((series, start, rate))
-    return stored
-
-
 # The drift group's per-version rates of raw counters, as (record, raw metric, labels kept): their hour
 # of history is what the group's sums over an hour read every evaluation.
 DRIFT_RATES = (
     (queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M, "model_input_feature_bucket_total",
-     ("feature", "bucket", SHARD_LABEL)),
+     ("feature", "bucket")),
     (queries.MODEL_VERSION_CLASS_MODEL_PREDICTED_CLASS_RATE1M, "model_predicted_class_total", ("class",)),
     (queries.MODEL_VERSION_FEATURE_MODEL_INPUT_FEATURE_MISSING_RATE1M, "model_input_feature_missing_total", ("feature",)),
     # the missing shares' denominator: without its hour, an hour of missing values over minutes of
@@ -224,8 +209,9 @@ DRIFT_RATES = (
 LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
-def drift_rates(raw: list[tuple[str, float, float]]) -> list[tuple[str, int, int, callable]]:
-    """The drift group's rate records over the last hour, summed across replicas as the rules do."""
+def drift_rates(raw: list[tuple[str, float, float]], shards: int) -> list[tuple[str, int, int, callable]]:
+    """The drift group's rate records over the last hour, summed across replicas as the rules do; a
+    feature's rates labelled with the shard whose group records them (its slot modulo the shards)."""
     sums: dict[str, float] = defaultdict(float)
     for record, metric, kept in DRIFT_RATES:
         for series, _, per_second in raw:
@@ -233,7 +219,10 @@ def drift_rates(raw: list[tuple[str, float, float]]) -> list[tuple[str, int, int
                 labels = dict(LABEL.findall(series))
                 if labels.get("outcome", "success") != "success":  # the rule counts answered predictions
                     continue
-                sums[record + _labels(**{k: labels[k] for k in ("job", "model_name", "model_version", *kept)})] += per_second
+                kept_labels = {k: labels[k] for k in ("job", "model_name", "model_version", *kept)}
+                if FEATURE_SLOT in labels:
+                    kept_labels[SHARD_LABEL] = str(int(labels[FEATURE_SLOT]) % shards)
+                sums[record + _labels(**kept_labels)] += per_second
     return [(series, RAW_SECONDS, STEP, lambda t, rate=rate: rate) for series, rate in sums.items()]
 
 
@@ -258,7 +247,7 @@ def recorded_series(config: Config, replicas: int, raw: list[tuple[str, float, f
     # The anomaly history group's 5-minute copy, which its day and week windows read.
     series.append((f"{queries.JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME5M_RATE5M}{_labels(job=job)}", SEASONAL_SECONDS, 300,
                    daily))
-    series += drift_rates(raw)
+    series += drift_rates(raw, config.prometheus.drift_shards)
     series.append((f"{queries.JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME_1W_RATE5M}{_labels(job=job)}", SEASONAL_SECONDS, STEP,
                    lambda t: total))
     return series
@@ -350,8 +339,7 @@ def measure(workdir: Path, config: Config, seconds: int, live: LiveReplicas,
     rules_dir = write_rules(config, workdir / "rules")
     config_file = write_prometheus_config(config, workdir / "prometheus.yml", rules_dir, extra_jobs=[
         scrape_job("self", f"127.0.0.1:{port}", scrape_interval="1s"),
-        # relabelled as the service is: a shard that differs from the backfill's would show as a second series
-        scrape_job("replicas", live.target, honor_labels=True, metric_relabel_configs=shard_relabeling(config)),
+        scrape_job("replicas", live.target, honor_labels=True),
     ])
     process = subprocess.Popen(
         ["prometheus", f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'tsdb'}",
@@ -388,12 +376,6 @@ def measure(workdir: Path, config: Config, seconds: int, live: LiveReplicas,
         failures = sum(float(r["value"][1]) for r in requests.get(
             f"{base}/api/v1/query", params={"query": "sum(prometheus_rule_evaluation_failures_total)"}, timeout=30,
         ).json()["data"]["result"])
-        pairs = requests.get(f"{base}/api/v1/query", params={"query": (
-            "count(group by (model_name, feature, shard) (last_over_time(model_input_feature_bucket_total[2h])))"
-            " / count(group by (model_name, feature) (last_over_time(model_input_feature_bucket_total[2h])))")},
-            timeout=30).json()["data"]["result"]
-        if not pairs or float(pairs[0]["value"][1]) != 1:
-            raise SystemExit("the backfill's shard labels differ from Prometheus' relabelling")
         # The data is a steady state: an alert active here would be an error of the data, and its
         # evaluation (templates, ALERTS series) a cost the steady state does not have.
         active = {r["metric"]["alertname"]: int(float(r["value"][1])) for r in requests.get(
@@ -447,8 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     end = int(time.time())
     raw = raw_series(config, args.replicas, args.registered_models, args.features)
     with console.status("writing synthetic series"):
-        lines = write_openmetrics(workdir / "data.om", config, args.replicas, end,
-                                  as_stored(raw, config.prometheus.drift_shards))
+        lines = write_openmetrics(workdir / "data.om", config, args.replicas, end, raw)
     with console.status(f"backfilling {lines:,} samples with promtool"):
         started = time.monotonic()
         subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=744h",

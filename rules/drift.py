@@ -30,12 +30,13 @@ a burst of requests within a minute.
 Even so, one group over every feature's buckets grows with models x features x
 replicas (~370 ms an evaluation at 5 x 30 x 10). The per-bucket and per-feature
 records therefore run in ``prometheus.drift_shards`` groups, one per shard of
-features; the scrape configurations label the series with their shard
-(``shard_relabeling``, from the feature's slot), and the per-version records come after, in groups of
-their own. Each stage is two groups: the one-minute rates of the raw counters,
-every evaluation, and the hour's figures from them, every
-``prometheus.drift_every_evaluations`` evaluations (they move slowly, and their
-alerts wait 15 minutes).
+features: a shard reads the raw series whose ``feature_slot`` (a version's
+features take consecutive slots, so they go round the shards evenly) is the
+shard modulo the shards, and labels its records with the shard. The
+per-version records come after, in groups of their own. Each stage is two
+groups: the one-minute rates of the raw counters, every evaluation, and the
+hour's figures from them, every ``prometheus.drift_every_evaluations``
+evaluations (they move slowly, and their alerts wait 15 minutes).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import re
 from collections.abc import Callable
 
 from modelwatch.core import queries
-from modelwatch.core.config import AlertsConfig, Config
+from modelwatch.core.config import AlertsConfig
 from modelwatch.core.series import FEATURE_SLOT, FEATURE_SLOTS
 from modelwatch.models.baselines import UNSEEN
 from modelwatch.rules.builder import Alert, Group, Record, duration
@@ -71,25 +72,11 @@ def _psi(live: str, reference: str, on: str) -> str:
 
 
 SHARD_LABEL = "shard"
-# The series the drift shards split: every series of a feature's buckets, live and reference.
-SHARDED = "model_input_feature_bucket_total|modelwatch_baseline_feature_[a-z_]+"
 
 
-def shard_relabeling(config: Config) -> list[dict]:
-    """Scrape-time relabelling (``metric_relabel_configs``) that gives each feature's bucket series, on the
-    service and on the exporter alike, a ``shard`` label: the ``feature_slot`` both label them with, modulo
-    ``prometheus.drift_shards`` (one rule a shard: relabelling has no arithmetic), and drops the slot.
-    Prometheus relabels a series when it first sees it, not at every scrape. Series without a shard (a
-    Prometheus configured otherwise) fall in shard 0: the results are the same, only that group does
-    all the work."""
-    shards = config.prometheus.drift_shards
-    return [
-        *({"source_labels": ["__name__", FEATURE_SLOT], "target_label": SHARD_LABEL, "replacement": str(shard),
-           "regex": f"({SHARDED});({'|'.join(str(slot) for slot in range(shard, FEATURE_SLOTS, shards))})",
-           "action": "replace"}
-          for shard in range(shards)),
-        {"regex": FEATURE_SLOT, "action": "labeldrop"},
-    ]
+def shard_slots(shard: int, shards: int) -> list[int]:
+    """The feature slots of a drift shard: those equal to it modulo the shards."""
+    return list(range(shard, FEATURE_SLOTS, shards))
 
 
 def _unsharded(selector: str) -> str:
@@ -103,11 +90,13 @@ def _recorded_shard(shard: int) -> str:
     return f'{SHARD_LABEL}="{shard}"'
 
 
-def _raw_shard(shard: int) -> str:
-    """The matcher of a shard's raw series, where shard 0 also takes series without a shard. Only raw
-    series use it: a matcher that matches the empty value costs more (Prometheus subtracts every other
-    shard's series), and shard 0's groups were the slowest once the shards were even (bench/README.md)."""
-    return f'{SHARD_LABEL}=~"0|"' if shard == 0 else _recorded_shard(shard)
+def _raw_shard(s: Selectors, shard: int) -> str:
+    """The matcher of a shard's raw series (the service's bucket counters, the exporter's baselines): the
+    feature slots both label them with, so any Prometheus scraping them as they are can run the rules. A
+    set of values, which Prometheus looks up value by value (one shard: every series, no matcher)."""
+    shards = s.config.prometheus.drift_shards
+    slots = "|".join(str(slot) for slot in shard_slots(shard, shards))
+    return f', {FEATURE_SLOT}=~"{slots}"' if shards > 1 else ""
 
 
 def groups(s: Selectors) -> list[Group]:
@@ -122,8 +111,8 @@ def groups(s: Selectors) -> list[Group]:
     # In each group, in stage order: a record reads those above it as evaluated this round. A figures
     # group reads the rates as last evaluated, and the version figures read the shards' figures as last
     # evaluated, at most a figures interval old (the module docstring says why two intervals).
-    # Each shard's records carry their shard as a static label too: rules of the same name in several
-    # groups must differ in their labels (promtool's lint), and unlabelled series (shard 0) get one.
+    # Each shard's records carry their shard as a static label: rules of the same name in several
+    # groups must differ in their labels (promtool's lint), and a shard's figures read its own records.
     figures_interval = duration(interval * s.config.prometheus.drift_every_evaluations)
 
     def sharded(name: str, records: Callable[[int], list[Record]], every: str) -> list[Group]:
@@ -148,8 +137,8 @@ def _feature_rate(s: Selectors, shard: int) -> Record:
     summed across replicas: the only drift record that reads them."""
     return Record(
         queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_RATE1M,
-        f"sum by (job, {MODEL}, feature, bucket, {SHARD_LABEL}) "
-        f"(rate(model_input_feature_bucket_total{{{s.service}, {_raw_shard(shard)}}}[1m]))",
+        f"sum by (job, {MODEL}, feature, bucket) "
+        f"(rate(model_input_feature_bucket_total{{{s.service}{_raw_shard(s, shard)}}}[1m]))",
     )
 
 
@@ -165,7 +154,7 @@ def _feature_records(s: Selectors, number_of_shard: int, hour_of) -> list[Record
     enough = f"and on ({per_feature}) {rows} >= {cfg.drift_min_rows}"
 
     def baseline(name: str) -> str:
-        return f"{name}{{{s.exporter}, {_raw_shard(number_of_shard)}}}"
+        return f"{name}{{{s.exporter}{_raw_shard(s, number_of_shard)}}}"
 
     hour = [
         Record(queries.MODEL_VERSION_FEATURE_BUCKET_MODEL_INPUT_FEATURE_INCREASE1H,
@@ -314,7 +303,7 @@ def _js_records(s: Selectors, number_of_shard: int, enough: str) -> list[Record]
     return [
         Record(categorical, f"""
             {LIVE}{{{shard}}} unless on ({feature}) max without (instance, job) (
-              modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}, {_raw_shard(number_of_shard)}}})
+              modelwatch_baseline_feature_cumulative_fraction{{{s.exporter}{_raw_shard(s, number_of_shard)}}})
             """),
         Record(categorical_reference,
                f"{REFERENCE}{{{shard}}} and on (job, {feature}, bucket) {categorical}{{{shard}}}"),

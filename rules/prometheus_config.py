@@ -11,7 +11,6 @@ from modelwatch.core.files import write_atomically
 from modelwatch.core.runtimes import RUNTIMES
 from modelwatch.core.yaml_text import to_yaml
 from modelwatch.rules.builder import duration
-from modelwatch.rules.drift import shard_relabeling
 
 AUTOSCALER_JOB = "modelwatch-autoscaler"
 EDGE_JOB = "modelwatch-edge"  # HAProxy in front of the local service
@@ -22,14 +21,13 @@ def scrape_job(name: str, target: str, **extra) -> dict:
 
 
 def service_job(config: Config, runtime: str) -> dict:
-    """The model service's scrape job in ``runtime``, its feature series labelled by drift shard."""
-    return {"job_name": config.alerts.service_job, **RUNTIMES[runtime].service_scrape(config),
-            "metric_relabel_configs": shard_relabeling(config)}
+    """The model service's scrape job in ``runtime``."""
+    return {"job_name": config.alerts.service_job, **RUNTIMES[runtime].service_scrape(config)}
 
 
 def exporter_job(config: Config, target: str) -> dict:
-    """The exporter's scrape job: its baseline feature series fall in the same shards as the service's."""
-    return scrape_job(config.alerts.exporter_job, target, metric_relabel_configs=shard_relabeling(config))
+    """The exporter's scrape job."""
+    return scrape_job(config.alerts.exporter_job, target)
 
 
 def prometheus_config(config: Config, rule_dir: Path, extra_jobs: list[dict] | None = None) -> dict:

@@ -1,6 +1,6 @@
 """The generated parts of the Kubernetes manifests, from the same sources as
 every other runtime: the PrometheusRule from the rule groups, the
-ServiceMonitors with the drift shards' relabelling, the dashboards
+ServiceMonitors, the dashboards
 ConfigMap's JSON from the dashboards, the HPA from the autoscaler's settings,
 and the KEDA and prometheus-adapter autoscaling queries from
 ``modelwatch.core.queries``."""
@@ -14,7 +14,6 @@ from modelwatch.core.config import Config
 from modelwatch.core.queries import scaling_metric
 from modelwatch.core.yaml_text import generated_header, to_yaml
 from modelwatch.rules import rule_groups
-from modelwatch.rules.drift import shard_relabeling
 
 # Where the Prometheus Operator's Prometheus answers inside the cluster (kube-prometheus's default).
 PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
@@ -115,21 +114,14 @@ def horizontal_pod_autoscaler(config: Config) -> dict:
     }
 
 
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(word.title() for word in rest)
-
-
 def service_monitors(config: Config) -> list[dict]:
-    """The service's and the exporter's ServiceMonitors; the Operator's ``metricRelabelings`` are the
-    scrape configuration's ``metric_relabel_configs`` with camelCase keys."""
-    relabelings = [{_camel(key): value for key, value in rule.items()} for rule in shard_relabeling(config)]
+    """The service's and the exporter's ServiceMonitors: their series are scraped as they are (the drift
+    rules select each shard by the ``feature_slot`` label both give the feature series)."""
     interval = f"{config.prometheus.scrape_interval_seconds:g}s"
     return [
         {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": name},
          "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-                  "endpoints": [{"port": port, "path": "/metrics", "interval": interval,
-                                 "metricRelabelings": relabelings}]}}
+                  "endpoints": [{"port": port, "path": "/metrics", "interval": interval}]}}
         for name, port in (("model-service", "metrics"), ("modelwatch-exporter", "metrics"))
     ]
 
@@ -143,7 +135,7 @@ def generated_files(config: Config, dashboards: dict[str, str]) -> dict[Path, st
     files = {
         Path("base/generated/prometheusrule.yaml"): dump(prometheus_rule(config), "rules/"),
         Path("base/generated/hpa.yaml"): dump(horizontal_pod_autoscaler(config), "the autoscaler section of the configuration"),
-        Path("base/generated/servicemonitors.yaml"): generated_header("rules/drift.py") + "---\n".join(
+        Path("base/generated/servicemonitors.yaml"): generated_header("modelwatch/generate/kubernetes.py") + "---\n".join(
             to_yaml(monitor) for monitor in service_monitors(config)),
         Path("overlays/keda/generated/scaledobject.yaml"): dump(scaled_object(config), queries_file),
         Path("overlays/prometheus-adapter/generated/hpa-metrics.yaml"): dump(adapter_hpa(config), queries_file),

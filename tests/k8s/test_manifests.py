@@ -63,22 +63,19 @@ def test_keda_and_prometheus_adapter_scale_on_the_local_autoscalers_promql():
 def test_the_prometheus_rule_is_the_rule_files():
     groups = load("base/generated/prometheusrule.yaml")["spec"]["groups"]
     expected = [g for name in MODULES for g in yaml.safe_load(rule_files(Config())[name])["groups"]]
-    assert groups == expected and len(groups) == 22 + 2 * Config().prometheus.drift_shards  # rates and figures
+    assert groups == expected and len(groups) == 23 + 2 * Config().prometheus.drift_shards  # rates and figures
 
 
-def test_the_service_monitors_label_the_drift_shards_as_the_other_runtimes_scrape_configurations_do():
-    from modelwatch.rules.prometheus_config import prometheus_config
-
+def test_the_service_monitors_scrape_the_jobs_the_rules_select_and_keep_their_labels():
     monitors = {m["metadata"]["name"]: m for m in yaml.safe_load_all((K8S_DIR / "base/generated/servicemonitors.yaml").read_text())}
-    scrape = {job["job_name"]: job for job in prometheus_config(Config(), Path("rules"))["scrape_configs"]}
     config = Config()
-    for monitor, job in (("model-service", config.alerts.service_job), ("modelwatch-exporter", config.alerts.exporter_job)):
-        relabelings = monitors[monitor]["spec"]["endpoints"][0]["metricRelabelings"]
-        expected = scrape[job]["metric_relabel_configs"]
-        assert [{k.replace("_", ""): v for k, v in r.items()} for r in expected] == \
-            [{k.lower(): v for k, v in r.items()} for r in relabelings]
-        shards = [r["replacement"] for r in relabelings if r.get("targetLabel") == "shard"]
-        assert shards == [str(shard) for shard in range(config.prometheus.drift_shards)]
+    # The Operator names a ServiceMonitor's job after the Service: the rules' job names.
+    assert set(monitors) == {config.alerts.service_job, config.alerts.exporter_job}
+    for monitor in monitors.values():
+        endpoint, = monitor["spec"]["endpoints"]
+        assert endpoint["interval"] == f"{config.prometheus.scrape_interval_seconds:g}s"
+        # no metricRelabelings: the drift shards select the feature_slot label the series carry
+        assert set(endpoint) == {"port", "path", "interval"}
 
 
 def test_the_dashboards_configmap_holds_the_generated_dashboards():

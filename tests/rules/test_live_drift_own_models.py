@@ -59,21 +59,22 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
             wait_for(prometheus, "modelwatch_baseline_prediction_fraction", lambda r: len(r) > 0, timeout=PATIENCE)
             wait_for(prometheus, 'modelwatch_baseline_feature_fraction{model_name="penguins"}', lambda r: len(r) > 0,
                      timeout=PATIENCE)
-            # Scrape-time relabelling put each feature's live and reference buckets in one drift shard, the
-            # slot the service and the exporter gave it modulo the shards, and dropped the slot.
-            shards = {}
+            # The service and the exporter give each feature's live and reference buckets the same slot,
+            # and the drift rules select a shard's series by it (the slot modulo the shards), as scraped.
+            slots = {}
             for side in ("model_input_feature_bucket_total", "modelwatch_baseline_feature_fraction"):
-                for r in query(prometheus, f'group by (model_name, feature, shard, feature_slot) '
+                for r in query(prometheus, f'group by (model_name, feature, feature_slot) '
                                            f'({side}{{model_name=~"penguins|diabetes"}})'):
-                    assert "feature_slot" not in r["metric"], r["metric"]
-                    shards.setdefault((r["metric"]["model_name"], r["metric"]["feature"]), set()).add(r["metric"]["shard"])
-            assert all(len(found) == 1 for found in shards.values()), shards
+                    slots.setdefault((r["metric"]["model_name"], r["metric"]["feature"]), set()).add(
+                        r["metric"]["feature_slot"])
+            shard_of = {}
             for name in ("penguins", "diabetes"):  # 6 and 10 features: each in a shard of its own among 16
-                features = [feature for model, feature in shards if model == name]
-                slots = feature_slots(name, features)
-                assert {f: shards[name, f] for f in features} == \
-                    {f: {str(int(slot) % prom_config.prometheus.drift_shards)} for f, slot in slots.items()}
-                assert len({s for f in features for s in shards[name, f]}) == len(features)
+                features = [feature for model, feature in slots if model == name]
+                expected = feature_slots(name, features)
+                assert {f: slots[name, f] for f in features} == {f: {slot} for f, slot in expected.items()}
+                shard_of.update({(name, f): str(int(slot) % prom_config.prometheus.drift_shards)
+                                 for f, slot in expected.items()})
+                assert len({shard_of[name, f] for f in features}) == len(features)
             headers = {"X-API-Key": keys["user"]}
             started = time.time()
             for (name, version), frame in traffic.items():
@@ -89,8 +90,11 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
             missing = _by_version(wait_for(prometheus, "model_version_feature:model_input_feature_missing:"
                                            'baseline_increase1h{model_name="penguins", feature="sex"}', both,
                                            timeout=PATIENCE))  # diabetes has a "sex" feature too
-            psi = _by_version(wait_for(prometheus, 'model_version_feature:model_input_feature:psi1h{model_name="penguins"}',
-                                       lambda r: len(r) == 12, timeout=PATIENCE))
+            psi_series = wait_for(prometheus, 'model_version_feature:model_input_feature:psi1h{model_name="penguins"}',
+                                  lambda r: len(r) == 12, timeout=PATIENCE)
+            # each figure written by its feature's shard
+            assert all(r["metric"]["shard"] == shard_of["penguins", r["metric"]["feature"]] for r in psi_series)
+            psi = _by_version(psi_series)
             js = _by_version(wait_for(prometheus, 'model_version_feature:model_input_feature:js1h{model_name="penguins"}',
                                       lambda r: len(r) == 4, timeout=PATIENCE))  # island and sex, v1 and v2
             predictions = _by_version(wait_for(prometheus, "model_version:model_prediction_bucket:psi1h", both,
