@@ -330,8 +330,9 @@ class PrometheusConfig:
     evaluation_interval_seconds: float = 15.0
     # The per-bucket drift rules run in this many groups, a feature's group being its slot (core/series.py)
     # modulo this; Prometheus evaluates groups in parallel. At 5 models x 30 features x 10 replicas one
-    # group took ~370 ms an evaluation, eight ~40 ms (bench/rules.py). The scrape configurations label the series.
-    drift_shards: int = 16
+    # group took ~370 ms an evaluation; 32 even shards ~15-25 ms each (bench/README.md, *Balanced shards*).
+    # A divisor of 64 spreads the slots evenly.
+    drift_shards: int = 32
     # The drift figures over the hour (PSI, KS, JS, shares) are recomputed every this many evaluations;
     # the raw counters' one-minute rates, which they sum, every evaluation. Drift alerts wait 15 minutes.
     drift_every_evaluations: int = 4

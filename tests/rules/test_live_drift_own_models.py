@@ -68,7 +68,7 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
                     slots.setdefault((r["metric"]["model_name"], r["metric"]["feature"]), set()).add(
                         r["metric"]["feature_slot"])
             shard_of = {}
-            for name in ("penguins", "diabetes"):  # 6 and 10 features: each in a shard of its own among 16
+            for name in ("penguins", "diabetes"):  # 6 and 10 features: each in a shard of its own
                 features = [feature for model, feature in slots if model == name]
                 expected = feature_slots(name, features)
                 assert {f: slots[name, f] for f in features} == {f: {slot} for f, slot in expected.items()}
