@@ -245,7 +245,7 @@ def recorded_series(config: Config, replicas: int, raw: list[tuple[str, float, f
         series.append((f"{queries.SLO_SLI_TOTAL_AVG_OVER_TIME5M_RATE5M}{labels}", SLO_SECONDS, 300, daily))
     series.append((f"{queries.JOB_HTTP_SERVER_REQUESTS_RATE5M}{_labels(job=job)}", BURN_SECONDS, STEP, daily))
     # The anomaly history group's 5-minute copy, which its day and week windows read.
-    series.append((f"{queries.JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME5M_RATE5M}{_labels(job=job)}", SEASONAL_SECONDS, 300,
+    series.append((f"{queries.JOB_HTTP_SERVER_REQUESTS_RATE5M_EVERY5M}{_labels(job=job)}", SEASONAL_SECONDS, 300,
                    daily))
     series += drift_rates(raw, config.prometheus.drift_shards)
     series.append((f"{queries.JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME_1W_RATE5M}{_labels(job=job)}", SEASONAL_SECONDS, STEP,

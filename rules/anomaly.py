@@ -7,12 +7,13 @@ exists, and the last day's average before that. The spread is the last day's
 standard deviation, floored at 10 % of the usual rate so that a very steady
 service does not call a small wobble many sigmas.
 
-The day and week windows read a 5-minute-resolution copy of the rate, as the
-SLO's long windows do: a week is 2,016 samples rather than 40,320 at a 15 s
-interval (the week's average alone was two thirds of the group's cost), and
-the copy lags by at most its 5 minutes, against alerts that wait 10. The copy
-is only ever read over ranges, so its 5-minute spacing never meets the
-staleness limit of an instant read.
+The day and week windows read a 5-minute-resolution copy of the rate (the
+5-minute rate, sampled every 5 minutes: back to back, the windows it covers
+tile the time), as the SLO's long windows read theirs: a week is 2,016
+samples rather than 40,320 at a 15 s interval (the week's average alone was
+two thirds of the group's cost), and the copy lags by at most its 5 minutes,
+against alerts that wait 10. The copy is only ever read over ranges, so its
+5-minute spacing never meets the staleness limit of an instant read.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from modelwatch.rules.builder import Alert, Group, Record
 from modelwatch.rules.selectors import Selectors, number
 
 RATE = queries.JOB_HTTP_SERVER_REQUESTS_RATE5M
-COPY = queries.JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME5M_RATE5M
+COPY = queries.JOB_HTTP_SERVER_REQUESTS_RATE5M_EVERY5M
 AVG_1D = queries.JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME_1D_RATE5M
 STDDEV_1D = queries.JOB_HTTP_SERVER_REQUESTS_STDDEV_OVER_TIME_1D_RATE5M
 AVG_1W = queries.JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME_1W_RATE5M
@@ -90,7 +91,7 @@ def groups(s: Selectors) -> list[Group]:
     ]
     return [
         # Every 5 minutes: the copy the windows read.
-        Group("modelwatch-anomaly-history.rules", [Record(COPY, f"avg_over_time({RATE}[5m])")], interval="5m"),
+        Group("modelwatch-anomaly-history.rules", [Record(COPY, RATE)], interval="5m"),
         Group("modelwatch-anomaly.rules", records),
         Group("modelwatch-anomaly.alerts", alerts),
     ]

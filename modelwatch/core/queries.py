@@ -92,9 +92,9 @@ JOB_HTTP_SERVER_REQUEST_DURATION_SECONDS_HISTOGRAM_QUANTILE = "job:http_server_r
 JOB_HTTP_SERVER_REQUEST_ERRORS_RATIO_RATE5M = "job:http_server_request_errors:ratio_rate5m"
 JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME_1D_RATE5M = "job:http_server_requests:avg_over_time_1d_rate5m"
 JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME_1W_RATE5M = "job:http_server_requests:avg_over_time_1w_rate5m"
-JOB_HTTP_SERVER_REQUESTS_AVG_OVER_TIME5M_RATE5M = "job:http_server_requests:avg_over_time5m_rate5m"
 JOB_HTTP_SERVER_REQUESTS_PREDICTION_RATE5M = "job:http_server_requests:prediction_rate5m"
 JOB_HTTP_SERVER_REQUESTS_RATE5M = "job:http_server_requests:rate5m"
+JOB_HTTP_SERVER_REQUESTS_RATE5M_EVERY5M = "job:http_server_requests:rate5m_every5m"
 JOB_HTTP_SERVER_REQUESTS_STDDEV_OVER_TIME_1D_RATE5M = "job:http_server_requests:stddev_over_time_1d_rate5m"
 JOB_HTTP_SERVER_REQUESTS_ZSCORE_RATE5M = "job:http_server_requests:zscore_rate5m"
 
