@@ -56,7 +56,7 @@ from modelwatch.core.series import FEATURE_SLOT, HTTP_DURATION_BUCKETS, INFERENC
 from bench.service import free_port
 from modelwatch.core.config import Config, load_config
 from modelwatch.rules import rule_files
-from modelwatch.rules.drift import SHARD_LABEL
+from modelwatch.rules.drift import SHARD_LABEL, shard_of
 from modelwatch.rules.prometheus_config import scrape_job, write_prometheus_config
 
 STEP = 15
@@ -221,7 +221,7 @@ def drift_rates(raw: list[tuple[str, float, float]], shards: int) -> list[tuple[
                     continue
                 kept_labels = {k: labels[k] for k in ("job", "model_name", "model_version", *kept)}
                 if FEATURE_SLOT in labels:
-                    kept_labels[SHARD_LABEL] = str(int(labels[FEATURE_SLOT]) % shards)
+                    kept_labels[SHARD_LABEL] = shard_of(labels[FEATURE_SLOT], shards)
                 sums[record + _labels(**kept_labels)] += per_second
     return [(series, RAW_SECONDS, STEP, lambda t, rate=rate: rate) for series, rate in sums.items()]
 

@@ -74,8 +74,13 @@ def _psi(live: str, reference: str, on: str) -> str:
 SHARD_LABEL = "shard"
 
 
+def shard_of(slot: int | str, shards: int) -> str:
+    """The drift shard (its ``shard`` label) that reads a feature slot's series: the slot modulo the shards."""
+    return str(int(slot) % shards)
+
+
 def shard_slots(shard: int, shards: int) -> list[int]:
-    """The feature slots of a drift shard: those equal to it modulo the shards."""
+    """The feature slots of a drift shard, the inverse of ``shard_of``."""
     return list(range(shard, FEATURE_SLOTS, shards))
 
 
