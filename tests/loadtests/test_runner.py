@@ -32,6 +32,13 @@ def served_and_scraped(state_dir, tmp_path, **settings):
             yield base, prometheus
 
 
+def latency_not_judged(monkeypatch) -> None:
+    """For runs whose subject is not latency: ~70 requests on two shared cores, where one
+    request slowed past 250 ms by a neighbour is 1.4 % and would break the 99 % target
+    (CI, stop 33). Errors still break the gate."""
+    monkeypatch.setenv("MODELWATCH_SLO__LATENCY_TARGET", "0.9")
+
+
 def test_a_run_within_the_slo_passes_judged_by_prometheus(state_dir, keys, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
     monkeypatch.setenv("MODELWATCH_PROMETHEUS__SCRAPE_INTERVAL_SECONDS", "1")
@@ -112,6 +119,7 @@ def test_a_registered_model_is_loaded_with_rows_of_its_reference(state_dir, keys
     from tests.own_models import trusted_types
 
     item = models["penguins"]
+    latency_not_judged(monkeypatch)
     register(make_config(state_dir), Request("penguins", item["artifact"], item["reference"], "species",
                                              trusted_types=trusted_types(item)))
     monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
@@ -151,6 +159,7 @@ def test_the_labels_scenario_sends_true_labels_later_and_its_switch_flips_them(s
     from modelwatch.models.registry import Registry
 
     monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
+    latency_not_judged(monkeypatch)
     out = tmp_path / "run"
     with served_and_scraped(state_dir, tmp_path) as (base, prometheus):
         code = main(["load", "labels", "--users", "3", "--duration", "8", "--url", base, "--out", str(out),
@@ -173,6 +182,7 @@ def test_the_labels_scenario_waits_out_a_429_and_sends_the_same_labels_again(sta
                                                                             monkeypatch):
     monkeypatch.setenv("MODELWATCH_PATHS__STATE_DIR", str(state_dir))
     monkeypatch.setenv("MODELWATCH_FEEDBACK__MAX_LABELS_PER_SECOND", "3")  # far below the ~20 a second it sends
+    latency_not_judged(monkeypatch)
     out = tmp_path / "run"
     with served_and_scraped(state_dir, tmp_path) as (base, prometheus):
         code = main(["load", "labels", "--users", "3", "--duration", "8", "--url", base, "--out", str(out),
