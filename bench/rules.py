@@ -52,7 +52,7 @@ from rich.table import Table
 from bench.output import write_results
 from modelwatch.core import queries
 from modelwatch.models.baselines import MISSING, OTHER, UNSEEN, bucket_label
-from modelwatch.core.series import FEATURE_SLOT, HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS, feature_slots
+from modelwatch.core.series import FEATURE_SLOT, HTTP_DURATION_BUCKETS, INFERENCE_BUCKETS, feature_slots, offsets_in_turn
 from bench.service import free_port
 from modelwatch.core.config import Config, load_config
 from modelwatch.rules import rule_files
@@ -80,8 +80,14 @@ def _le(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 
+def slot_offsets(models: int, features: int) -> dict[str, int]:
+    """The feature slot offsets of a registry that holds the Iris example, then the registered models."""
+    return offsets_in_turn({"iris": len(FEATURES), **{f"model-{m}": features for m in range(models)}})
+
+
 def registered_series(config: Config, replicas: int, models: int, features: int) -> list[tuple[str, float, float]]:
     """Registered classifiers' raw series on every replica and their baselines (as the exporter publishes them)."""
+    offsets = slot_offsets(models, features)
     service, exporter = config.alerts.service_job, config.alerts.exporter_job
     shapes = [(f"f{i:02d}", "numeric" if i % 2 == 0 else "categorical") for i in range(features)]
 
@@ -100,7 +106,7 @@ def registered_series(config: Config, replicas: int, models: int, features: int)
     series: list[tuple[str, float, float]] = []
     for m in range(models):
         name = f"model-{m}"
-        slots = feature_slots(name, (feature for feature, _ in shapes))
+        slots = feature_slots(name, (feature for feature, _ in shapes), offsets[name])
         for r in range(replicas):
             model = dict(job=service, instance=f"replica-{r}:8000", model_name=name, model_version="v1")
             series.append((f"model_info{_labels(**model, role='stable', sha256='x', algorithm='Pipeline', created='2026-11-30')}", 1, 0))
@@ -137,7 +143,7 @@ def raw_series(config: Config, replicas: int, models: int = 0, features: int = 0
     """(series, value at the start, increase per second) for every raw series."""
     service, exporter = config.alerts.service_job, config.alerts.exporter_job
     buckets = config.model.feature_buckets + 2
-    slots = feature_slots("iris", FEATURES)
+    slots = feature_slots("iris", FEATURES, slot_offsets(models, features)["iris"])
     series: list[tuple[str, float, float]] = []
     for r in range(replicas):
         svc = dict(job=service, instance=f"replica-{r}:8000")

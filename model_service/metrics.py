@@ -281,7 +281,7 @@ class ServiceMetrics:
         for found in model.library_mismatches:
             self.library_mismatch.labels(*labels, *found).set(1)
         features = []
-        slots = feature_slots(model.name, model.buckets)  # the data baseline's features, as the exporter's
+        slots = feature_slots(model.name, model.buckets, model.slot_offset)  # as the exporter's, from the baseline
         for feature in model.schema.features:
             buckets = [self.feature_bucket.labels(*labels, feature.name, slots[feature.name], b)
                        for b in model.buckets[feature.name].labels]

@@ -15,6 +15,7 @@ versions, and the sha256 of every file.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from dataclasses import dataclass, replace
@@ -33,7 +34,8 @@ from modelwatch.model_service.reference import as_model_input, data_baseline, in
 from modelwatch.core.files import write_json_atomically
 from modelwatch.models.registry import (DATA_BASELINE_FILE, METADATA_FILE, ONNX_FILE, REFERENCE_SAMPLE_FILE, Deployment,
                                         Registry, sha256_of)
-from modelwatch.core.series import ABSOLUTE_ERROR_BUCKETS, LABEL_DELAY_BUCKETS, SIGNED_ERROR_BUCKETS
+from modelwatch.core.series import (ABSOLUTE_ERROR_BUCKETS, LABEL_DELAY_BUCKETS, SIGNED_ERROR_BUCKETS, feature_slots,
+                                    least_crowded_offset, slot_offset)
 from modelwatch.models.schema import SCHEMA_FILE, TASKS, ModelSchema, apply_overrides
 
 SAMPLE_ROWS = 200  # reference rows the model must answer before anything is written
@@ -208,6 +210,33 @@ def _load_sample(model_input, schema: ModelSchema, truth=None) -> dict:
     return sample
 
 
+def _slot_offset(config: Config, registry: Registry, width: int) -> int:
+    """A new version keeps its model's feature slots (its drift series go on in the same shards); a new
+    model takes the least crowded slots the other models leave. Another model's baseline that cannot
+    be read, or two models registered at once taking the same slots, only costs balance (the series
+    are right either way), so neither is an error."""
+    def stored(model: Registry, version: str) -> dict:
+        return json.loads((model.version_dir(version) / DATA_BASELINE_FILE).read_text())
+
+    versions = registry.versions()
+    if versions:
+        try:
+            return slot_offset(registry.model_name, stored(registry, versions[-1]).get("feature_slot_offset"))
+        except (OSError, ValueError):
+            return slot_offset(registry.model_name)
+    occupied: list[int] = []
+    for name in Registry.models(config.paths.registry_dir):
+        other = Registry(config.paths.registry_dir, name)
+        if name == registry.model_name or not other.versions():
+            continue
+        try:
+            baseline = stored(other, other.versions()[-1])
+            occupied += map(int, feature_slots(name, baseline["features"], baseline.get("feature_slot_offset")).values())
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return least_crowded_offset(occupied, width)
+
+
 def register(config: Config, request: Request) -> Registered:
     """Check everything, then write the new version; raises RegistrationError (one line) otherwise."""
     registry = Registry(config.paths.registry_dir, request.name, config.paths.registry_key_file)
@@ -249,6 +278,7 @@ def register(config: Config, request: Request) -> Registered:
         _agree(native, _answers(onnx, sample, "ONNX form"))
     answers = _answers(artifact, model_input, "model")
     baseline = data_baseline(frame, schema, answers, config.model.feature_buckets, config.model.top_categories)
+    baseline["feature_slot_offset"] = _slot_offset(config, registry, len(baseline["features"]))
     series = series_per_version(schema, baseline)
     if series > config.model.series_budget:
         raise RegistrationError(f"{series} series per version and replica, above model.series_budget "

@@ -84,6 +84,7 @@ class TabularModel:
     output_edges: tuple[float, ...]  # a regressor's prediction buckets
     load_seconds: float
     library_mismatches: tuple[Mismatch, ...] = ()  # saved with other library versions than these
+    slot_offset: int | None = None  # the data baseline's feature_slot_offset (series.feature_slots)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -158,7 +159,7 @@ def load_version(registry: Registry, version: str, predictor_kind: str = "native
         log.warning("%s %s was registered with %s %s and is served with %s", registry.model_name, version,
                     found.library, found.registered, found.running or "none installed")
     return TabularModel(registry.model_name, version, metadata, schema, artifact, buckets, edges,
-                        time.perf_counter() - started, differ)
+                        time.perf_counter() - started, differ, baseline.get("feature_slot_offset"))
 
 
 def evaluate(artifact, rows: list[dict], schema: ModelSchema) -> tuple[Answers, pd.DataFrame | None]:

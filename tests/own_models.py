@@ -79,3 +79,13 @@ def request_rows(item: dict, frame: pd.DataFrame | None = None) -> list[dict]:
 def trusted_types(item: dict) -> tuple[str, ...]:
     """The types a test trusts in its own skops files (the OneHotEncoder's dtype)."""
     return tuple(skops.io.get_untrusted_types(file=item["artifact"]))
+
+
+def registered_slots(registry_dir: Path, name: str, version: str = "v1") -> dict[str, str]:
+    """The feature slots registration gave a version (its data baseline's offset)."""
+    import json
+
+    from modelwatch.core.series import feature_slots
+
+    baseline = json.loads((Path(registry_dir) / name / version / "data-baseline.json").read_text())
+    return feature_slots(name, baseline["features"], baseline["feature_slot_offset"])

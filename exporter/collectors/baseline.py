@@ -174,7 +174,7 @@ class _Families:
             family.add_metric([model, version], recorded[field])
 
     def add_data(self, model: str, version: str, baseline: dict) -> None:
-        slots = feature_slots(model, baseline["features"])
+        slots = feature_slots(model, baseline["features"], baseline.get("feature_slot_offset"))
         for feature, spec in baseline["features"].items():
             labels = [model, version, feature, slots[feature]]
             if spec.get("kind") == "categorical":

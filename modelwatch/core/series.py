@@ -4,6 +4,7 @@ the rules, dashboards and benchmarks read the same tuples.
 """
 
 import zlib
+from collections import Counter
 from collections.abc import Iterable
 
 # OpenTelemetry's advised buckets, with 1 ms and 2.5 ms in front: an Iris
@@ -34,11 +35,45 @@ FEATURE_SLOTS = 64
 FEATURE_SLOT = "feature_slot"
 
 
-def feature_slots(model_name: str, features: Iterable[str]) -> dict[str, str]:
+def slot_offset(model_name: str, stored: int | None = None) -> int:
+    """Where a model version's feature slots start: the offset registration chose and stored in its data
+    baseline (``feature_slot_offset``), or, for a version registered before registration chose one, an
+    offset given by the model's name."""
+    return zlib.crc32(model_name.encode()) % FEATURE_SLOTS if stored is None else stored
+
+
+def feature_slots(model_name: str, features: Iterable[str], offset: int | None = None) -> dict[str, str]:
     """The ``feature_slot`` label of each feature of a model version, as the service and the exporter
-    both label its bucket series: consecutive slots, in name order, from an offset given by the model's
-    name. A model's features then go round the shards in turn (no shard holds two more of them than
-    another when the shards divide the slots), where a hash of model and feature filled some shards
-    three times fuller than others."""
-    offset = zlib.crc32(model_name.encode())
-    return {name: str((offset + i) % FEATURE_SLOTS) for i, name in enumerate(sorted(features))}
+    both label its bucket series: consecutive slots, in name order, from its ``slot_offset``. A model's
+    features then go round the shards in turn (no shard holds two more of them than another when the
+    shards divide the slots), where a hash of model and feature filled some shards three times fuller
+    than others."""
+    start = slot_offset(model_name, offset)
+    return {name: str((start + i) % FEATURE_SLOTS) for i, name in enumerate(sorted(features))}
+
+
+def least_crowded_offset(occupied: Iterable[int], width: int) -> int:
+    """The offset for a new model of ``width`` features, given the slots the registered models' features
+    hold (a slot once per feature): the one that leaves the fullest slot emptiest, then the fewest
+    features sharing a slot, then the lowest. Models registered one after another so fill the slots in
+    turn, and every shard reads about as many features (offsets from the names overlapped by chance: at
+    64 shards, 5 models x 30 features gave some shards 5 features and others 1)."""
+    counts = Counter(occupied)
+
+    def crowding(offset: int) -> tuple[int, int]:
+        after = counts.copy()
+        after.update((offset + i) % FEATURE_SLOTS for i in range(width))
+        return max(after.values(), default=0), sum(n * n for n in after.values())
+
+    return min(range(FEATURE_SLOTS), key=crowding)
+
+
+def offsets_in_turn(widths: dict[str, int]) -> dict[str, int]:
+    """Each model's offset (features per model, in registration order) as registration gives them to
+    models registered one after another: what a benchmark's registry of synthetic models would hold."""
+    offsets: dict[str, int] = {}
+    occupied: list[int] = []
+    for model, width in widths.items():
+        offsets[model] = least_crowded_offset(occupied, width)
+        occupied += [(offsets[model] + i) % FEATURE_SLOTS for i in range(width)]
+    return offsets

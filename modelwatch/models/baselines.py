@@ -32,7 +32,7 @@ from typing import Sequence
 import jsonschema
 import numpy as np
 
-from modelwatch.core.series import bucket_label
+from modelwatch.core.series import FEATURE_SLOTS, bucket_label
 
 
 def quantile_edges(values: np.ndarray, buckets: int) -> list[float]:
@@ -172,6 +172,8 @@ DATA_BASELINE_SCHEMA = {
         },
         "class_mix": {"type": "object", "additionalProperties": FRACTION},
         "prediction": NUMERIC_BUCKETS,  # a regressor's outputs on the reference
+        # Where the features' slots start (series.feature_slots); absent from versions registered before it.
+        "feature_slot_offset": {"type": "integer", "minimum": 0, "maximum": FEATURE_SLOTS - 1},
     },
 }
 

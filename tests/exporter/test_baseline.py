@@ -27,7 +27,7 @@ def baseline_file(config, version="v1"):
 def test_publishes_the_data_baseline(config, registry):
     baseline = json.loads(baseline_file(config).read_text())
     model = {"model_name": "iris", "model_version": "v1"}
-    slots = feature_slots("iris", baseline["features"])
+    slots = feature_slots("iris", baseline["features"], baseline["feature_slot_offset"])
     for feature, spec in baseline["features"].items():
         of_feature = {**model, "feature": feature, FEATURE_SLOT: slots[feature]}
         for bucket, share in zip(spec["buckets"], spec["reference_fractions"]):
@@ -121,7 +121,7 @@ def test_performance_baseline_absent_until_recorded_then_published(config, regis
 def test_every_registered_model_is_published_with_categorical_missing_and_regression_baselines(models, tmp_path):
     from modelwatch.model_service.registration import Request, register
     from tests.conftest import make_config
-    from tests.own_models import trusted_types
+    from tests.own_models import registered_slots, trusted_types
 
     config = make_config(tmp_path)
     for name in ("penguins", "diabetes"):
@@ -133,7 +133,9 @@ def test_every_registered_model_is_published_with_categorical_missing_and_regres
     slots = {s.labels["feature"]: s.labels[FEATURE_SLOT] for family in collector_registry.collect()
              for s in family.samples if s.name == "modelwatch_baseline_feature_missing_fraction"
              and s.labels["model_name"] == "penguins"}
-    assert len(slots) == 6 and slots == feature_slots("penguins", slots)  # six features, six slots in turn
+    assert len(slots) == 6 and slots == registered_slots(config.paths.registry_dir, "penguins")  # six slots in turn
+    diabetes = registered_slots(config.paths.registry_dir, "diabetes")  # registered next: the ten slots after
+    assert sorted(map(int, diabetes.values())) == [max(map(int, slots.values())) + 1 + i for i in range(10)]
     penguins = {"model_name": "penguins", "model_version": "v1"}
     island = [collector_registry.get_sample_value("modelwatch_baseline_feature_fraction",
                                                   {**penguins, "feature": "island", FEATURE_SLOT: slots["island"],

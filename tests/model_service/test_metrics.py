@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelwatch.core.series import FEATURE_SLOT, feature_slots
+from modelwatch.core.series import FEATURE_SLOT
 from modelwatch.models.baselines import bucket_indexes, bucket_of
 from modelwatch.models.registry import Registry
 
 QUERY = "sl=5.1&sw=3.5&pl=1.4&pw=0.3"
-IRIS_FEATURES = ("sl", "sw", "pl", "pw")
 CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
 
@@ -29,8 +28,12 @@ def value(registry, name, **labels):
     from modelwatch.model_service.metric_buffer import flush_all
 
     flush_all()
-    if name == "model_input_feature_bucket_total":  # its slot follows from the model's features
-        labels[FEATURE_SLOT] = feature_slots(labels["model_name"], IRIS_FEATURES)[labels["feature"]]
+    if name == "model_input_feature_bucket_total":  # a feature's buckets share one slot (test_tabular_api: which)
+        slots = {s.labels[FEATURE_SLOT] for family in registry.collect() for s in family.samples
+                 if s.name == name and s.labels["feature"] == labels["feature"]
+                 and s.labels["model_name"] == labels["model_name"]}
+        assert len(slots) == 1, slots
+        labels[FEATURE_SLOT] = slots.pop()
     return registry.get_sample_value(name, labels)
 
 

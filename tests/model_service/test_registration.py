@@ -53,6 +53,24 @@ def test_numeric_models_register_with_their_quality_and_baseline(models, tmp_pat
     assert Registry(config.paths.registry_dir, name).deployment().stable == "v1"
 
 
+def _offset(config, name: str, version: str = "v1") -> int:
+    folder = Registry(config.paths.registry_dir, name).version_dir(version)
+    return parse_data_baseline((folder / "data-baseline.json").read_text())["feature_slot_offset"]
+
+
+def test_models_take_the_slots_after_the_last_and_a_new_version_keeps_its_models(models, tmp_path):
+    """Feature slots place each feature's series in a drift shard: registered in turn, models fill them."""
+    config = make_config(tmp_path)
+    for name in ("penguins", "diabetes", "penguins"):
+        register(config, _request(models[name], name, trusted_types=trusted_types(models[name])))
+    assert (_offset(config, "penguins"), _offset(config, "diabetes")) == (0, 6)  # six features, then ten
+    assert _offset(config, "penguins", "v2") == 0  # its drift series go on in the same shards
+    wine = models["wine"]  # 13 features, registered after a broken baseline: passed over, not an error
+    (Registry(config.paths.registry_dir, "diabetes").version_dir("v1") / "data-baseline.json").write_text("{")
+    register(config, _request(wine, "wine", trusted_types=trusted_types(wine)))
+    assert _offset(config, "wine") == 6  # diabetes' slots are no longer known to be taken
+
+
 def test_categorical_and_missing_inputs_from_parquet(models, tmp_path):
     config = make_config(tmp_path)
     item = models["penguins"]

@@ -35,7 +35,8 @@ def _sample(app, metrics, name, labels):
     app.extensions["modelwatch"]["metrics"].flush()
     if name == "model_input_feature_bucket_total":  # its slot follows from the model's features
         model = app.extensions["modelwatch"]["servers"][labels["model_name"]].state.models[labels["model_version"]]
-        labels = {**labels, FEATURE_SLOT: feature_slots(labels["model_name"], model.schema.feature_names)[labels["feature"]]}
+        labels = {**labels, FEATURE_SLOT: feature_slots(labels["model_name"], model.schema.feature_names,
+                                                   model.slot_offset)[labels["feature"]]}
     return metrics.get_sample_value(name, labels) or 0.0
 
 

@@ -10,13 +10,12 @@ import pytest
 import requests
 
 from modelwatch.core.secret_keys import load_or_create_key
-from modelwatch.core.series import feature_slots
 from modelwatch.model_service.prediction_ids import PredictionIds
 from modelwatch.model_service.registration import Request, register
 from tests.conftest import make_config
 from tests.model_service.served import serve
 from tests.model_service.test_tabular_api import PENGUIN
-from tests.own_models import trusted_types
+from tests.own_models import registered_slots, trusted_types
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -42,7 +41,7 @@ def test_a_registered_model_under_gunicorn(state_dir, keys, models):
 
         def scraped():
             text = requests.get(f"{base}/metrics", timeout=10).text
-            slot = feature_slots("penguins", PENGUIN)["island"]
+            slot = registered_slots(config.paths.registry_dir, "penguins")["island"]
             unseen = f'model_input_feature_bucket_total{{bucket="(unseen)",feature="island",feature_slot="{slot}",' \
                      'model_name="penguins",model_version="v1"} 20.0'
             return text if unseen in text else None

@@ -15,13 +15,12 @@ import requests
 
 from modelwatch.models.registry import Deployment, Registry
 from modelwatch.core.prometheus_api import PrometheusApi
-from modelwatch.core.series import feature_slots
 from modelwatch.reports.drift import WORST_FEATURES_CHARTED
 from modelwatch.reports.report import build as build_report, to_html
 from tests.conftest import make_config
 from tests.exporter.served import run_exporter
 from tests.model_service.served import serve
-from tests.own_models import register_all, request_rows
+from tests.own_models import register_all, registered_slots, request_rows
 from tests.prometheus_server import query, run_prometheus, wait_for
 
 pytestmark = pytest.mark.integration
@@ -70,11 +69,14 @@ def test_categorical_missing_and_regression_drift_fire_only_for_the_changed_vers
             shard_of = {}
             for name in ("penguins", "diabetes"):  # 6 and 10 features: each in a shard of its own
                 features = [feature for model, feature in slots if model == name]
-                expected = feature_slots(name, features)
+                expected = registered_slots(config.paths.registry_dir, name)
                 assert {f: slots[name, f] for f in features} == {f: {slot} for f, slot in expected.items()}
                 shard_of.update({(name, f): str(int(slot) % prom_config.prometheus.drift_shards)
                                  for f, slot in expected.items()})
                 assert len({shard_of[name, f] for f in features}) == len(features)
+            # registered one after the other, the two models' features take different slots, so shards
+            assert not ({slot for (model, _), slot in shard_of.items() if model == "penguins"}
+                        & {slot for (model, _), slot in shard_of.items() if model == "diabetes"})
             headers = {"X-API-Key": keys["user"]}
             started = time.time()
             for (name, version), frame in traffic.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-from modelwatch.core.series import FEATURE_SLOTS, feature_slots
+from modelwatch.core.series import FEATURE_SLOTS, feature_slots, least_crowded_offset, offsets_in_turn, slot_offset
 
 
 def test_a_feature_keeps_its_slot_whatever_the_order_its_model_lists_features_in():
@@ -33,3 +33,34 @@ def test_each_models_features_fill_the_shards_in_turn_where_a_hash_left_them_une
                 digest = hashlib.md5(f"{model};{feature}".encode()).digest()
                 by_hash[int.from_bytes(digest[8:], "big") % shards] += 1
         assert max(by_slot.values()) < max(by_hash.values()), shards  # the fullest shard sets the limit
+
+
+def test_models_registered_in_turn_fill_every_shard_within_one_feature():
+    models = {"iris": 4, **{f"model-{m}": 30 for m in range(5)}}  # the rules benchmark's registry
+    offsets = offsets_in_turn(models)
+    assert offsets["iris"] == 0 and offsets["model-0"] == 4 and offsets["model-1"] == 34
+    for shards in (1, 8, 16, 32, 64):  # those that divide the slots (7 leaves slot residue 0 a tenth fuller)
+        chosen, by_name = Counter(), Counter()
+        for model, width in models.items():
+            features = [f"f{i:02d}" for i in range(width)]
+            chosen.update(int(s) % shards for s in feature_slots(model, features, offsets[model]).values())
+            by_name.update(int(s) % shards for s in feature_slots(model, features).values())
+        assert max(chosen.values()) - min(chosen[s] for s in range(shards)) <= 1, (shards, chosen)
+        if shards == 64:  # offsets from the names overlapped: some shards held five features, others one
+            assert max(by_name.values()) > max(chosen.values())
+
+
+def test_a_new_model_takes_the_free_slots_and_a_full_registry_the_least_shared():
+    assert least_crowded_offset([], 10) == 0
+    assert least_crowded_offset(range(0, 20), 10) == 20
+    assert least_crowded_offset([*range(0, 10), *range(30, 64)], 10) == 10  # the gap just fits
+    assert least_crowded_offset(range(FEATURE_SLOTS), 3) == 0  # all shared alike: the lowest
+    assert least_crowded_offset([*range(FEATURE_SLOTS), 0, 1], 2) == 2  # not where two already are
+    assert least_crowded_offset([5], 0) == 0  # a model without features changes nothing
+
+
+def test_a_version_registered_before_offsets_keeps_the_slots_its_name_gave():
+    features = ["a", "b"]
+    assert feature_slots("old", features) == feature_slots("old", features, slot_offset("old"))
+    assert feature_slots("old", features, 62) == {"a": "62", "b": "63"}
+    assert feature_slots("old", ["a", "b", "c"], 63) == {"a": "63", "b": "0", "c": "1"}  # round the slots
