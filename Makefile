@@ -25,7 +25,7 @@ run: setup
 # that runs Prometheus, promtool or Alertmanager again against the current line (3.5 and 0.33).
 PROMETHEUS_TESTS := tests/test_prometheus_line.py tests/rules tests/dashboards/test_live_queries.py tests/modelwatch/test_stack.py
 test: setup
-	$(VENV)/pytest -q -rs
+	$(VENV)/pytest -q -rs --durations=25
 	scripts/current-prometheus.sh
 	PATH=$(CURDIR)/tools/prometheus-current/bin:$$PATH MODELWATCH_TEST_PROMETHEUS_LINE=3.5/0.33 \
 	  $(VENV)/pytest -q -rs -p no:cacheprovider $(PROMETHEUS_TESTS)
