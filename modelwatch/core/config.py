@@ -330,9 +330,10 @@ class PrometheusConfig:
     evaluation_interval_seconds: float = 15.0
     # The per-bucket drift rules run in this many groups, a feature's group being its slot (core/series.py)
     # modulo this; Prometheus evaluates groups in parallel. At 5 models x 30 features x 10 replicas one
-    # group took ~370 ms an evaluation; 32 even shards ~15-25 ms each (bench/README.md, *Balanced shards*).
-    # A divisor of 64 spreads the slots evenly.
-    drift_shards: int = 32
+    # group took ~370 ms an evaluation; 64 shards 6-22 ms each on Prometheus 2.42, where 32 left single
+    # evaluations over 50 ms (bench/README.md, *Balanced shards*). An empty shard costs ~0.4 ms an
+    # evaluation for its rates and ~3 ms a minute for its figures. A divisor of 64 spreads the slots evenly.
+    drift_shards: int = 64
     # The drift figures over the hour (PSI, KS, JS, shares) are recomputed every this many evaluations;
     # the raw counters' one-minute rates, which they sum, every evaluation. Drift alerts wait 15 minutes.
     drift_every_evaluations: int = 4
