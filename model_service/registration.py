@@ -227,10 +227,11 @@ def _slot_offset(config: Config, registry: Registry, width: int) -> int:
     occupied: list[int] = []
     for name in Registry.models(config.paths.registry_dir):
         other = Registry(config.paths.registry_dir, name)
-        if name == registry.model_name or not other.versions():
+        newest = other.versions()[-1:]
+        if name == registry.model_name or not newest:
             continue
         try:
-            baseline = stored(other, other.versions()[-1])
+            baseline = stored(other, newest[0])
             occupied += map(int, feature_slots(name, baseline["features"], baseline.get("feature_slot_offset")).values())
         except (OSError, ValueError, KeyError, TypeError):
             continue

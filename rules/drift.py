@@ -98,10 +98,15 @@ def _recorded_shard(shard: int) -> str:
 def _raw_shard(s: Selectors, shard: int) -> str:
     """The matcher of a shard's raw series (the service's bucket counters, the exporter's baselines): the
     feature slots both label them with, so any Prometheus scraping them as they are can run the rules. A
-    set of values, which Prometheus looks up value by value (one shard: every series, no matcher)."""
+    set of values, which Prometheus looks up value by value; one slot (64 shards): an equality; one shard:
+    every series, no matcher."""
     shards = s.config.prometheus.drift_shards
-    slots = "|".join(str(slot) for slot in shard_slots(shard, shards))
-    return f', {FEATURE_SLOT}=~"{slots}"' if shards > 1 else ""
+    slots = shard_slots(shard, shards)
+    if shards == 1:
+        return ""
+    if len(slots) == 1:
+        return f', {FEATURE_SLOT}="{slots[0]}"'
+    return f', {FEATURE_SLOT}=~"{"|".join(map(str, slots))}"'
 
 
 def groups(s: Selectors) -> list[Group]:

@@ -86,6 +86,7 @@ def registered_slots(registry_dir: Path, name: str, version: str = "v1") -> dict
     import json
 
     from modelwatch.core.series import feature_slots
+    from modelwatch.models.registry import DATA_BASELINE_FILE
 
-    baseline = json.loads((Path(registry_dir) / name / version / "data-baseline.json").read_text())
+    baseline = json.loads((Path(registry_dir) / name / version / DATA_BASELINE_FILE).read_text())
     return feature_slots(name, baseline["features"], baseline["feature_slot_offset"])

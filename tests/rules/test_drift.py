@@ -14,7 +14,7 @@ from modelwatch.rules import rule_groups
 from modelwatch.rules.drift import shard_of
 from tests.conftest import make_config
 
-SELECTED = re.compile(r'model_input_feature_bucket_total\{[^}]*?(?:feature_slot=~"([\d|]+)")?\}')
+SELECTED = re.compile(r'model_input_feature_bucket_total\{[^}]*?(?:feature_slot=~?"([\d|]+)")?\}')
 
 
 @pytest.mark.parametrize("shards", [1, 7, 16, 32, 64])
